@@ -1,0 +1,210 @@
+"""The consume loop: batch from Kafka, one Postgres transaction per batch, then commit to Kafka.
+
+Exactly once comes from the database, not from Kafka: rows and the next offsets commit
+together, and on every partition assignment the consumer seeks to the offsets stored there.
+The Kafka commit afterwards only keeps lag tools truthful.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, KafkaError
+from reservesync import dead_letters, kafka
+from reservesync.messages import ChainEvent, ChainReorg, DeadLetter, InvalidMessage, decode
+from reservesync.topics import CHAIN_EVENTS, Topic
+
+from db_writer import metrics
+from db_writer.config import Settings
+from db_writer.mapping import Rows, Source, chain_event_rows
+from db_writer.storage import Offsets, SinkStore
+
+log = logging.getLogger(__name__)
+SERVICE = "db-writer"
+TOPICS: dict[str, Topic] = {CHAIN_EVENTS.name: CHAIN_EVENTS}
+# Errors that say "this data can never be written", as opposed to "Postgres is away".
+DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+
+class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: AIOKafkaConsumer, store: SinkStore) -> None:
+        self.consumer = consumer
+        self.store = store
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        stored = await self.store.stored_offsets((tp.topic, tp.partition) for tp in assigned)
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                # Nothing of this partition is in the database yet: it all has to be written.
+                await self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, offset)
+        log.info("partitions assigned", extra={"count": len(assigned)})
+
+
+@dataclass
+class Settled:
+    """One record's outcome: the rows it maps to, or the reason it goes to the DLQ."""
+
+    record: ConsumerRecord[bytes, bytes]
+    rows: Rows | None = None
+    reorg: ChainReorg | None = None
+    letter: DeadLetter | None = None
+
+
+class DbWriter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def run(self, stop: asyncio.Event) -> None:
+        store = await SinkStore.connect(
+            self.settings.asyncpg_dsn,
+            self.settings.writer_group_id,
+            self.settings.database_pool_size,
+        )
+        consumer = kafka.consumer(
+            self.settings, group_id=self.settings.writer_group_id, max_poll_interval_ms=600_000
+        )
+        consumer.subscribe(list(TOPICS), listener=SeekToStoredOffsets(consumer, store))
+        producer = kafka.producer(self.settings)
+        await producer.start()
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.writer_poll_timeout_ms,
+                    max_records=self.settings.writer_batch_max,
+                )
+                if batch:
+                    await BatchWriter(store, producer).write(batch)
+                    await _commit(consumer, batch)
+        finally:
+            await consumer.stop()
+            await producer.stop()
+            await store.close()
+
+
+def settle(record: ConsumerRecord[bytes, bytes]) -> Settled:
+    try:
+        message = decode(record.value, TOPICS[record.topic].carries)
+    except InvalidMessage as exc:
+        return Settled(record, letter=dead_letters.dead_letter(record, exc, SERVICE))
+    if isinstance(message, ChainReorg):
+        return Settled(record, reorg=message)
+    assert isinstance(message, ChainEvent)
+    return Settled(
+        record,
+        rows=chain_event_rows(message, Source(record.topic, record.partition, record.offset)),
+    )
+
+
+class BatchWriter:
+    """Writes one polled batch: runs of rows in bulk, reorg notices in order between them."""
+
+    def __init__(self, store: SinkStore, producer: AIOKafkaProducer) -> None:
+        self.store = store
+        self.producer = producer
+
+    async def write(self, batch: Batch) -> None:
+        settled = [settle(r) for records in batch.values() for r in records]
+        letters = [s.letter for s in settled if s.letter is not None]
+        if letters:
+            await dead_letters.publish(self.producer, letters)
+            metrics.DEAD_LETTERS.inc(len(letters))
+        run: list[Settled] = []
+        for item in settled:
+            if item.reorg is not None:
+                await self._write_run(run)
+                run = []
+                await _retrying(lambda item=item: self._apply_reorg(item))
+            else:
+                run.append(item)
+        await self._write_run(run)
+        metrics.RECORDS.inc(len(settled))
+
+    async def _apply_reorg(self, item: Settled) -> int:
+        assert item.reorg is not None
+        record = item.record
+        return await self.store.remove_orphaned(
+            record.topic,
+            record.partition,
+            item.reorg.orphaned_block_hashes,
+            {(record.topic, record.partition): record.offset + 1},
+        )
+
+    async def _write_run(self, run: list[Settled]) -> None:
+        if not run:
+            return
+        try:
+            inserted = await _retrying(lambda: self.store.write(_rows(run), _offsets(run)))
+        except DATA_ERRORS:
+            # One record Postgres refuses must not hold back the rest: find it one by one.
+            inserted = 0
+            for item in run:
+                inserted += await self._write_alone(item)
+        metrics.ROWS.inc(inserted)
+
+    async def _write_alone(self, item: Settled) -> int:
+        try:
+            return await _retrying(lambda: self.store.write(_rows([item]), _offsets([item])))
+        except DATA_ERRORS as exc:
+            letter = dead_letters.dead_letter(item.record, exc, SERVICE)
+            await dead_letters.publish(self.producer, [letter])
+            metrics.DEAD_LETTERS.inc()
+            return await _retrying(lambda: self.store.write(Rows(), _offsets([item])))
+
+
+def _rows(run: Sequence[Settled]) -> Rows:
+    rows = Rows()
+    for item in run:
+        if item.rows is not None:
+            rows.extend(item.rows)
+    return rows
+
+
+def _offsets(run: Sequence[Settled]) -> Offsets:
+    return {(i.record.topic, i.record.partition): i.record.offset + 1 for i in run}
+
+
+T = TypeVar("T")
+
+
+async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
+    """Retry while Postgres is unreachable (restarts, failover); data errors propagate."""
+    delay = 0.2
+    while True:
+        try:
+            return await action()
+        except DATA_ERRORS:
+            raise
+        except (
+            OSError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError,
+        ) as exc:
+            metrics.DB_RETRIES.inc()
+            log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def _commit(consumer: AIOKafkaConsumer, batch: Batch) -> None:
+    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, KafkaError) as exc:
+        # The database already holds these offsets; Kafka's copy only feeds lag tools.
+        log.info("kafka commit skipped", extra={"error": str(exc)})

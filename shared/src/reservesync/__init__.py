@@ -1,0 +1,1 @@
+"""ReserveSync shared library: the contract every service agrees on."""

@@ -1,0 +1,1 @@
+"""The database contract: tables (SQLAlchemy Core), migrations (Alembic) and roles."""

@@ -1,0 +1,52 @@
+"""`python -m reservesync.db.migrate [upgrade|current|check]`: Alembic without an ini file,
+run with the migrator role's `DATABASE_URL`, printing each revision as it applies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from reservesync.settings import DatabaseSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    url = database_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="reservesync.db.migrate", description=__doc__)
+    parser.add_argument(
+        "action", nargs="?", default="upgrade", choices=["upgrade", "current", "check"]
+    )
+    args = parser.parse_args(argv)
+    settings = DatabaseSettings()
+    config = alembic_config(settings.sqlalchemy_url)
+    if args.action == "upgrade":
+        # Alembic logs "Running upgrade a -> b" per revision: that is the progress report.
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        command.upgrade(config, "head")
+    elif args.action == "current":
+        command.current(config, verbose=True)
+    else:
+        command.check(config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Sending what a consumer cannot accept to `rbtc.dlq.v1`, whole and with the reason."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aiokafka import AIOKafkaProducer
+
+from reservesync.messages import DeadLetter
+from reservesync.topics import DLQ
+
+
+class ConsumedRecord(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def dead_letter(record: ConsumedRecord, error: Exception, service: str) -> DeadLetter:
+    return DeadLetter(
+        source_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key.decode(errors="replace") if record.key is not None else None,
+        value_base64=base64.b64encode(record.value).decode() if record.value is not None else None,
+        error=f"{type(error).__name__}: {error}"[:4096],
+        service=service,
+        failed_at=datetime.now(UTC),
+    )
+
+
+async def publish(producer: AIOKafkaProducer, letters: Sequence[DeadLetter]) -> None:
+    """Publish and wait for acks: the caller commits its offsets only after this returns."""
+    futures = [
+        await producer.send(DLQ.name, letter.to_json(), key=(letter.key or "").encode() or None)
+        for letter in letters
+    ]
+    for future in futures:
+        await future

@@ -1,0 +1,40 @@
+"""What every HTTP service serves besides its own routes: liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+"""Raises when a dependency is unreachable; its message becomes the readiness report."""
+
+
+def add_probes(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "up"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        report: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await check()
+                report[name] = "ok"
+            except Exception as exc:
+                report[name] = f"unreachable: {exc}"
+        ready = all(status == "ok" for status in report.values())
+        return JSONResponse({"ready": ready, "checks": report}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)

@@ -1,0 +1,22 @@
+"""Messages of `rbtc.registry.v1` (compacted, keyed by contract name)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from reservesync.contracts import SystemContract
+from reservesync.messages.base import Message
+from reservesync.types import Address, UtcDatetime
+
+
+class RegisteredContract(Message):
+    SCHEMA = "registry.contract/v1"
+    schema_: Literal["registry.contract/v1"] = Field("registry.contract/v1", alias="schema")
+    name: SystemContract
+    address: Address
+    chain_id: PositiveInt
+    deployed_block: NonNegativeInt
+    code_present: bool
+    observed_at: UtcDatetime

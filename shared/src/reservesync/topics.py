@@ -1,0 +1,71 @@
+"""The topic registry (SPEC section 3): names, partitioning, retention, and what each carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reservesync.messages import (
+    Alert,
+    ChainEvent,
+    ChainReorg,
+    DeadLetter,
+    Message,
+    OracleOperation,
+    OracleUserState,
+    RegisteredContract,
+)
+
+UNLIMITED = "-1"
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    carries: tuple[type[Message], ...]
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+# Twelve partitions on the per-user topics let up to twelve db-writers share the load.
+CHAIN_EVENTS = Topic(
+    "rbtc.chain.events.v1",
+    12,
+    (ChainEvent, ChainReorg),
+    {"cleanup.policy": "delete", "retention.ms": UNLIMITED, "retention.bytes": UNLIMITED},
+)
+ORACLE_OPERATIONS = Topic(
+    "rbtc.oracle.operations.v1",
+    12,
+    (OracleOperation,),
+    {"cleanup.policy": "delete", "retention.ms": UNLIMITED, "retention.bytes": UNLIMITED},
+)
+ORACLE_STATE = Topic(
+    "rbtc.oracle.state.v1",
+    12,
+    (OracleUserState,),
+    {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+)
+REGISTRY = Topic("rbtc.registry.v1", 1, (RegisteredContract,), {"cleanup.policy": "compact"})
+DLQ = Topic(
+    "rbtc.dlq.v1",
+    3,
+    (DeadLetter,),
+    {"cleanup.policy": "delete", "retention.ms": str(35 * DAY_MS)},
+)
+ALERTS = Topic(
+    "rbtc.alerts.v1", 1, (Alert,), {"cleanup.policy": "delete", "retention.ms": str(30 * DAY_MS)}
+)
+# The chain-listener's own progress, written in the same Kafka transaction as the events it
+# covers, so a restart resumes exactly where the last committed batch ended.
+CHAIN_CHECKPOINTS = Topic("rbtc.chain.checkpoints.v1", 1, (), {"cleanup.policy": "compact"})
+
+ALL_TOPICS: tuple[Topic, ...] = (
+    CHAIN_EVENTS,
+    ORACLE_OPERATIONS,
+    ORACLE_STATE,
+    REGISTRY,
+    DLQ,
+    ALERTS,
+    CHAIN_CHECKPOINTS,
+)

@@ -1,0 +1,92 @@
+"""Value types of the Kafka contract (SPEC section 3).
+
+Every constraint lives here once, so a bad address or an overflowing amount is rejected the same
+way by every producer and consumer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
+
+UINT256_MAX = 2**256 - 1
+INT256_MIN = -(2**255)
+INT256_MAX = 2**255 - 1
+# All bitcoin that can ever exist, in sats: a balance above it is corrupt input, not a big user.
+MAX_SATS = 21_000_000 * 100_000_000
+
+
+def _lower_hex(value: str) -> str:
+    return value.lower()
+
+
+Address = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"),
+    AfterValidator(_lower_hex),
+]
+"""An EVM address; accepted in any case, always carried lowercase."""
+
+Hash32 = Annotated[
+    str,
+    StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$"),
+    AfterValidator(_lower_hex),
+]
+"""A 32-byte hash (block or transaction), lowercase hex."""
+
+
+def _check_uint256(value: str) -> str:
+    number = int(value)
+    if number > UINT256_MAX:
+        raise ValueError("exceeds uint256")
+    return str(number)
+
+
+def _check_int256(value: str) -> str:
+    number = int(value)
+    if not INT256_MIN <= number <= INT256_MAX:
+        raise ValueError("outside int256")
+    return str(number)
+
+
+Uint256 = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{1,78}$"),
+    AfterValidator(_check_uint256),
+]
+"""A uint256 as a decimal string (JSON numbers lose precision past 2**53)."""
+
+Int256 = Annotated[
+    str,
+    StringConstraints(pattern=r"^-?[0-9]{1,78}$"),
+    AfterValidator(_check_int256),
+]
+
+Sats = Annotated[int, Field(ge=0, le=MAX_SATS, strict=True)]
+SignedSats = Annotated[int, Field(ge=-MAX_SATS, le=MAX_SATS, strict=True)]
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a timezone (RFC 3339)")
+    return value.astimezone(UTC)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_require_utc),
+    PlainSerializer(_rfc3339, return_type=str, when_used="json"),
+]
+"""An RFC 3339 timestamp, normalised to UTC and written with a `Z`."""
+
+ShortText = Annotated[str, StringConstraints(max_length=1024)]
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
+]
+"""An idempotency key or id: printable ASCII, no spaces, bounded."""

@@ -1,0 +1,39 @@
+"""`python -m devstack up|down|status|env`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from devstack import envfile, stack
+from devstack.procs import StackError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            stack.up()
+            for name, version in stack.versions().items():
+                print(f"  {name:<10} {version}")
+        elif args.command == "down":
+            stack.down()
+        elif args.command == "status":
+            for name, version in stack.versions().items():
+                print(f"{name:<10} {version}")
+            for key, value in envfile.read().items():
+                if not key.endswith("DATABASE_URL") and "ADMIN" not in key and "KEY" not in key:
+                    print(f"{key}={value}")
+        else:
+            for key, value in envfile.read().items():
+                print(f"{key}={value}")
+    except StackError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

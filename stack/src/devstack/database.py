@@ -1,0 +1,48 @@
+"""The application database and one login role per service (least privilege, SPEC section 5).
+
+Table-level grants belong to the migrations; this only creates the database and the roles.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from devstack.postgres import DATABASE
+
+# role -> what it is for; the names are fixed because the migrations grant to them.
+ROLES = {
+    "rs_migrator": "owns the schema and runs Alembic migrations",
+    "rs_writer": "the db-writer: inserts and updates rows, no DDL",
+    "rs_health": "the health service: reads counters and offsets",
+    "rs_api": "the realtime API: reads through row-level security",
+}
+
+
+def url(role: str, password: str, port: int, host: str = "127.0.0.1") -> str:
+    return f"postgresql://{role}:{password}@{host}:{port}/{DATABASE}"
+
+
+async def provision(admin_url: str, passwords: dict[str, str]) -> None:
+    """Idempotent: creates missing roles, resets their passwords, creates the database."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        for role in ROLES:
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+            verb = "ALTER" if exists else "CREATE"
+            # Identifiers and passwords cannot be bind parameters in DDL; both are ours.
+            password = passwords[role].replace("'", "''")
+            await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+            await conn.execute(f"CREATE DATABASE {DATABASE} OWNER rs_migrator")
+    finally:
+        await conn.close()
+    app = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{DATABASE}")
+    try:
+        await app.execute(
+            f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC;"
+            f"GRANT CONNECT ON DATABASE {DATABASE} TO rs_writer, rs_health, rs_api;"
+            "ALTER SCHEMA public OWNER TO rs_migrator;"
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+        )
+    finally:
+        await app.close()

@@ -1,0 +1,190 @@
+"""A PostgreSQL server of our own: `initdb` into `.stack`, started on loopback.
+
+Postgres refuses to run as root, so when we are root the cluster belongs to a system user
+(`postgres` if the Debian package made one, else `reservesync`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import glob
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from devstack import procs
+from devstack.paths import log_dir, repo_root, stack_dir
+
+NAME = "postgres"
+ADMIN_USER = "reservesync_admin"
+DATABASE = "reservesync"
+
+
+def _binaries() -> Path:
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if candidates:
+        return Path(candidates[-1]).parent
+    if os.geteuid() != 0:
+        raise procs.StackError(
+            "no PostgreSQL server binaries found; install the Debian package postgresql-15"
+        )
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql-15"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return Path("/usr/lib/postgresql/15/bin")
+
+
+def _os_user() -> str:
+    if os.geteuid() != 0:
+        return getpass.getuser()
+    for name in ("postgres", "reservesync"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", "reservesync"], check=True)
+    return "reservesync"
+
+
+def _as_user(user: str, argv: list[str]) -> list[str]:
+    if os.geteuid() == 0 and user != "root":
+        return ["runuser", "-u", user, "--", *argv]
+    return argv
+
+
+def _can_reach(user: str, path: Path) -> bool:
+    if os.geteuid() != 0:
+        return True
+    result = subprocess.run(_as_user(user, ["test", "-w", str(path)]), check=False)
+    return result.returncode == 0
+
+
+def _data_dir(user: str) -> Path:
+    """`.stack/postgres`, or a private dir under /var/tmp when the cluster's user cannot reach
+    the checkout (a clone inside a mode-700 directory, for instance)."""
+    preferred = stack_dir() / "postgres"
+    preferred.mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(preferred, user)
+    if _can_reach(user, preferred):
+        return preferred
+    digest = hashlib.sha1(str(repo_root()).encode()).hexdigest()[:12]
+    fallback = Path("/var/tmp") / f"reservesync-{digest}" / "postgres"
+    fallback.mkdir(parents=True, exist_ok=True)
+    shutil.chown(fallback.parent, user)
+    shutil.chown(fallback, user)
+    return fallback
+
+
+def _password_file(user: str, password: str) -> Path:
+    path = stack_dir() / "run" / "pg-admin-password"
+    path.write_text(password + "\n")
+    os.chmod(path, 0o600)
+    if os.geteuid() == 0:
+        shutil.chown(path, user)
+    return path
+
+
+def up(port: int, admin_password: str) -> str:
+    """Start the server (or find it running); returns the admin URL."""
+    bin_dir = _binaries()
+    user = _os_user()
+    data = _data_dir(user)
+    pgdata = data / "data"
+    if not (pgdata / "PG_VERSION").exists():
+        pwfile = _password_file(user, admin_password)
+        subprocess.run(
+            _as_user(
+                user,
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    ADMIN_USER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+            ),
+            check=True,
+            capture_output=True,
+        )
+        pwfile.unlink()
+    (stack_dir() / "run" / "postgres.datadir").write_text(str(pgdata))
+    status = subprocess.run(
+        _as_user(user, [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "status"]),
+        capture_output=True,
+        check=False,
+    )
+    if status.returncode != 0:
+        log = log_dir() / "postgres.log"
+        log.touch()
+        if os.geteuid() == 0:
+            shutil.chown(log, user)
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data} "
+            "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "
+            "-c synchronous_commit=on -c wal_level=replica -c max_wal_size=2GB"
+        )
+        result = subprocess.run(
+            _as_user(
+                user,
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(pgdata),
+                    "-l",
+                    str(log),
+                    "-o",
+                    options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            raise procs.StackError(f"PostgreSQL did not start: {result.stderr}\n{tail}")
+    procs.wait_for("PostgreSQL", lambda: procs.port_open(port), 60, NAME)
+    return f"postgresql://{ADMIN_USER}:{admin_password}@127.0.0.1:{port}/postgres"
+
+
+def down() -> None:
+    marker = stack_dir() / "run" / "postgres.datadir"
+    if not marker.exists():
+        return
+    pgdata = Path(marker.read_text())
+    if (pgdata / "postmaster.pid").exists():
+        subprocess.run(
+            _as_user(
+                _os_user(),
+                [str(_binaries() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+            ),
+            capture_output=True,
+            check=False,
+        )
+
+
+def version() -> str:
+    result = subprocess.run(
+        [str(_binaries() / "postgres"), "--version"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()

@@ -1,0 +1,119 @@
+"""Bring the whole local stack up or down, and record its endpoints in `.stack/env`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+from collections.abc import Callable
+
+from devstack import chain, database, envfile, kafka, postgres, procs
+from devstack.deploy import DeploymentRecord, deploy, still_deployed
+from devstack.paths import run_dir, stack_dir
+
+DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
+
+Progress = Callable[[str], None]
+
+
+def _ports() -> dict[str, int]:
+    """Ports survive restarts of the stack, so URLs in a running shell stay valid."""
+    path = run_dir() / "ports.json"
+    chosen: dict[str, int] = json.loads(path.read_text()) if path.exists() else {}
+    running = {
+        "kafka": procs.running_pid(kafka.NAME) is not None,
+        "kafka_controller": procs.running_pid(kafka.NAME) is not None,
+        "postgres": (stack_dir() / "run" / "postgres.datadir").exists()
+        and procs.port_open(chosen.get("postgres", 0)),
+        "chain": procs.running_pid(chain.NAME) is not None,
+    }
+    for name, default in DEFAULT_PORTS.items():
+        if name in chosen and running[name]:
+            continue
+        wanted = chosen.get(name, default)
+        taken = set(chosen.values()) - {wanted}
+        port = procs.free_port(wanted)
+        while port in taken:
+            port = procs.free_port(0)
+        chosen[name] = port
+    path.write_text(json.dumps(chosen))
+    return chosen
+
+
+def _secrets() -> dict[str, str]:
+    path = run_dir() / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    for name in ("admin", *database.ROLES, "field_key"):
+        stored.setdefault(
+            name, secrets.token_hex(32) if name == "field_key" else secrets.token_urlsafe(18)
+        )
+    path.write_text(json.dumps(stored))
+    path.chmod(0o600)
+    return stored
+
+
+def up(progress: Progress = print) -> dict[str, str]:
+    started = time.monotonic()
+    ports = _ports()
+    secret = _secrets()
+
+    def step(name: str, action: Callable[[], object]) -> object:
+        t0 = time.monotonic()
+        result = action()
+        progress(f"  {name:<10} ready in {time.monotonic() - t0:5.1f}s")
+        return result
+
+    progress("bringing up the local stack (Kafka, PostgreSQL, Hardhat)")
+    bootstrap = str(step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"])))
+    admin_url = str(step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"])))
+    asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
+    rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))  # type: ignore[misc]
+    record = step("contracts", lambda: _deployment(str(rpc_url)))
+    assert isinstance(record, DeploymentRecord)
+
+    pg = ports["postgres"]
+    values = envfile.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "POSTGRES_ADMIN_URL": admin_url,
+            "DATABASE_URL": database.url("rs_migrator", secret["rs_migrator"], pg),
+            "DB_WRITER_DATABASE_URL": database.url("rs_writer", secret["rs_writer"], pg),
+            "HEALTH_DATABASE_URL": database.url("rs_health", secret["rs_health"], pg),
+            "API_DATABASE_URL": database.url("rs_api", secret["rs_api"], pg),
+            "FIELD_ENCRYPTION_KEY": secret["field_key"],
+            "CHAIN_RPC_URL": str(rpc_url),
+            **record.env(),
+        }
+    )
+    progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in .stack/env")
+    return values
+
+
+def _deployment(rpc_url: str) -> DeploymentRecord:
+    path = stack_dir() / "deployment.json"
+    if path.exists():
+        record = DeploymentRecord.model_validate_json(path.read_text())
+        if still_deployed(rpc_url, record):
+            return record
+    record = deploy(rpc_url, chain.compile_contracts())
+    path.write_text(record.model_dump_json(indent=2))
+    return record
+
+
+def down(progress: Progress = print) -> None:
+    chain.down()
+    kafka.down()
+    postgres.down()
+    envfile.update(dict.fromkeys(envfile.read(), ""))
+    progress("local stack stopped")
+
+
+def versions() -> dict[str, str]:
+    libs = stack_dir() / "kafka" / "libs"
+    kafka_jar = next(iter(sorted(libs.glob("kafka_2.13-*.jar"))), None) if libs.exists() else None
+    return {
+        "kafka": kafka_jar.stem.removeprefix("kafka_2.13-") if kafka_jar else "not resolved",
+        "postgres": postgres.version(),
+        "hardhat": chain.hardhat_version(),
+    }
