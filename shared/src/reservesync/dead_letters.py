@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -10,6 +11,7 @@ from typing import Protocol
 from aiokafka import AIOKafkaProducer
 
 from reservesync.messages import DeadLetter
+from reservesync.messages.dlq import MAX_KEPT_BYTES
 from reservesync.topics import DLQ
 
 
@@ -22,12 +24,17 @@ class ConsumedRecord(Protocol):
 
 
 def dead_letter(record: ConsumedRecord, error: Exception, service: str) -> DeadLetter:
+    """Never raises: whatever the record holds, it becomes a valid dead letter."""
+    value = record.value
     return DeadLetter(
         source_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        key=record.key.decode(errors="replace") if record.key is not None else None,
-        value_base64=base64.b64encode(record.value).decode() if record.value is not None else None,
+        key=record.key.decode(errors="replace")[:4096] if record.key is not None else None,
+        value_base64=base64.b64encode(value[:MAX_KEPT_BYTES]).decode() if value is not None else None,
+        value_size=len(value) if value is not None else None,
+        value_sha256=hashlib.sha256(value).hexdigest() if value is not None else None,
+        value_truncated=value is not None and len(value) > MAX_KEPT_BYTES,
         error=f"{type(error).__name__}: {error}"[:4096],
         service=service,
         failed_at=datetime.now(UTC),

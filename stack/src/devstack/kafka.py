@@ -147,3 +147,7 @@ async def _topics_with_retry(settings: KafkaSettings) -> None:
 
 def down() -> None:
     procs.stop(NAME, timeout=30)
+
+
+def wipe() -> None:
+    shutil.rmtree(_home() / "data", ignore_errors=True)

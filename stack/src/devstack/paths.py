@@ -18,8 +18,10 @@ def repo_root() -> Path:
 
 
 def stack_dir() -> Path:
-    path = repo_root() / ".stack"
-    path.mkdir(exist_ok=True)
+    """`.stack/` of the checkout, or `RESERVESYNC_STACK_DIR` (a second, independent stack)."""
+    override = os.environ.get("RESERVESYNC_STACK_DIR")
+    path = Path(override).resolve() if override else repo_root() / ".stack"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from devstack import procs
-from devstack.paths import log_dir, repo_root, stack_dir
+from devstack.paths import log_dir, repo_root, run_dir, stack_dir
 
 NAME = "postgres"
 ADMIN_USER = "reservesync_admin"
@@ -87,7 +87,7 @@ def _data_dir(user: str) -> Path:
 
 
 def _password_file(user: str, password: str) -> Path:
-    path = stack_dir() / "run" / "pg-admin-password"
+    path = run_dir() / "pg-admin-password"
     path.write_text(password + "\n")
     os.chmod(path, 0o600)
     if os.geteuid() == 0:
@@ -123,7 +123,7 @@ def up(port: int, admin_password: str) -> str:
             capture_output=True,
         )
         pwfile.unlink()
-    (stack_dir() / "run" / "postgres.datadir").write_text(str(pgdata))
+    data_dir_marker().write_text(str(pgdata))
     status = subprocess.run(
         _as_user(user, [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "status"]),
         capture_output=True,
@@ -167,8 +167,19 @@ def up(port: int, admin_password: str) -> str:
     return f"postgresql://{ADMIN_USER}:{admin_password}@127.0.0.1:{port}/postgres"
 
 
+def data_dir_marker() -> Path:
+    return stack_dir() / "run" / "postgres.datadir"
+
+
+def wipe() -> None:
+    marker = data_dir_marker()
+    if marker.exists():
+        shutil.rmtree(Path(marker.read_text()), ignore_errors=True)
+        marker.unlink()
+
+
 def down() -> None:
-    marker = stack_dir() / "run" / "postgres.datadir"
+    marker = data_dir_marker()
     if not marker.exists():
         return
     pgdata = Path(marker.read_text())

@@ -72,6 +72,16 @@ def stop(name: str, timeout: float = 20.0) -> bool:
     return True
 
 
+def kill(name: str) -> None:
+    pid = running_pid(name)
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _wait(lambda: not _alive(pid), 10)
+    pid_file(name).unlink(missing_ok=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -8,7 +8,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from devstack import chain, database, envfile, kafka, postgres, procs
+from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
 from devstack.paths import run_dir, stack_dir
 
@@ -24,7 +24,7 @@ def _ports() -> dict[str, int]:
     running = {
         "kafka": procs.running_pid(kafka.NAME) is not None,
         "kafka_controller": procs.running_pid(kafka.NAME) is not None,
-        "postgres": (stack_dir() / "run" / "postgres.datadir").exists()
+        "postgres": postgres.data_dir_marker().exists()
         and procs.port_open(chosen.get("postgres", 0)),
         "chain": procs.running_pid(chain.NAME) is not None,
     }
@@ -65,6 +65,11 @@ def up(progress: Progress = print) -> dict[str, str]:
         return result
 
     progress("bringing up the local stack (Kafka, PostgreSQL, Hardhat)")
+    if procs.running_pid(chain.NAME) is None and _has_state():
+        # Hardhat keeps its chain in memory: without it, topics and tables describe a chain
+        # that no longer exists (and a listener checkpoint would point past the new head).
+        progress("  the chain is gone: starting a new world (empty topics and database)")
+        _forget_state()
     bootstrap = str(step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"])))
     admin_url = str(step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"])))
     asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
@@ -101,7 +106,20 @@ def _deployment(rpc_url: str) -> DeploymentRecord:
     return record
 
 
+def _has_state() -> bool:
+    return (stack_dir() / "kafka" / "data").exists() or postgres.data_dir_marker().exists()
+
+
+def _forget_state() -> None:
+    kafka.down()
+    kafka.wipe()
+    postgres.down()
+    postgres.wipe()
+
+
 def down(progress: Progress = print) -> None:
+    for prefix in ("svc", "test"):
+        services.stop(prefix=prefix)
     chain.down()
     kafka.down()
     postgres.down()

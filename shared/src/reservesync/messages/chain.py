@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
@@ -12,6 +13,31 @@ from reservesync.types import Address, Hash32, UtcDatetime
 
 ArgValue = str | bool
 """Decoded ABI values: integers as decimal strings, addresses lowercase, bytes as 0x-hex."""
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
+_HEX = re.compile(r"^0x([0-9a-f]{2})*$")
+_INTEGER = re.compile(r"^-?[0-9]{1,78}$")
+
+
+def abi_value_problem(kind: str, value: ArgValue) -> str | None:
+    """Why `value` cannot be a decoded `kind`, or None when it can."""
+    if kind == "bool":
+        return None if isinstance(value, bool) else "must be a JSON boolean"
+    if isinstance(value, bool):
+        return "must not be a boolean"
+    if kind == "address":
+        return None if _ADDRESS.match(value) else "must be a lowercase 0x address"
+    if kind == "string":
+        return None
+    if kind.startswith(("uint", "int")):
+        if not _INTEGER.match(value):
+            return "must be a decimal integer string"
+        bits = int(kind.lstrip("uint") or 256)
+        number = int(value)
+        low, high = (0, 2**bits - 1) if kind.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        return None if low <= number <= high else f"outside [{low}, {high}]"
+    return None if _HEX.match(value) else "must be 0x-prefixed lowercase hex"
 
 
 def make_event_id(chain_id: int, tx_hash: str, log_index: int) -> str:
@@ -45,6 +71,10 @@ class ChainEvent(Message):
         names = [item["name"] for item in abi["inputs"]]
         if sorted(self.args) != sorted(names):
             raise ValueError(f"{self.event} args must be exactly {names}")
+        for item in abi["inputs"]:
+            problem = abi_value_problem(item["type"], self.args[item["name"]])
+            if problem:
+                raise ValueError(f"{self.event}.{item['name']} ({item['type']}): {problem}")
         return self
 
     def arg_int(self, name: str) -> int:

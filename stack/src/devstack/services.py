@@ -1,0 +1,110 @@
+"""The five services as local processes over the stack, each with its own database role."""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from devstack import envfile, procs
+from devstack.paths import run_dir
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+    database_url_key: str | None = None
+    url_key: str | None = None
+    """The `.stack/env` key of its base URL, for services that serve HTTP routes."""
+
+    def process(self, prefix: str = "svc") -> str:
+        return f"{prefix}-{self.name}"
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec("chain-listener", "chain_listener", 19101),
+        ServiceSpec("db-writer", "db_writer", 19102, "DB_WRITER_DATABASE_URL"),
+        ServiceSpec("oracle-logger", "oracle_logger", 18081, url_key="ORACLE_LOGGER_URL"),
+        ServiceSpec("health", "health_monitor", 18082, "HEALTH_DATABASE_URL", "HEALTH_URL"),
+        ServiceSpec("api", "realtime_api", 18083, "API_DATABASE_URL", "API_URL"),
+    )
+}
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[str, str]:
+    env = dict(stack)
+    if spec.database_url_key:
+        env["DATABASE_URL"] = stack[spec.database_url_key]
+    else:
+        env.pop("DATABASE_URL", None)  # least privilege: no database, no credentials
+    if spec.url_key:
+        env["HTTP_PORT"] = str(port)
+    else:
+        env["METRICS_PORT"] = str(port)
+    return {k: v for k, v in env.items() if "ADMIN" not in k}
+
+
+def start(
+    names: Iterable[str] = SERVICES,
+    overrides: Mapping[str, str] | None = None,
+    *,
+    stack: Mapping[str, str] | None = None,
+    prefix: str = "svc",
+) -> dict[str, str]:
+    """Start the named services (those already running are left alone); returns their URLs.
+
+    `stack` is the environment of the components (default: `.stack/env`, whose URL keys are
+    then updated); `prefix` names the processes, so tests and the demo never share one.
+    """
+    publish = stack is None
+    stack = envfile.read() if stack is None else stack
+    if "KAFKA_BOOTSTRAP_SERVERS" not in stack:
+        raise procs.StackError("the local stack is not up (run `make stack-up`)")
+    urls: dict[str, str] = {}
+    for name in names:
+        spec = SERVICES[name]
+        process = spec.process(prefix)
+        port_file = run_dir() / f"{process}.port"
+        if procs.running_pid(process) is None:
+            port = procs.free_port(spec.port)
+            port_file.write_text(str(port))
+            env = {**environment(spec, stack, port), **(overrides or {})}
+            procs.start(process, [sys.executable, "-m", spec.module], env=env)
+        port = int(port_file.read_text())
+        if spec.url_key:
+            url = f"http://127.0.0.1:{port}"
+            procs.wait_for(name, lambda url=url: _healthy(url), 60, process)
+            urls[spec.url_key] = url
+    if publish:
+        envfile.update(urls)
+    return urls
+
+
+def stop(names: Iterable[str] = SERVICES, *, prefix: str = "svc") -> None:
+    for name in names:
+        spec = SERVICES[name]
+        procs.stop(spec.process(prefix))
+        if spec.url_key and prefix == "svc":
+            envfile.update({spec.url_key: ""})
+
+
+def kill(name: str, *, prefix: str = "svc") -> None:
+    """SIGKILL, no goodbye: what a crash or an OOM kill looks like."""
+    procs.kill(SERVICES[name].process(prefix))
+
+
+def running(name: str, *, prefix: str = "svc") -> bool:
+    return procs.running_pid(SERVICES[name].process(prefix)) is not None

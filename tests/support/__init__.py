@@ -1,0 +1,1 @@
+"""Test support: the real stack (testcontainers or the local stack) and helpers to drive it."""

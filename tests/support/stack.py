@@ -1,0 +1,129 @@
+"""The components a test talks to: Kafka, PostgreSQL and an EVM node, always real.
+
+With a Docker engine, testcontainers starts them; without one (these machines), the local
+stack does (`devstack`, idempotent). If neither can, the run fails with the reason: a test that
+claims to talk to Kafka, Postgres or a chain never runs against a fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from devstack import chain, database, envfile, procs, stack
+from devstack.deploy import DeploymentRecord, deploy
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap_servers: str
+    admin_url: str
+    database_urls: dict[str, str]  # role -> URL
+    rpc_url: str
+    deployment: DeploymentRecord
+    field_encryption_key: str
+
+    @property
+    def migrator_url(self) -> str:
+        return self.database_urls["rs_migrator"]
+
+    def env(self) -> dict[str, str]:
+        """The environment a service process gets (its DATABASE_URL is set per service)."""
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "DATABASE_URL": self.migrator_url,
+            "DB_WRITER_DATABASE_URL": self.database_urls["rs_writer"],
+            "HEALTH_DATABASE_URL": self.database_urls["rs_health"],
+            "API_DATABASE_URL": self.database_urls["rs_api"],
+            "CHAIN_RPC_URL": self.rpc_url,
+            "FIELD_ENCRYPTION_KEY": self.field_encryption_key,
+            **self.deployment.env(),
+        }
+
+
+def docker_engine_answers() -> bool:
+    try:
+        import docker  # noqa: PLC0415 (testcontainers' dependency, only needed with Docker)
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def local_stack() -> Iterator[Endpoints]:
+    """Bring the local stack up (or reuse it); stop it afterwards only if this run started it."""
+    was_running = procs.running_pid(chain.NAME) is not None and bool(envfile.read())
+    try:
+        values = stack.up(progress=lambda line: print(line, flush=True))
+    except Exception as exc:
+        raise RuntimeError(
+            f"the local stack could not be brought up, so tests that need Kafka, PostgreSQL or "
+            f"the chain cannot run: {exc}"
+        ) from exc
+    record = DeploymentRecord.model_validate_json(
+        (stack.stack_dir() / "deployment.json").read_text()
+    )
+    try:
+        yield Endpoints(
+            kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
+            admin_url=values["POSTGRES_ADMIN_URL"],
+            database_urls={
+                "rs_migrator": values["DATABASE_URL"],
+                "rs_writer": values["DB_WRITER_DATABASE_URL"],
+                "rs_health": values["HEALTH_DATABASE_URL"],
+                "rs_api": values["API_DATABASE_URL"],
+            },
+            rpc_url=values["CHAIN_RPC_URL"],
+            deployment=record,
+            field_encryption_key=values["FIELD_ENCRYPTION_KEY"],
+        )
+    finally:
+        if not was_running:
+            stack.down(progress=lambda line: print(line, flush=True))
+
+
+@contextlib.contextmanager
+def container_stack() -> Iterator[Endpoints]:
+    """Kafka, Postgres 16 and anvil in containers, provisioned like the local stack."""
+    from testcontainers.core.container import DockerContainer  # noqa: PLC0415
+    from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
+    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+
+    with (
+        KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+        PostgresContainer("postgres:16", username="reservesync_admin") as pg,
+        DockerContainer("ghcr.io/foundry-rs/foundry:latest")
+        .with_command("anvil --host 0.0.0.0 --chain-id 31337 --block-time 1")
+        .with_exposed_ports(8545) as anvil,
+    ):
+        host, port = pg.get_container_host_ip(), int(pg.get_exposed_port(5432))
+        admin = f"postgresql://reservesync_admin:{pg.password}@{host}:{port}/postgres"
+        passwords = {role: secrets.token_urlsafe(18) for role in database.ROLES}
+        asyncio.run(database.provision(admin, passwords))
+        rpc = f"http://{anvil.get_container_host_ip()}:{anvil.get_exposed_port(8545)}"
+        procs.wait_for("anvil", lambda: chain.answers(rpc), 60, "anvil")
+        bootstrap = kafka.get_bootstrap_server()
+        from reservesync.kafka import ensure_topics  # noqa: PLC0415
+        from reservesync.settings import KafkaSettings  # noqa: PLC0415
+
+        asyncio.run(ensure_topics(KafkaSettings(kafka_bootstrap_servers=bootstrap)))
+        yield Endpoints(
+            kafka_bootstrap_servers=bootstrap,
+            admin_url=admin,
+            database_urls={
+                role: database.url(role, passwords[role], port, host) for role in database.ROLES
+            },
+            rpc_url=rpc,
+            deployment=deploy(rpc, chain.compile_contracts()),
+            field_encryption_key=secrets.token_hex(32),
+        )
+
+
+def deployment_json(record: DeploymentRecord) -> str:
+    return json.dumps(record.model_dump(mode="json"))
