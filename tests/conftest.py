@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 from devstack import services
+from devstack.protocol import Protocol
 from reservesync.db.migrate import upgrade
-from support.protocol import Protocol
 from support.stack import Endpoints, container_stack, docker_engine_answers, local_stack
 
 TEST_PREFIX = "test"
@@ -29,8 +29,11 @@ def endpoints() -> Iterator[Endpoints]:
 def pipeline(endpoints: Endpoints) -> Iterator[Endpoints]:
     """chain-listener and db-writer running as real processes against the stack."""
     names = ["chain-listener", "db-writer"]
-    overrides = {"CHAIN_CONFIRMATIONS": "1", "CHAIN_POLL_INTERVAL_S": "0.2",
-                 "CHAIN_TRANSACTIONAL_ID": "chain-listener-tests"}
+    overrides = {
+        "CHAIN_CONFIRMATIONS": "1",
+        "CHAIN_POLL_INTERVAL_S": "0.2",
+        "CHAIN_TRANSACTIONAL_ID": "chain-listener-tests",
+    }
     services.start(names, overrides, stack=endpoints.env(), prefix=TEST_PREFIX)
     try:
         yield endpoints

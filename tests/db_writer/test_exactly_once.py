@@ -9,9 +9,9 @@ import json
 
 import asyncpg
 import pytest
+from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS, DLQ
 from support.messages import deposited, publish
-from support.protocol import Protocol
 from support.stack import Endpoints
 from support.topics import read_all
 from support.waiting import eventually
@@ -43,9 +43,7 @@ async def test_the_same_message_twice_writes_one_row(
     )
     # The second, different event proves the writer has gone past the duplicate.
     await eventually(
-        lambda: db.fetchval(
-            "SELECT count(*) = 2 FROM transactions WHERE user_address = $1", user
-        ),
+        lambda: db.fetchval("SELECT count(*) = 2 FROM transactions WHERE user_address = $1", user),
         what="the follow-up event's row",
     )
     rows = await db.fetch(
@@ -89,9 +87,7 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_still_lands(
         + [(key, None), (key, good_after.to_json())],
     )
     await eventually(
-        lambda: db.fetchval(
-            "SELECT count(*) = 2 FROM transactions WHERE user_address = $1", user
-        ),
+        lambda: db.fetchval("SELECT count(*) = 2 FROM transactions WHERE user_address = $1", user),
         what="both good events around the hostile ones",
     )
 
@@ -110,15 +106,22 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_still_lands(
     assert originals == {hashlib.sha256(v).hexdigest() for v in hostile.values()}
     huge = next(d for d in dead if d["value_size"] == len(hostile["huge string"]))
     assert huge["value_truncated"] is True
-    assert hostile["huge string"].startswith(base64.b64decode(huge["value_base64"]))
+    assert hostile["huge string"].startswith(base64.b64decode(str(huge["value_base64"])))
     for letter in dead:
         assert letter["schema"] == "dlq.record/v1"
         assert letter["source_topic"] == CHAIN_EVENTS.name
         assert letter["service"] == "db-writer"
         assert letter["error"]
     reasons = " | ".join(str(d["error"]) for d in dead)
-    for expected in ("not UTF-8 JSON", "must be a JSON object", "chain.event/v9",
-                     "lowercase 0x address", "outside [0,", "has no event", "tombstone"):
+    for expected in (
+        "not UTF-8 JSON",
+        "must be a JSON object",
+        "chain.event/v9",
+        "lowercase 0x address",
+        "outside [0,",
+        "has no event",
+        "tombstone",
+    ):
         assert expected in reasons
     assert await db.fetchval(
         "SELECT array_agg(amount ORDER BY amount) FROM transactions WHERE user_address = $1",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import asyncpg
+from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS
-from support.protocol import Protocol
 from support.stack import Endpoints
 from support.topics import read_all
 from support.waiting import eventually

@@ -6,10 +6,9 @@ import secrets
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
+from devstack.deploy import DeploymentRecord
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent, make_event_id
-
-from devstack.deploy import DeploymentRecord
 
 
 def random_hash() -> str:
@@ -35,7 +34,9 @@ def deposited(deployment: DeploymentRecord, user: str, amount_wei: int) -> Chain
     )
 
 
-async def publish(bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]) -> None:
+async def publish(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
     try:

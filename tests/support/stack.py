@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from devstack import chain, database, envfile, procs, stack
 from devstack.deploy import DeploymentRecord, deploy
+from devstack.paths import stack_dir
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Endpoints:
 
 def docker_engine_answers() -> bool:
     try:
-        import docker  # noqa: PLC0415 (testcontainers' dependency, only needed with Docker)
+        import docker
 
         docker.from_env(timeout=3).ping()
     except Exception:
@@ -66,9 +67,7 @@ def local_stack() -> Iterator[Endpoints]:
             f"the local stack could not be brought up, so tests that need Kafka, PostgreSQL or "
             f"the chain cannot run: {exc}"
         ) from exc
-    record = DeploymentRecord.model_validate_json(
-        (stack.stack_dir() / "deployment.json").read_text()
-    )
+    record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
     try:
         yield Endpoints(
             kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
@@ -91,9 +90,9 @@ def local_stack() -> Iterator[Endpoints]:
 @contextlib.contextmanager
 def container_stack() -> Iterator[Endpoints]:
     """Kafka, Postgres 16 and anvil in containers, provisioned like the local stack."""
-    from testcontainers.core.container import DockerContainer  # noqa: PLC0415
-    from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
-    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
 
     with (
         KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
@@ -109,8 +108,8 @@ def container_stack() -> Iterator[Endpoints]:
         rpc = f"http://{anvil.get_container_host_ip()}:{anvil.get_exposed_port(8545)}"
         procs.wait_for("anvil", lambda: chain.answers(rpc), 60, "anvil")
         bootstrap = kafka.get_bootstrap_server()
-        from reservesync.kafka import ensure_topics  # noqa: PLC0415
-        from reservesync.settings import KafkaSettings  # noqa: PLC0415
+        from reservesync.kafka import ensure_topics
+        from reservesync.settings import KafkaSettings
 
         asyncio.run(ensure_topics(KafkaSettings(kafka_bootstrap_servers=bootstrap)))
         yield Endpoints(

@@ -11,14 +11,14 @@ T = TypeVar("T")
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], *, timeout: float = 30.0, what: str = "condition"
+    probe: Callable[[], Awaitable[T]], *, within: float = 30.0, what: str = "condition"
 ) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
+    """Poll `probe` until it returns something truthy; fail with `what` after `within` s."""
+    deadline = time.monotonic() + within
     last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
         await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    raise AssertionError(f"timed out after {within:.0f}s waiting for {what} (last: {last!r})")

@@ -26,12 +26,13 @@ class ConsumedRecord(Protocol):
 def dead_letter(record: ConsumedRecord, error: Exception, service: str) -> DeadLetter:
     """Never raises: whatever the record holds, it becomes a valid dead letter."""
     value = record.value
+    kept = base64.b64encode(value[:MAX_KEPT_BYTES]).decode() if value is not None else None
     return DeadLetter(
         source_topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         key=record.key.decode(errors="replace")[:4096] if record.key is not None else None,
-        value_base64=base64.b64encode(value[:MAX_KEPT_BYTES]).decode() if value is not None else None,
+        value_base64=kept,
         value_size=len(value) if value is not None else None,
         value_sha256=hashlib.sha256(value).hexdigest() if value is not None else None,
         value_truncated=value is not None and len(value) > MAX_KEPT_BYTES,

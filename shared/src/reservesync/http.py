@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
+import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -35,6 +36,4 @@ def add_probes(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
-    import uvicorn
-
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)

@@ -66,8 +66,8 @@ def compile_contracts() -> Path:
 
 def _rpc(url: str, method: str) -> object:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": []}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=2) as response:
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 (our own node)
         return json.loads(response.read())["result"]
 
 

@@ -6,6 +6,7 @@ and setter contract of `contracts/src`.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ def _artifact(build: Path, name: SystemContract) -> dict[str, Any]:
 
 def deploy(rpc_url: str, build: Path) -> DeploymentRecord:
     w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-    deployer, committee = w3.eth.accounts[0], w3.eth.accounts[1]
+    accounts = list(w3.eth.accounts)
+    deployer, committee = accounts[0], accounts[1]
     deployed: dict[SystemContract, tuple[Contract, int]] = {}
 
     def create(name: SystemContract, *args: object) -> Contract:
@@ -56,8 +58,10 @@ def deploy(rpc_url: str, build: Path) -> DeploymentRecord:
         receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=60)
         if receipt["status"] != 1:
             raise RuntimeError(f"deploying {name} reverted")
-        contract = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
-        deployed[name] = (contract, receipt["blockNumber"])
+        address = receipt["contractAddress"]
+        assert address is not None
+        contract = w3.eth.contract(address=address, abi=artifact["abi"])
+        deployed[name] = (contract, int(receipt["blockNumber"]))
         return contract
 
     def call(contract: Contract, function: str, *args: object) -> None:
@@ -109,8 +113,6 @@ def still_deployed(rpc_url: str, record: DeploymentRecord) -> bool:
 
 def main() -> None:
     """`python -m devstack.deploy --rpc-url URL --build DIR --out FILE` (compose's deploy job)."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="devstack.deploy", description=main.__doc__)
     parser.add_argument("--rpc-url", required=True)
     parser.add_argument("--build", required=True, type=Path)

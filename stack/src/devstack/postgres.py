@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from devstack import procs
-from devstack.paths import log_dir, repo_root, run_dir, stack_dir
+from devstack.paths import log_dir, stack_dir
 
 NAME = "postgres"
 ADMIN_USER = "reservesync_admin"
@@ -78,16 +78,17 @@ def _data_dir(user: str) -> Path:
         shutil.chown(preferred, user)
     if _can_reach(user, preferred):
         return preferred
-    digest = hashlib.sha1(str(repo_root()).encode()).hexdigest()[:12]
-    fallback = Path("/var/tmp") / f"reservesync-{digest}" / "postgres"
+    digest = hashlib.sha256(str(stack_dir()).encode()).hexdigest()[:12]
+    # A per-stack directory, owned by the cluster's user.
+    fallback = Path("/var/tmp") / f"reservesync-{digest}" / "postgres"  # noqa: S108
     fallback.mkdir(parents=True, exist_ok=True)
     shutil.chown(fallback.parent, user)
     shutil.chown(fallback, user)
     return fallback
 
 
-def _password_file(user: str, password: str) -> Path:
-    path = run_dir() / "pg-admin-password"
+def _password_file(home: Path, user: str, password: str) -> Path:
+    path = home / "admin-password"
     path.write_text(password + "\n")
     os.chmod(path, 0o600)
     if os.geteuid() == 0:
@@ -102,7 +103,7 @@ def up(port: int, admin_password: str) -> str:
     data = _data_dir(user)
     pgdata = data / "data"
     if not (pgdata / "PG_VERSION").exists():
-        pwfile = _password_file(user, admin_password)
+        pwfile = _password_file(data, user, admin_password)
         subprocess.run(
             _as_user(
                 user,
@@ -130,10 +131,13 @@ def up(port: int, admin_password: str) -> str:
         check=False,
     )
     if status.returncode != 0:
-        log = log_dir() / "postgres.log"
+        log = data / "server.log"
         log.touch()
         if os.geteuid() == 0:
             shutil.chown(log, user)
+        link = log_dir() / "postgres.log"
+        if not link.exists() and log != link:
+            link.symlink_to(log)
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={data} "
             "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -86,7 +87,7 @@ def start(
         port = int(port_file.read_text())
         if spec.url_key:
             url = f"http://127.0.0.1:{port}"
-            procs.wait_for(name, lambda url=url: _healthy(url), 60, process)
+            procs.wait_for(name, functools.partial(_healthy, url), 60, process)
             urls[spec.url_key] = url
     if publish:
         envfile.update(urls)

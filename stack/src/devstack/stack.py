@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
@@ -15,6 +16,7 @@ from devstack.paths import run_dir, stack_dir
 DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 def _ports() -> dict[str, int]:
@@ -58,7 +60,7 @@ def up(progress: Progress = print) -> dict[str, str]:
     ports = _ports()
     secret = _secrets()
 
-    def step(name: str, action: Callable[[], object]) -> object:
+    def step(name: str, action: Callable[[], T]) -> T:
         t0 = time.monotonic()
         result = action()
         progress(f"  {name:<10} ready in {time.monotonic() - t0:5.1f}s")
@@ -70,12 +72,11 @@ def up(progress: Progress = print) -> dict[str, str]:
         # that no longer exists (and a listener checkpoint would point past the new head).
         progress("  the chain is gone: starting a new world (empty topics and database)")
         _forget_state()
-    bootstrap = str(step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"])))
-    admin_url = str(step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"])))
+    bootstrap = step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"]))
+    admin_url = step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"]))
     asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
-    rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))  # type: ignore[misc]
-    record = step("contracts", lambda: _deployment(str(rpc_url)))
-    assert isinstance(record, DeploymentRecord)
+    rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))
+    record = step("contracts", lambda: _deployment(rpc_url))
 
     pg = ports["postgres"]
     values = envfile.update(
@@ -87,7 +88,7 @@ def up(progress: Progress = print) -> dict[str, str]:
             "HEALTH_DATABASE_URL": database.url("rs_health", secret["rs_health"], pg),
             "API_DATABASE_URL": database.url("rs_api", secret["rs_api"], pg),
             "FIELD_ENCRYPTION_KEY": secret["field_key"],
-            "CHAIN_RPC_URL": str(rpc_url),
+            "CHAIN_RPC_URL": rpc_url,
             **record.env(),
         }
     )

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_abi.abi import decode as abi_decode
+from eth_utils.crypto import keccak
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
 from reservesync.messages.chain import ArgValue

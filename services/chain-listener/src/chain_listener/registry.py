@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from reservesync.contracts import Deployment
 from reservesync.messages import RegisteredContract
@@ -13,7 +14,7 @@ from chain_listener.publisher import RangePublisher
 
 
 async def publish_registry(
-    w3: AsyncWeb3, chain_id: int, deployment: Deployment, publisher: RangePublisher
+    w3: AsyncWeb3[Any], chain_id: int, deployment: Deployment, publisher: RangePublisher
 ) -> None:
     for name, contract in deployment.items():
         code = await w3.eth.get_code(AsyncWeb3.to_checksum_address(contract.address))

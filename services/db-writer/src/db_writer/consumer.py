@@ -8,6 +8,7 @@ The Kafka commit afterwards only keeps lag tools truthful.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -128,7 +129,7 @@ class BatchWriter:
             if item.reorg is not None:
                 await self._write_run(run)
                 run = []
-                await _retrying(lambda item=item: self._apply_reorg(item))
+                await _retrying(functools.partial(self._apply_reorg, item))
             else:
                 run.append(item)
         await self._write_run(run)

@@ -8,11 +8,11 @@
 |                                      | money movement is the EmergencyBurn row just before it   |
 | OracleAggregator.EmergencyBurn       | transactions EMERGENCY_BURN (sats) + user                |
 | OracleAggregator.NeedsTopUp          | user                                                     |
-| FeeVault.Deposited / Spent / Withdrawn | transactions DEPOSIT / FEE_SPENT / WITHDRAW (wei) + user |
-| VaultWrBTC.Wrapped / Redeemed / Slashed | transactions WRAP / REDEEM / SLASH (sats) + user      |
+| FeeVault.Deposited/Spent/Withdrawn   | transactions DEPOSIT / FEE_SPENT / WITHDRAW (wei) + user |
+| VaultWrBTC.Wrapped/Redeemed/Slashed  | transactions WRAP / REDEEM / SLASH (sats) + user         |
 | YieldScalesPool.YieldClaimed         | transactions YIELD_CLAIM (sats) + user                   |
 | any other event with a user argument | user                                                     |
-| RBTCSynth / VaultWrBTC Transfer, Approval | nothing: amounts are carried by Synced / Wrapped etc. |
+| Transfer, Approval (rBTC, wrBTC)     | nothing: Synced, Wrapped etc. carry the amounts          |
 
 Users are discovered from `user` arguments only: `from`/`to`/`spender` also name contracts
 (the wrap vault), which are not users. Every row carries the topic, partition and offset of
@@ -69,7 +69,7 @@ def _provenance(source: Source) -> dict[str, Any]:
 
 
 def _transaction(
-    event: ChainEvent, source: Source, user: str, tx_type: str, amount: int, unit: str
+    event: ChainEvent, source: Source, *, user: str, tx_type: str, amount: int, unit: str
 ) -> dict[str, Any]:
     return {
         "chain_id": event.chain_id,
@@ -113,7 +113,14 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
         tx_type, amount_arg, unit = MONEY_EVENTS[key]
         user = str(event.args["user"])
         rows.transactions.append(
-            _transaction(event, source, user, tx_type, event.arg_int(amount_arg), unit)
+            _transaction(
+                event,
+                source,
+                user=user,
+                tx_type=tx_type,
+                amount=event.arg_int(amount_arg),
+                unit=unit,
+            )
         )
     return rows
 
@@ -125,7 +132,12 @@ def _synced(event: ChainEvent, source: Source) -> list[dict[str, Any]]:
     if delta == 0 or (new_balance == 0 and fee == 0 and event.arg_int("height") == 0 and delta < 0):
         return []
     row = _transaction(
-        event, source, str(event.args["user"]), "MINT" if delta > 0 else "BURN", abs(delta), "sats"
+        event,
+        source,
+        user=str(event.args["user"]),
+        tx_type="MINT" if delta > 0 else "BURN",
+        amount=abs(delta),
+        unit="sats",
     )
     row["balance_after_sats"] = new_balance
     row["fee_wei"] = fee

@@ -4,6 +4,7 @@ run with the migrator role's `DATABASE_URL`, printing each revision as it applie
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -37,8 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     config = alembic_config(settings.sqlalchemy_url)
     if args.action == "upgrade":
         # Alembic logs "Running upgrade a -> b" per revision: that is the progress report.
-        import logging
-
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         command.upgrade(config, "head")
     elif args.action == "current":

@@ -6,6 +6,8 @@ Every row written from Kafka carries its provenance (`src_topic`, `src_partition
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -42,7 +44,7 @@ TRANSACTION_TYPES = (
 Uint256 = Numeric(78, 0)
 
 
-def provenance() -> list[Column[object]]:
+def provenance() -> list[Column[Any]]:
     return [
         Column("src_topic", Text, nullable=False),
         Column("src_partition", Integer, nullable=False),

@@ -22,22 +22,24 @@ _INTEGER = re.compile(r"^-?[0-9]{1,78}$")
 
 def abi_value_problem(kind: str, value: ArgValue) -> str | None:
     """Why `value` cannot be a decoded `kind`, or None when it can."""
-    if kind == "bool":
-        return None if isinstance(value, bool) else "must be a JSON boolean"
-    if isinstance(value, bool):
-        return "must not be a boolean"
+    if kind == "bool" or isinstance(value, bool):
+        return None if kind == "bool" and isinstance(value, bool) else f"not a {kind}"
     if kind == "address":
         return None if _ADDRESS.match(value) else "must be a lowercase 0x address"
     if kind == "string":
         return None
     if kind.startswith(("uint", "int")):
-        if not _INTEGER.match(value):
-            return "must be a decimal integer string"
-        bits = int(kind.lstrip("uint") or 256)
-        number = int(value)
-        low, high = (0, 2**bits - 1) if kind.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-        return None if low <= number <= high else f"outside [{low}, {high}]"
+        return _integer_problem(kind, value)
     return None if _HEX.match(value) else "must be 0x-prefixed lowercase hex"
+
+
+def _integer_problem(kind: str, value: str) -> str | None:
+    if not _INTEGER.match(value):
+        return "must be a decimal integer string"
+    bits = int(kind.lstrip("uint") or 256)
+    signed = not kind.startswith("u")
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    return None if low <= int(value) <= high else f"outside [{low}, {high}]"
 
 
 def make_event_id(chain_id: int, tx_hash: str, log_index: int) -> str:

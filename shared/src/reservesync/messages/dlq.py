@@ -9,7 +9,6 @@ from pydantic import ConfigDict, Field, NonNegativeInt
 from reservesync.messages.base import Message
 from reservesync.types import UtcDatetime
 
-
 MAX_KEPT_BYTES = 256 * 1024
 """How much of a rejected value a dead letter carries; the whole stays at its source offset."""
 

@@ -13,4 +13,4 @@ from sqlalchemy.util import await_only
 def run_script(sql: str) -> None:
     raw = op.get_bind().connection.dbapi_connection
     assert raw is not None
-    await_only(raw.driver_connection.execute(sql))  # type: ignore[union-attr]
+    await_only(raw.driver_connection.execute(sql))

@@ -58,7 +58,8 @@ CREATE TABLE transactions (
     CONSTRAINT transactions_amount_non_negative CHECK (amount >= 0),
     CONSTRAINT transactions_unit_known CHECK (unit IN ('sats', 'wei'))
 );
-CREATE INDEX transactions_user_time_idx ON transactions (user_address, block_number DESC, log_index DESC);
+CREATE INDEX transactions_user_time_idx
+    ON transactions (user_address, block_number DESC, log_index DESC);
 CREATE INDEX transactions_block_hash_idx ON transactions (block_hash);
 
 CREATE TABLE sink_offsets (
@@ -82,7 +83,8 @@ CREATE TABLE sink_counters (
 -- Least privilege: the writer writes rows but owns nothing, so it cannot run DDL; the readers
 -- read. Sequences are needed for bigserial inserts.
 GRANT USAGE ON SCHEMA public TO rs_writer, rs_health, rs_api;
-GRANT SELECT, INSERT, UPDATE, DELETE ON users, transactions, sink_offsets, sink_counters TO rs_writer;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON users, transactions, sink_offsets, sink_counters TO rs_writer;
 GRANT USAGE ON SEQUENCE transactions_id_seq TO rs_writer;
 GRANT SELECT ON sink_offsets, sink_counters, users TO rs_health;
 GRANT SELECT ON users, transactions TO rs_api;

@@ -1,11 +1,11 @@
-"""Driving the deployed protocol contracts from tests, as the oracle committee and users do."""
+"""Driving the deployed protocol contracts as the oracle committee and users do (tests, demo)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from eth_account import Account
-from reservesync.contracts import SystemContract, abi
+from reservesync.contracts import SystemContract, abi, events
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
@@ -29,8 +29,9 @@ class Protocol:
         """A fresh address per test, so tests sharing the stack never see each other's rows."""
         return str(Account.create().address)
 
-    def transact(self, name: SystemContract, function: str, *args: Any, sender: str,
-                 value: int = 0) -> TxReceipt:
+    def transact(
+        self, name: SystemContract, function: str, *args: Any, sender: str, value: int = 0
+    ) -> TxReceipt:
         call = getattr(self.contract(name).functions, function)(*args)
         tx_hash = call.transact({"from": sender, "value": value})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
@@ -39,13 +40,35 @@ class Protocol:
         return receipt
 
     def deposit_fees(self, user: str, wei: int) -> TxReceipt:
-        return self.transact(SystemContract.FEE_VAULT, "depositFor", user, sender=self.owner,
-                             value=wei)
+        return self.transact(
+            SystemContract.FEE_VAULT, "depositFor", user, sender=self.owner, value=wei
+        )
 
     def sync(self, user: str, balance_sats: int) -> TxReceipt:
-        return self.transact(SystemContract.ORACLE_AGGREGATOR, "sync", user, balance_sats, b"",
-                             sender=self.committee)
+        return self.transact(
+            SystemContract.ORACLE_AGGREGATOR, "sync", user, balance_sats, b"", sender=self.committee
+        )
 
     def quote_fees(self, user: str, delta: int) -> int:
         fee: int = self.contract(SystemContract.FEE_POLICY).functions.quoteFees(user, delta).call()
         return fee
+
+    def event_name(self, log: Any) -> str | None:
+        """The name of a receipt log's event, by the ABI of the contract that emitted it."""
+        address = str(log["address"]).lower()
+        for name, deployed in self.deployment.contracts.items():
+            if deployed.address == address:
+                contract = self.contract(name)
+                for item in events(name):
+                    try:
+                        contract.events[item["name"]]().process_log(log)
+                    except Exception:  # noqa: S112 (not this event: try the next)
+                        continue
+                    return str(item["name"])
+        return None
+
+    def is_emergency_synced(self, log: Any) -> bool:
+        """The `Synced(user, 0, -prev, 0, 0, now)` that closes an emergency burn."""
+        synced = self.contract(SystemContract.ORACLE_AGGREGATOR).events.Synced().process_log(log)
+        args = synced["args"]
+        return bool(args["newBalanceSats"] == 0 and args["feeWei"] == 0 and args["height"] == 0)

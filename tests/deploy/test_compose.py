@@ -1,0 +1,773 @@
+"""Structure of the container deployment: docker-compose.yml, the Dockerfiles, .env.example and
+the Postgres init script, checked against the code they run (no Docker engine needed).
+
+Every check fails with a message naming the service, the file and what to change.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.util
+import json
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERIGNORE = ROOT / ".dockerignore"
+INIT_DOCKERFILE = "deploy/init/Dockerfile"
+PG_INIT_SCRIPT = ROOT / "deploy" / "postgres" / "init-roles.sh"
+
+UV_VERSION = "0.9.30"
+PYTHON_BASE = "python:3.11-slim"
+VENV_PYTHON = "/app/.venv/bin/python"
+
+# Variables a service may receive although no field of its Settings reads them. Keep this small
+# and say why each one is here.
+NON_SETTINGS_ENV: dict[str, str] = {
+    # SPEC section 5: Bitcoin addresses and dispute texts are encrypted at rest with a key from
+    # configuration (the local stack writes it to .stack/env as well). db-writer encrypts and
+    # api decrypts / hashes for lookups, so compose hands it to both; at the time of writing
+    # neither service's Settings declares `field_encryption_key` yet. Once one does, the
+    # variable is checked like every other field.
+    "FIELD_ENCRYPTION_KEY": "at-rest field encryption key (SPEC section 5)",
+}
+
+# The one-shot jobs of the init image, and the settings class of the code each one runs.
+INIT_JOB_SETTINGS: dict[str, str] = {
+    "create-topics": "reservesync.settings:KafkaSettings",  # python -m reservesync.create_topics
+    "migrate": "reservesync.settings:DatabaseSettings",  # python -m reservesync.db.migrate
+    # the deploy script takes --rpc-url from $CHAIN_RPC_URL, the ChainSettings name for it
+    "deploy-contracts": "reservesync.settings:ChainSettings",
+}
+
+# Which Postgres role each database client connects as (SPEC section 5, devstack.database).
+DATABASE_ROLE: dict[str, str] = {
+    "migrate": "rs_migrator",
+    "db-writer": "rs_writer",
+    "health": "rs_health",
+    "api": "rs_api",
+}
+
+INFRASTRUCTURE = {
+    "kafka": "apache/kafka:4.1.1",
+    "postgres": "postgres:16",
+    "chain": "ghcr.io/foundry-rs/foundry",
+}
+
+
+# ------------------------------------------------------------------------------------ loading
+
+
+@cache
+def compose() -> dict[str, Any]:
+    assert COMPOSE_FILE.is_file(), f"{COMPOSE_FILE} is missing"
+    loaded = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(loaded, dict), "docker-compose.yml must be a mapping"
+    assert isinstance(loaded.get("services"), dict), "docker-compose.yml has no services"
+    return loaded
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = compose()["services"]
+    return found
+
+
+@cache
+def env_example() -> dict[str, str]:
+    """KEY=VALUE lines of .env.example (Compose's own .env syntax, minus quoting subtleties)."""
+    assert ENV_EXAMPLE.is_file(), f"{ENV_EXAMPLE} is missing"
+    values: dict[str, str] = {}
+    for number, raw in enumerate(ENV_EXAMPLE.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        assert "=" in line, f".env.example line {number} is not KEY=VALUE: {raw!r}"
+        key, value = line.split("=", 1)
+        key = key.strip()
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", key), f".env.example: bad name {key!r}"
+        assert key not in values, f".env.example sets {key} twice"
+        values[key] = value.strip().strip("'\"")
+    return values
+
+
+_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def interpolate(text: str, where: str, used: set[str] | None = None) -> str:
+    """Compose interpolation of one string, with .env.example as the .env file."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        expr = match.group("braced") or match.group("bare")
+        name_match = re.match(r"[A-Za-z_][A-Za-z0-9_]*", expr)
+        assert name_match, f"{where}: cannot parse ${{{expr}}}"
+        name, rest = name_match.group(0), expr[name_match.end() :]
+        if used is not None:
+            used.add(name)
+        value = env_example().get(name)
+        if rest.startswith((":-", "-")):
+            default = rest.split("-", 1)[1]
+            empty = value is None or (rest.startswith(":") and value == "")
+            return default if empty else str(value)
+        assert rest == "" or rest.startswith((":?", "?")), f"{where}: unsupported ${{{expr}}}"
+        assert value is not None, (
+            f"{where}: ${{{name}}} has no default and .env.example does not define {name}"
+        )
+        return value
+
+    return _VAR.sub(one, text)
+
+
+def _walk_strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _walk_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk_strings(value)
+
+
+def container_env(name: str) -> dict[str, str]:
+    """What the container of service `name` gets: env_file keys, then `environment`."""
+    service = services()[name]
+    env: dict[str, str] = {}
+    env_files = service.get("env_file") or []
+    for entry in [env_files] if isinstance(env_files, str | dict) else env_files:
+        path = entry["path"] if isinstance(entry, dict) else entry
+        # The real .env is not in the repository; its documented shape is .env.example.
+        source = ENV_EXAMPLE if Path(path).name == ".env" else ROOT / path
+        assert source.is_file(), f"service {name}: env_file {path} does not exist"
+        if source == ENV_EXAMPLE:
+            env.update(env_example())
+        else:
+            for line in source.read_text().splitlines():
+                if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                    key, value = line.split("=", 1)
+                    env[key.strip()] = value.strip()
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        pairs = [item.split("=", 1) if "=" in item else [item, None] for item in environment]
+        environment = dict(pairs)
+    for key, value in environment.items():
+        if value is None:  # `- KEY` passes the variable through from .env / the shell
+            assert key in env_example(), (
+                f"service {name}: {key} is passed through but .env.example does not define it"
+            )
+            env[key] = env_example()[key]
+        else:
+            env[key] = interpolate(str(value), f"service {name}: {key}")
+    return env
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    args: str
+
+    def exec_form(self) -> list[str] | None:
+        try:
+            parsed = json.loads(self.args)
+        except json.JSONDecodeError:
+            return None
+        return parsed if isinstance(parsed, list) else None
+
+
+@cache
+def dockerfile(path: Path) -> tuple[Instruction, ...]:
+    """Instructions of a Dockerfile: comments dropped, continuation lines joined."""
+    assert path.is_file(), f"{path.relative_to(ROOT)} does not exist"
+    instructions: list[Instruction] = []
+    pending = ""
+    for raw in path.read_text().splitlines():
+        stripped = raw.strip()
+        if stripped.startswith("#") or (not stripped and not pending):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        line = (pending + stripped).strip()
+        pending = ""
+        if line:
+            keyword, _, args = line.partition(" ")
+            instructions.append(Instruction(keyword.upper(), args.strip()))
+    assert not pending, f"{path}: dangling line continuation at the end"
+    return tuple(instructions)
+
+
+def stages(instructions: tuple[Instruction, ...]) -> list[list[Instruction]]:
+    result: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            result.append([])
+        assert result, "a Dockerfile must start with FROM (after ARGs)"
+        result[-1].append(instruction)
+    return result
+
+
+def build_of(name: str) -> tuple[Path, Path]:
+    """(context dir, Dockerfile) of a service with `build`."""
+    build = services()[name]["build"]
+    if isinstance(build, str):
+        build = {"context": build}
+    context = (ROOT / build.get("context", ".")).resolve()
+    return context, (context / build.get("dockerfile", "Dockerfile")).resolve()
+
+
+def built_services() -> list[str]:
+    return [name for name, service in services().items() if "build" in service]
+
+
+@dataclass(frozen=True)
+class AppService:
+    compose_name: str
+    directory: Path  # services/<dir>
+    dist: str  # [project].name
+    package: str  # the import package under src/
+
+
+def app_services() -> list[AppService]:
+    """Compose services whose image is built from a services/<dir>/Dockerfile."""
+    found = []
+    for name in built_services():
+        _, path = build_of(name)
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] != "services":
+            continue
+        directory = path.parent
+        project = tomllib.loads((directory / "pyproject.toml").read_text())
+        packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        assert len(packages) == 1, f"{directory}/pyproject.toml: expected one wheel package"
+        found.append(
+            AppService(name, directory, project["project"]["name"], Path(packages[0]).name)
+        )
+    return found
+
+
+def app_service_params() -> list[Any]:
+    return [pytest.param(s, id=s.compose_name) for s in app_services()]
+
+
+def init_jobs() -> list[str]:
+    return [name for name in built_services() if build_of(name)[1] == ROOT / INIT_DOCKERFILE]
+
+
+def settings_class(name: str) -> type[BaseSettings]:
+    app = {s.compose_name: s for s in app_services()}
+    if name in app:
+        module = importlib.import_module(f"{app[name].package}.config")
+        cls = getattr(module, "Settings", None)
+    else:
+        assert name in INIT_JOB_SETTINGS, (
+            f"service {name} is built from {INIT_DOCKERFILE} but INIT_JOB_SETTINGS does not "
+            "say which settings its command reads"
+        )
+        module_name, attr = INIT_JOB_SETTINGS[name].split(":")
+        cls = getattr(importlib.import_module(module_name), attr)
+    message = f"service {name}: no pydantic-settings Settings class to check its env against"
+    assert isinstance(cls, type), message
+    assert issubclass(cls, BaseSettings), message
+    return cls
+
+
+def fields(cls: type[BaseSettings]) -> set[str]:
+    return {field.upper() for field in cls.model_fields}
+
+
+def mounts(name: str) -> list[tuple[str, str, bool]]:
+    """(source, target, read_only) of a service's volumes, short or long syntax."""
+    result = []
+    for volume in services()[name].get("volumes") or []:
+        if isinstance(volume, dict):
+            result.append(
+                (volume.get("source", ""), volume["target"], bool(volume.get("read_only")))
+            )
+        else:
+            parts = volume.split(":")
+            read_only = len(parts) > 2 and "ro" in parts[2].split(",")
+            result.append((parts[0], parts[1], read_only))
+    return result
+
+
+def container_ports(name: str) -> list[str]:
+    ports = []
+    for port in services()[name].get("ports") or []:
+        if isinstance(port, dict):
+            ports.append(str(port["target"]))
+        else:
+            mapped = interpolate(str(port), f"service {name}: ports")
+            ports.append(mapped.rsplit(":", 1)[-1].split("/")[0])
+    return ports
+
+
+def command_text(name: str) -> str:
+    command = services()[name].get("command") or ""
+    return command if isinstance(command, str) else " ".join(command)
+
+
+def uv_syncs(instructions: tuple[Instruction, ...]) -> list[str]:
+    """The arguments of every `uv sync` command in the RUN instructions."""
+    return [
+        command.split("uv sync", 1)[1].strip()
+        for instruction in instructions
+        if instruction.keyword == "RUN"
+        for command in re.split(r"&&|;|\|\|", instruction.args)
+        if "uv sync" in command
+    ]
+
+
+def selected_package(flags: list[str]) -> str | None:
+    if "--package" not in flags or flags.index("--package") + 1 >= len(flags):
+        return None
+    return flags[flags.index("--package") + 1]
+
+
+def dockerignored(path: str) -> bool:
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    ignored = False
+    for line in patterns:
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
+        parts = PurePosixPath(path).parts
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatch(prefix, pattern) for prefix in prefixes) or (
+            pattern.startswith("**/") and any(fnmatch.fnmatch(part, pattern[3:]) for part in parts)
+        ):
+            ignored = not negate
+    return ignored
+
+
+# ------------------------------------------------------------------------------------ the tests
+
+
+def test_compose_has_the_infrastructure_init_jobs_and_every_service() -> None:
+    names = set(services())
+    missing = {*INFRASTRUCTURE, *INIT_JOB_SETTINGS} - names
+    assert not missing, f"docker-compose.yml lacks services {sorted(missing)}"
+    for name, image in INFRASTRUCTURE.items():
+        assert str(services()[name].get("image", "")).startswith(image), (
+            f"service {name} should run image {image}, not {services()[name].get('image')}"
+        )
+    assert sorted(init_jobs()) == sorted(INIT_JOB_SETTINGS), (
+        f"the services built from {INIT_DOCKERFILE} are {sorted(init_jobs())}; "
+        f"INIT_JOB_SETTINGS expects {sorted(INIT_JOB_SETTINGS)}"
+    )
+    service_dirs = sorted(p.parent.name for p in ROOT.glob("services/*/pyproject.toml"))
+    built_dirs = sorted(s.directory.name for s in app_services())
+    assert built_dirs == service_dirs, (
+        f"every services/<dir> needs exactly one compose service built from its Dockerfile: "
+        f"services/ has {service_dirs}, compose builds {built_dirs}"
+    )
+
+
+@pytest.mark.parametrize("name", built_services())
+def test_build_context_and_dockerfile_exist(name: str) -> None:
+    context, path = build_of(name)
+    assert context.is_dir(), f"service {name}: build context {context} does not exist"
+    assert context == ROOT, (
+        f"service {name}: the build context must be the repository root (the uv workspace "
+        f"needs uv.lock and shared/), not {context}"
+    )
+    assert path.is_file(), f"service {name}: Dockerfile {path} does not exist"
+    for instruction in dockerfile(path):
+        if instruction.keyword not in {"COPY", "ADD"} or "--from=" in instruction.args:
+            continue
+        words = [w for w in shlex.split(instruction.args) if not w.startswith("--")]
+        for source in words[:-1]:
+            assert (context / source).exists(), (
+                f"{path.relative_to(ROOT)}: COPY source {source} does not exist in the context"
+            )
+            assert not dockerignored(source), (
+                f"{path.relative_to(ROOT)}: COPY source {source} is excluded by .dockerignore"
+            )
+
+
+def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
+    assert DOCKERIGNORE.is_file(), ".dockerignore is missing at the repository root"
+    for path in [".git", ".stack", ".venv", "contracts/node_modules", ".env", ".mypy_cache"]:
+        assert dockerignored(path), f".dockerignore must exclude {path}"
+    for path in ["uv.lock", "pyproject.toml", "shared/src", "contracts/src", ".env.example"]:
+        assert not dockerignored(path), f".dockerignore must not exclude {path}"
+
+
+@pytest.mark.parametrize("app", app_service_params())
+def test_service_image_runs_its_own_package(app: AppService) -> None:
+    path = app.directory / "Dockerfile"
+    relative = path.relative_to(ROOT)
+    instructions = dockerfile(path)
+    config = app.directory / "src" / app.package / "config.py"
+    assert config.is_file(), f"{relative}: {config.relative_to(ROOT)} does not exist"
+    settings_class(app.compose_name)  # imports <pkg>.config.Settings
+    main = app.directory / "src" / app.package / "__main__.py"
+    assert main.is_file(), f"python -m {app.package} needs {main.relative_to(ROOT)}"
+
+    entrypoints = [i for i in instructions if i.keyword == "ENTRYPOINT"]
+    assert entrypoints, f"{relative} has no ENTRYPOINT"
+    assert entrypoints[-1].exec_form() == [VENV_PYTHON, "-m", app.package], (
+        f"{relative}: ENTRYPOINT must be exec form [{VENV_PYTHON!r}, '-m', {app.package!r}], "
+        f"got {entrypoints[-1].args}"
+    )
+    service = services()[app.compose_name]
+    for override in ("entrypoint", "command"):
+        assert override not in service, (
+            f"service {app.compose_name} overrides the image's {override}; the image must run "
+            f"python -m {app.package} as built"
+        )
+
+    all_stages = stages(instructions)
+    assert len(all_stages) >= 2, f"{relative} must be multi-stage (build, then runtime)"
+    for stage in all_stages:
+        base = stage[0].args.split()[0]
+        assert base == PYTHON_BASE, f"{relative}: every stage must be FROM {PYTHON_BASE}: {base}"
+    runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
+    assert f"pip install --no-cache-dir uv=={UV_VERSION}" in runs or (
+        f"pip install uv=={UV_VERSION}" in runs
+    ), f"{relative}: install uv from PyPI with pip install uv=={UV_VERSION}"
+    syncs = uv_syncs(instructions)
+    assert syncs, f"{relative}: no `uv sync`"
+    for sync in syncs:
+        flags = sync.split()
+        assert {"--frozen", "--no-dev"} <= set(flags), f"{relative}: uv sync {sync}"
+        assert selected_package(flags) == app.dist, (
+            f"{relative}: uv sync must select --package {app.dist} "
+            f"(the [project].name of {app.directory.relative_to(ROOT)}), got: uv sync {sync}"
+        )
+
+    runtime = all_stages[-1]
+    copies = [i.args for i in runtime if i.keyword == "COPY"]
+    assert any("/app/.venv" in c and "--from=" in c for c in copies), (
+        f"{relative}: the runtime stage must copy /app/.venv from the build stage"
+    )
+    users = [i.args.split(":")[0] for i in runtime if i.keyword == "USER"]
+    assert users, f"{relative}: the runtime stage must switch to a non-root USER"
+    assert users[-1] not in {"root", "0"}, f"{relative}: runs as {users[-1]}"
+
+    healthchecks = [i.args for i in instructions if i.keyword == "HEALTHCHECK"]
+    if "HTTP_PORT" in fields(settings_class(app.compose_name)):
+        assert healthchecks, f"{relative}: an HTTP service needs a HEALTHCHECK on /healthz"
+        for needed in ("/healthz", "HTTP_PORT"):
+            assert needed in healthchecks[-1], (
+                f"{relative}: the HEALTHCHECK must request /healthz on $HTTP_PORT"
+            )
+        for tool in ("curl", "wget"):
+            assert tool not in healthchecks[-1], (
+                f"{relative}: {PYTHON_BASE} has no {tool}; use Python's urllib"
+            )
+
+
+def _check_settings_env(name: str, env: dict[str, str]) -> type[BaseSettings]:
+    cls = settings_class(name)
+    known = fields(cls)
+    unknown = sorted(set(env) - known - set(NON_SETTINGS_ENV))
+    assert not unknown, (
+        f"service {name} sets {unknown}, which {cls.__module__}.{cls.__name__} does not read "
+        f"(its fields: {sorted(known)}). Fix the name, or add it to NON_SETTINGS_ENV with a reason"
+    )
+    required = sorted(f.upper() for f, info in cls.model_fields.items() if info.is_required())
+    missing = [field for field in required if field not in env]
+    assert not missing, f"service {name}: required settings {missing} are not provided"
+    return cls
+
+
+def sample_deployment_record() -> str:
+    """What `python -m devstack.deploy` writes, with made-up addresses."""
+    from devstack.deploy import DeploymentRecord
+    from reservesync.contracts import SystemContract
+
+    record = DeploymentRecord.model_validate(
+        {
+            "chain_id": 31337,
+            "deployer": "0x" + "aa" * 20,
+            "committee": "0x" + "bb" * 20,
+            "contracts": {
+                contract.value: {"address": f"0x{index + 1:040x}", "deployed_block": index + 1}
+                for index, contract in enumerate(SystemContract)
+            },
+        }
+    )
+    return record.model_dump_json(indent=2)
+
+
+def deployment_file() -> str:
+    """The deployment record's path inside the containers: chain-listener reads it."""
+    env = container_env("chain-listener")
+    assert "CHAIN_CONTRACTS_FILE" in env or "CHAIN_CONTRACTS" in env, (
+        "chain-listener gets neither CHAIN_CONTRACTS_FILE nor CHAIN_CONTRACTS"
+    )
+    return env["CHAIN_CONTRACTS_FILE"]
+
+
+@pytest.mark.parametrize("name", [*[s.compose_name for s in app_services()], *INIT_JOB_SETTINGS])
+def test_environment_matches_the_settings(
+    name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = container_env(name)
+    cls = _check_settings_env(name, env)
+
+    # The settings must also accept the values: load them exactly as the container would.
+    for key in fields(cls) | set(NON_SETTINGS_ENV):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        if key == "CHAIN_CONTRACTS_FILE" and value == deployment_file():
+            # lives on the deployment volume; stand in the record the deploy job writes there
+            record = tmp_path / "deployment.json"
+            record.write_text(sample_deployment_record())
+            monkeypatch.setenv(key, str(record))
+        else:
+            monkeypatch.setenv(key, value)
+    try:
+        cls()
+    except Exception as exc:
+        pytest.fail(f"service {name}: {cls.__module__}.{cls.__name__} rejects its env: {exc}")
+
+
+def test_env_example_documents_exactly_what_compose_reads() -> None:
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.strip() and not line.startswith("#"):
+            previous = lines[index - 1] if index > 0 else ""
+            assert previous.startswith("# "), (
+                f".env.example: {line.split('=')[0]} needs a one-line comment above it"
+            )
+    used: set[str] = set()
+    for index, text in enumerate(_walk_strings(compose())):
+        interpolate(text, f"docker-compose.yml string #{index}", used)
+    unused = sorted(set(env_example()) - used)
+    assert not unused, f".env.example defines {unused}, which docker-compose.yml never reads"
+    undocumented = sorted(used - set(env_example()))
+    assert not undocumented, f"docker-compose.yml reads {undocumented}; document them"
+
+    for key, value in env_example().items():
+        if key.endswith("PASSWORD"):
+            assert value.startswith("change-me"), (
+                f".env.example: {key} must be an obvious placeholder (change-me-...)"
+            )
+    key = env_example().get("FIELD_ENCRYPTION_KEY", "")
+    assert re.fullmatch(r"[0-9a-f]{64}", key), (
+        ".env.example: FIELD_ENCRYPTION_KEY must be a placeholder of 64 hex characters"
+    )
+
+
+def test_each_database_client_uses_its_own_role() -> None:
+    from devstack.database import ROLES
+    from devstack.postgres import DATABASE
+
+    assert set(DATABASE_ROLE.values()) <= set(ROLES)
+    clients = {name for name in services() if "DATABASE_URL" in container_env(name)}
+    assert clients == set(DATABASE_ROLE), (
+        f"services with a DATABASE_URL are {sorted(clients)}; expected {sorted(DATABASE_ROLE)}"
+    )
+    for name, role in DATABASE_ROLE.items():
+        url = container_env(name)["DATABASE_URL"]
+        match = re.fullmatch(r"postgresql(?:\+asyncpg)?://([^:@/]+):([^@]+)@([^/]+)/(\w+)", url)
+        assert match, f"service {name}: DATABASE_URL {url!r} is not postgresql://user:pw@host/db"
+        user, password, host, database = match.groups()
+        assert user == role, f"service {name} must connect as {role}, not {user}"
+        assert host.split(":")[0] == "postgres", f"service {name}: host {host} is not postgres"
+        assert database == DATABASE, f"service {name}: database {database} is not {DATABASE}"
+        assert password == env_example()[f"{role.upper()}_PASSWORD"], (
+            f"service {name}: the password must be ${{{role.upper()}_PASSWORD}} from .env"
+        )
+
+
+def test_postgres_init_script_creates_the_roles_and_database() -> None:
+    from devstack.database import ROLES
+    from devstack.postgres import DATABASE
+
+    assert PG_INIT_SCRIPT.is_file(), f"{PG_INIT_SCRIPT} is missing"
+    script = PG_INIT_SCRIPT.read_text()
+    targets = {target: source for source, target, _ in mounts("postgres") if source.startswith(".")}
+    mounted = [t for t in targets if t.startswith("/docker-entrypoint-initdb.d/")]
+    assert mounted, "postgres must mount deploy/postgres/init-roles.sh into initdb.d"
+    assert (ROOT / targets[mounted[0]]).resolve() == PG_INIT_SCRIPT, (
+        f"postgres mounts {targets[mounted[0]]} into initdb.d, not {PG_INIT_SCRIPT}"
+    )
+    assert mounted[0].endswith(".sh"), "the entrypoint only runs *.sh / *.sql files"
+    for role in ROLES:
+        assert re.search(rf"CREATE ROLE {role} LOGIN PASSWORD", script), (
+            f"init-roles.sh must create the login role {role}"
+        )
+    assert f"DATABASE={DATABASE}" in script, f"init-roles.sh must create database {DATABASE}"
+    assert "OWNER rs_migrator" in script, "init-roles.sh: the database belongs to rs_migrator"
+    assert "REVOKE CREATE ON SCHEMA public FROM PUBLIC" in script
+    assert "GRANT CONNECT" in script
+    env = container_env("postgres")
+    needed = set(re.findall(r"\$\{?(RS_[A-Z_]+|POSTGRES_[A-Z_]+)", script))
+    missing = sorted(needed - set(env) - {"POSTGRES_USER"})  # the image defaults POSTGRES_USER
+    assert not missing, f"init-roles.sh reads {missing}; set them in postgres' environment"
+    for role in ROLES:
+        assert env.get(f"{role.upper()}_PASSWORD") == env_example()[f"{role.upper()}_PASSWORD"]
+
+
+def test_services_are_scalable() -> None:
+    for name, service in services().items():
+        assert "container_name" not in service, (
+            f"service {name} has container_name; that forbids `docker compose up --scale`"
+        )
+    assert not services()["db-writer"].get("ports"), (
+        "db-writer must publish no host port, or `--scale db-writer=3` collides on it"
+    )
+
+
+def test_dependencies_exist_and_wait_for_the_right_condition() -> None:
+    jobs = set(init_jobs())
+    for name, service in services().items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), (
+            f"service {name}: use the long depends_on syntax with a condition per dependency"
+        )
+        for target, spec in depends.items():
+            assert target in services(), f"service {name} depends on unknown service {target}"
+            condition = (spec or {}).get("condition")
+            if target in jobs:
+                expected = "service_completed_successfully"
+            elif "healthcheck" in services()[target]:
+                expected = "service_healthy"
+            else:
+                expected = "service_started"
+            assert condition == expected, (
+                f"service {name} depends on {target} with {condition!r}; use {expected!r}"
+            )
+    for job in jobs:
+        assert str(services()[job].get("restart", "no")) == "no", (
+            f"init job {job} must not restart, or it would run again and again"
+        )
+
+    def needs(name: str, job: str) -> None:
+        assert job in (services()[name].get("depends_on") or {}), f"{name} must wait for {job}"
+
+    for name in [s.compose_name for s in app_services()]:
+        env = container_env(name)
+        assert services()[name].get("restart") == "unless-stopped", (
+            f"service {name} needs restart: unless-stopped"
+        )
+        if "KAFKA_BOOTSTRAP_SERVERS" in env:
+            needs(name, "create-topics")
+        if "DATABASE_URL" in env:
+            needs(name, "migrate")
+    needs("chain-listener", "deploy-contracts")
+
+    # no cycles
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        assert state.get(name) != 1, f"depends_on cycle: {' -> '.join([*path, name])}"
+        state[name] = 1
+        for target in services()[name].get("depends_on") or {}:
+            visit(target, [*path, name])
+        state[name] = 2
+
+    for name in services():
+        visit(name, [])
+
+
+def http_services() -> list[str]:
+    return [
+        s.compose_name
+        for s in app_services()
+        if "HTTP_PORT" in fields(settings_class(s.compose_name))
+    ]
+
+
+@pytest.mark.parametrize("name", http_services())
+def test_http_services_publish_their_port_and_report_health(name: str) -> None:
+    env = container_env(name)
+    assert env.get("HTTP_HOST") == "0.0.0.0", (
+        f"service {name}: HTTP_HOST must be 0.0.0.0 in a container (the default is loopback)"
+    )
+    port = env.get("HTTP_PORT")
+    assert port, f"service {name}: set HTTP_PORT"
+    assert port in container_ports(name), (
+        f"service {name} listens on {port} but publishes container ports {container_ports(name)}"
+    )
+    check = services()[name].get("healthcheck")
+    assert check, f"service {name}: an HTTP service needs a healthcheck"
+    test = check["test"] if isinstance(check["test"], str) else " ".join(check["test"])
+    for needed in ("/healthz", "HTTP_PORT"):
+        assert needed in test, (
+            f"service {name}: the healthcheck must request /healthz on $HTTP_PORT: {test}"
+        )
+
+
+def test_named_volumes_and_the_deployment_record() -> None:
+    declared = set(compose().get("volumes") or {})
+    for name in services():
+        for source, _target, _ in mounts(name):
+            if source and not source.startswith((".", "/")):
+                assert source in declared, f"service {name} mounts undeclared volume {source}"
+    for name, data in [("kafka", "/var/lib/kafka/data"), ("postgres", "/var/lib/postgresql/data")]:
+        assert any(t == data and s in declared for s, t, _ in mounts(name)), (
+            f"{name} must keep {data} on a named volume"
+        )
+
+    record = PurePosixPath(deployment_file())
+
+    def volume_holding(name: str) -> tuple[str, bool]:
+        for source, target, read_only in mounts(name):
+            if source in declared and record.is_relative_to(target):
+                return source, read_only
+        raise AssertionError(f"service {name} does not mount a named volume holding {record}")
+
+    listener_volume, listener_ro = volume_holding("chain-listener")
+    deploy_volume, deploy_ro = volume_holding("deploy-contracts")
+    assert listener_volume == deploy_volume, (
+        f"chain-listener reads {record} from volume {listener_volume}, "
+        f"but deploy-contracts writes volume {deploy_volume}"
+    )
+    assert listener_ro, "chain-listener must mount the deployment volume read-only"
+    assert not deploy_ro, "deploy-contracts must be able to write the deployment volume"
+    assert f"--out {record}" in command_text("deploy-contracts"), (
+        f"deploy-contracts must write the record to {record} (--out {record})"
+    )
+
+
+def test_init_jobs_run_modules_that_exist() -> None:
+    instructions = dockerfile(ROOT / INIT_DOCKERFILE)
+    for job in init_jobs():
+        modules = re.findall(r"(?:^|\s)-m\s+([\w.]+)", command_text(job))
+        assert modules, f"init job {job} runs no `python -m` module"
+        for module in modules:
+            assert importlib.util.find_spec(module) is not None, (
+                f"init job {job} runs python -m {module}, which does not exist"
+            )
+    runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
+    syncs = uv_syncs(instructions)
+    assert syncs, f"{INIT_DOCKERFILE}: no `uv sync`"
+    for sync in syncs:
+        flags = sync.split()
+        assert {"--frozen", "--no-dev"} <= set(flags), f"{INIT_DOCKERFILE}: uv sync {sync}"
+        assert selected_package(flags) == "reservesync-devstack", (
+            f"{INIT_DOCKERFILE}: sync --package reservesync-devstack (devstack.deploy + shared)"
+        )
+    assert "scripts/compile.js" in runs, f"{INIT_DOCKERFILE}: compile the contracts with solc"
+    build_dir = re.search(r"--build\s+(\S+)", command_text("deploy-contracts"))
+    assert build_dir, "deploy-contracts must pass --build <artifacts dir>"
+    copied = [i.args.split()[-1] for i in instructions if i.keyword == "COPY"]
+    assert build_dir.group(1) in copied, (
+        f"deploy-contracts deploys from {build_dir.group(1)}, which {INIT_DOCKERFILE} "
+        f"never fills (it copies to {copied})"
+    )
+    users = [i.args.split(":")[0] for i in stages(instructions)[-1] if i.keyword == "USER"]
+    assert users, f"{INIT_DOCKERFILE}: the runtime stage must switch to a non-root USER"
+    assert users[-1] not in {"root", "0"}, f"{INIT_DOCKERFILE}: runs as {users[-1]}"

@@ -1,0 +1,79 @@
+"""The local stack's own promises: one command up, idempotent and quick the second time, one
+command down leaving no process behind. Runs a second, independent stack in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from devstack import envfile, procs
+
+REQUIRED_KEYS = {
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "DATABASE_URL",
+    "CHAIN_RPC_URL",
+    "CHAIN_ID",
+    "CHAIN_CONTRACTS",
+    "DB_WRITER_DATABASE_URL",
+    "HEALTH_DATABASE_URL",
+    "API_DATABASE_URL",
+}
+
+
+def _devstack(stack_dir: Path, command: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "devstack", command],
+        env={**os.environ, "RESERVESYNC_STACK_DIR": str(stack_dir)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"devstack {command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _pids(stack_dir: Path) -> dict[str, int]:
+    pids = {p.stem: int(p.read_text()) for p in (stack_dir / "run").glob("*.pid")}
+    datadir = (stack_dir / "run" / "postgres.datadir").read_text()
+    pids["postgres"] = int((Path(datadir) / "postmaster.pid").read_text().split()[0])
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+@pytest.mark.timeout(900)
+def test_up_is_idempotent_and_down_leaves_nothing(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    stack_dir = tmp_path_factory.mktemp("second-stack")
+    try:
+        first = _devstack(stack_dir, "up")
+        assert "local stack up" in first
+        values = envfile.read(stack_dir / "env")
+        assert set(values) >= REQUIRED_KEYS
+        assert values["CHAIN_ID"] == "31337"
+        started = _pids(stack_dir)
+        assert {"kafka", "hardhat", "postgres"} <= set(started)
+
+        second = _devstack(stack_dir, "up")
+        # Reused, not restarted: the same processes answer on the same endpoints.
+        assert _pids(stack_dir) == started
+        assert envfile.read(stack_dir / "env") == values
+        assert "new world" not in second
+    finally:
+        _devstack(stack_dir, "down")
+    assert not [name for name, pid in started.items() if _alive(pid)]
+    for url_key in ("KAFKA_BOOTSTRAP_SERVERS", "CHAIN_RPC_URL"):
+        port = int(values[url_key].rsplit(":", 1)[1].split("/")[0])
+        assert not procs.port_open(port), f"{url_key} still answers after down"
