@@ -11,7 +11,8 @@ import time
 import tracemalloc
 from datetime import UTC, datetime
 
-from db_writer.mapping import Source, chain_event_rows
+from db_writer.mapping import Source
+from db_writer.mapping.chain import chain_event_rows
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent, decode, make_event_id
 

@@ -27,12 +27,20 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
-INIT_DOCKERFILE = "deploy/init/Dockerfile"
+# Every image is one target of this Dockerfile, chosen by build.target and build.args.
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+SERVICE_TARGETS = ("worker", "http")
+INIT_TARGET = "init"
+INIT_PACKAGE = "reservesync-devstack"  # devstack.deploy and the shared library
+SERVICE_ARGS = ("SERVICE_DIR", "PACKAGE", "MODULE")
 PG_INIT_SCRIPT = ROOT / "deploy" / "postgres" / "init-roles.sh"
 
 UV_VERSION = "0.9.30"
 PYTHON_BASE = "python:3.11-slim"
 VENV_PYTHON = "/app/.venv/bin/python"
+# A service image runs `python -m $SERVICE_MODULE` (ENV baked from the MODULE build arg). The shell
+# only expands the variable and `exec`s, so Python itself receives SIGTERM.
+SERVICE_ENTRYPOINT = ["/bin/sh", "-c", f'exec {VENV_PYTHON} -m "$SERVICE_MODULE" "$@"', "service"]
 
 # Variables a service may receive although no field of its Settings reads them. Keep this small
 # and say why each one is here.
@@ -210,72 +218,238 @@ def dockerfile(path: Path) -> tuple[Instruction, ...]:
     return tuple(instructions)
 
 
-def stages(instructions: tuple[Instruction, ...]) -> list[list[Instruction]]:
-    result: list[list[Instruction]] = []
-    for instruction in instructions:
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    base: str  # the FROM image, or the name of an earlier stage
+    body: tuple[Instruction, ...]  # the instructions after FROM
+
+
+def stages(path: Path) -> dict[str, Stage]:
+    """The stages of a Dockerfile by name (`FROM image AS name`; unnamed ones by index)."""
+    relative = path.relative_to(ROOT)
+    found: dict[str, Stage] = {}
+    current: tuple[str, str] | None = None
+    body: list[Instruction] = []
+    for instruction in dockerfile(path):
         if instruction.keyword == "FROM":
-            result.append([])
-        assert result, "a Dockerfile must start with FROM (after ARGs)"
-        result[-1].append(instruction)
-    return result
+            if current:
+                found[current[0]] = Stage(current[0], current[1], tuple(body))
+            words = [w for w in instruction.args.split() if not w.startswith("--")]
+            named = len(words) == 3 and words[1].upper() == "AS"
+            name = words[2] if named else str(len(found))
+            assert name not in found, f"{relative}: two stages are named {name}"
+            current, body = (name, words[0]), []
+        else:
+            assert current, (
+                f"{relative}: {instruction.keyword} before the first FROM (global ARGs are not "
+                "modelled by these checks; declare ARGs inside the stage that uses them)"
+            )
+            body.append(instruction)
+    assert current, f"{relative} has no FROM"
+    found[current[0]] = Stage(current[0], current[1], tuple(body))
+    return found
 
 
-def build_of(name: str) -> tuple[Path, Path]:
-    """(context dir, Dockerfile) of a service with `build`."""
+_ARG_REF = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_]\w*)(?P<op>:?[-?+])?(?P<word>[^}]*)\}|(?P<bare>[A-Za-z_]\w*))"
+)
+# Docker expands variables in these instructions itself; RUN gets the ARGs as environment
+# variables, which its shell expands the same way. CMD, ENTRYPOINT and HEALTHCHECK are not
+# expanded at build time.
+_EXPANDED = {"ADD", "COPY", "ENV", "EXPOSE", "LABEL", "RUN", "USER", "VOLUME", "WORKDIR"}
+
+
+def substitute(text: str, values: dict[str, str], where: str) -> str:
+    """Expand the build args `values` in `text` ($X, ${X}, ${X:-word}, ${X:+word}, ${X:?msg})."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group("braced") or match.group("bare")
+        if name not in values:  # not a build arg in scope: an ENV or a run-time variable
+            return match.group(0)
+        value, op, word = values[name], match.group("op") or "", match.group("word")
+        if op.endswith("?"):
+            assert value, f"{where}: build arg {name} is not set ({word or 'required'})"
+        if op.endswith("-"):
+            return value or word
+        if op.endswith("+"):
+            return word if value else ""
+        return value
+
+    return _ARG_REF.sub(one, text)
+
+
+@dataclass(frozen=True)
+class Image:
+    """What `docker build --target <target>` with some build args runs, stage by stage."""
+
+    where: str  # for messages: "services/Dockerfile --target http (service api)"
+    stages: dict[str, Stage]  # every stage the target needs, build args expanded, target last
+    declared_args: frozenset[str]  # the ARGs those stages declare
+
+    def chain(self) -> list[Stage]:
+        """The target and the stages it is FROM: the layers of the final image."""
+        chain = [self.stages[list(self.stages)[-1]]]
+        while chain[0].base in self.stages:
+            chain.insert(0, self.stages[chain[0].base])
+        return chain
+
+    def final(self, keyword: str) -> list[Instruction]:
+        """The `keyword` instructions that end up in the image, in order."""
+        return [i for stage in self.chain() for i in stage.body if i.keyword == keyword]
+
+    def everywhere(self, keyword: str) -> list[Instruction]:
+        """The `keyword` instructions of every stage the build runs."""
+        return [i for stage in self.stages.values() for i in stage.body if i.keyword == keyword]
+
+    def env(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for instruction in self.final("ENV"):
+            words = shlex.split(instruction.args)
+            if words and "=" not in words[0]:  # legacy `ENV KEY value`
+                values[words[0]] = " ".join(words[1:])
+                continue
+            for word in words:
+                key, _, value = word.partition("=")
+                values[key] = value
+        return values
+
+
+def build_image(path: Path, target: str, args: dict[str, str], where: str) -> Image:
+    relative = path.relative_to(ROOT)
+    all_stages = stages(path)
+    assert target in all_stages, (
+        f"{where}: {relative} has no stage `FROM ... AS {target}` "
+        f"(its stages: {', '.join(all_stages)})"
+    )
+    needed: dict[str, Stage] = {}
+    declared: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in needed:
+            return
+        stage = all_stages[name]
+        if stage.base in all_stages:
+            visit(stage.base)
+        values: dict[str, str] = {}  # ARGs are scoped to their stage
+        body = []
+        for instruction in stage.body:
+            if instruction.keyword == "ARG":
+                for declaration in shlex.split(instruction.args):
+                    key, _, default = declaration.partition("=")
+                    values[key] = args.get(key, default)
+                    declared.add(key)
+            expanded = instruction
+            if instruction.keyword in _EXPANDED:
+                text = substitute(instruction.args, values, f"{where}, stage {name}")
+                expanded = Instruction(instruction.keyword, text)
+            body.append(expanded)
+            source = re.search(r"--from=(\S+)", expanded.args)
+            if expanded.keyword == "COPY" and source and source.group(1) in all_stages:
+                visit(source.group(1))
+        needed[name] = Stage(name, stage.base, tuple(body))
+
+    visit(target)
+    needed[target] = needed.pop(target)  # the target last
+    return Image(f"{relative} --target {target} ({where})", needed, frozenset(declared))
+
+
+@dataclass(frozen=True)
+class Build:
+    context: Path
+    dockerfile: Path
+    target: str | None
+    args: dict[str, str]
+
+
+def build_of(name: str) -> Build:
+    """The `build` section of a compose service, interpolated with .env.example."""
     build = services()[name]["build"]
     if isinstance(build, str):
         build = {"context": build}
     context = (ROOT / build.get("context", ".")).resolve()
-    return context, (context / build.get("dockerfile", "Dockerfile")).resolve()
+    raw = build.get("args") or {}
+    if isinstance(raw, list):
+        raw = dict(item.split("=", 1) if "=" in item else (item, None) for item in raw)
+    args = {
+        key: interpolate(str(value), f"service {name}: build arg {key}")
+        for key, value in raw.items()
+        if value is not None  # `- KEY` alone passes the host's variable: not in the repository
+    }
+    target = build.get("target")
+    return Build(context, (context / build.get("dockerfile", "Dockerfile")).resolve(), target, args)
+
+
+@cache
+def image_of(name: str) -> Image:
+    build = build_of(name)
+    assert build.target, (
+        f"service {name}: set build.target ({', '.join([*SERVICE_TARGETS, INIT_TARGET])}); "
+        f"without it Docker builds the last stage of {build.dockerfile.relative_to(ROOT)}"
+    )
+    return build_image(build.dockerfile, build.target, build.args, f"service {name}")
 
 
 def built_services() -> list[str]:
     return [name for name, service in services().items() if "build" in service]
 
 
-@dataclass(frozen=True)
-class AppService:
-    compose_name: str
-    directory: Path  # services/<dir>
-    dist: str  # [project].name
-    package: str  # the import package under src/
-
-
-def app_services() -> list[AppService]:
-    """Compose services whose image is built from a services/<dir>/Dockerfile."""
-    found = []
-    for name in built_services():
-        _, path = build_of(name)
-        relative = path.relative_to(ROOT)
-        if relative.parts[0] != "services":
-            continue
-        directory = path.parent
-        project = tomllib.loads((directory / "pyproject.toml").read_text())
-        packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        assert len(packages) == 1, f"{directory}/pyproject.toml: expected one wheel package"
-        found.append(
-            AppService(name, directory, project["project"]["name"], Path(packages[0]).name)
-        )
-    return found
-
-
-def app_service_params() -> list[Any]:
-    return [pytest.param(s, id=s.compose_name) for s in app_services()]
+def app_names() -> list[str]:
+    """Compose services whose image is a service target (worker / http) of DOCKERFILE."""
+    return [name for name in built_services() if build_of(name).target in SERVICE_TARGETS]
 
 
 def init_jobs() -> list[str]:
-    return [name for name in built_services() if build_of(name)[1] == ROOT / INIT_DOCKERFILE]
+    return [name for name in built_services() if build_of(name).target == INIT_TARGET]
+
+
+@dataclass(frozen=True)
+class AppService:
+    compose_name: str
+    target: str  # worker | http
+    directory: Path  # services/<dir>, the SERVICE_DIR build arg
+    dist: str  # the PACKAGE build arg: [project].name of directory
+    module: str  # the MODULE build arg: python -m <module>, <module>.config.Settings
+
+
+@cache
+def app_service(name: str) -> AppService:
+    """The build args of a service, checked against the workspace member they name."""
+    build = build_of(name)
+    where = f"service {name} (docker-compose.yml build.args)"
+    missing = [arg for arg in SERVICE_ARGS if not build.args.get(arg)]
+    assert not missing, f"{where}: set {missing} for {DOCKERFILE.relative_to(ROOT)}"
+    service_dir, dist, module = (build.args[arg] for arg in SERVICE_ARGS)
+    directory = (ROOT / service_dir).resolve()
+    members = sorted(f"services/{p.parent.name}" for p in ROOT.glob("services/*/pyproject.toml"))
+    not_a_service = f"{where}: SERVICE_DIR={service_dir} is not a workspace service ({members})"
+    assert directory.parent == ROOT / "services", not_a_service
+    assert (directory / "pyproject.toml").is_file(), not_a_service
+    project = tomllib.loads((directory / "pyproject.toml").read_text())
+    assert dist == project["project"]["name"], (
+        f"{where}: PACKAGE={dist}, but {service_dir}/pyproject.toml names the package "
+        f"{project['project']['name']!r}; `uv sync --package` needs that [project].name"
+    )
+    packages = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    assert f"src/{module}" in packages, (
+        f"{where}: MODULE={module} is not what {service_dir} ships (its wheel packages: {packages})"
+    )
+    assert build.target is not None
+    return AppService(name, build.target, directory, dist, module)
 
 
 def settings_class(name: str) -> type[BaseSettings]:
-    app = {s.compose_name: s for s in app_services()}
-    if name in app:
-        module = importlib.import_module(f"{app[name].package}.config")
+    if name in app_names():
+        module_name = f"{app_service(name).module}.config"
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise AssertionError(f"service {name}: {module_name} does not import: {exc}") from exc
         cls = getattr(module, "Settings", None)
     else:
         assert name in INIT_JOB_SETTINGS, (
-            f"service {name} is built from {INIT_DOCKERFILE} but INIT_JOB_SETTINGS does not "
-            "say which settings its command reads"
+            f"service {name} is built with --target {INIT_TARGET} but INIT_JOB_SETTINGS does "
+            "not say which settings its command reads"
         )
         module_name, attr = INIT_JOB_SETTINGS[name].split(":")
         cls = getattr(importlib.import_module(module_name), attr)
@@ -320,12 +494,11 @@ def command_text(name: str) -> str:
     return command if isinstance(command, str) else " ".join(command)
 
 
-def uv_syncs(instructions: tuple[Instruction, ...]) -> list[str]:
-    """The arguments of every `uv sync` command in the RUN instructions."""
+def uv_syncs(image: Image) -> list[list[str]]:
+    """The arguments of every `uv sync` command in the RUN instructions of the build."""
     return [
-        command.split("uv sync", 1)[1].strip()
-        for instruction in instructions
-        if instruction.keyword == "RUN"
+        shlex.split(command.split("uv sync", 1)[1])
+        for instruction in image.everywhere("RUN")
         for command in re.split(r"&&|;|\|\|", instruction.args)
         if "uv sync" in command
     ]
@@ -368,37 +541,65 @@ def test_compose_has_the_infrastructure_init_jobs_and_every_service() -> None:
             f"service {name} should run image {image}, not {services()[name].get('image')}"
         )
     assert sorted(init_jobs()) == sorted(INIT_JOB_SETTINGS), (
-        f"the services built from {INIT_DOCKERFILE} are {sorted(init_jobs())}; "
+        f"the services built with --target {INIT_TARGET} are {sorted(init_jobs())}; "
         f"INIT_JOB_SETTINGS expects {sorted(INIT_JOB_SETTINGS)}"
     )
     service_dirs = sorted(p.parent.name for p in ROOT.glob("services/*/pyproject.toml"))
-    built_dirs = sorted(s.directory.name for s in app_services())
+    built_dirs = sorted(app_service(name).directory.name for name in app_names())
     assert built_dirs == service_dirs, (
-        f"every services/<dir> needs exactly one compose service built from its Dockerfile: "
-        f"services/ has {service_dirs}, compose builds {built_dirs}"
+        f"every services/<dir> needs exactly one compose service built with "
+        f"SERVICE_DIR=services/<dir>: services/ has {service_dirs}, compose builds {built_dirs}"
+    )
+
+
+def test_one_dockerfile_builds_every_image() -> None:
+    relative = DOCKERFILE.relative_to(ROOT)
+    assert DOCKERFILE.is_file(), f"{relative} does not exist"
+    leftovers = sorted(
+        str(path.relative_to(ROOT))
+        for pattern in ("services/*/Dockerfile", "deploy/**/Dockerfile")
+        for path in ROOT.glob(pattern)
+    )
+    assert not leftovers, (
+        f"{leftovers}: every image is a target of {relative}; delete the copies (compose "
+        "selects the image with build.target and build.args)"
     )
 
 
 @pytest.mark.parametrize("name", built_services())
-def test_build_context_and_dockerfile_exist(name: str) -> None:
-    context, path = build_of(name)
-    assert context.is_dir(), f"service {name}: build context {context} does not exist"
-    assert context == ROOT, (
+def test_build_context_dockerfile_target_and_args(name: str) -> None:
+    build = build_of(name)
+    assert build.context.is_dir(), f"service {name}: build context {build.context} is missing"
+    assert build.context == ROOT, (
         f"service {name}: the build context must be the repository root (the uv workspace "
-        f"needs uv.lock and shared/), not {context}"
+        f"needs uv.lock and shared/), not {build.context}"
     )
-    assert path.is_file(), f"service {name}: Dockerfile {path} does not exist"
-    for instruction in dockerfile(path):
-        if instruction.keyword not in {"COPY", "ADD"} or "--from=" in instruction.args:
-            continue
-        words = [w for w in shlex.split(instruction.args) if not w.startswith("--")]
-        for source in words[:-1]:
-            assert (context / source).exists(), (
-                f"{path.relative_to(ROOT)}: COPY source {source} does not exist in the context"
-            )
-            assert not dockerignored(source), (
-                f"{path.relative_to(ROOT)}: COPY source {source} is excluded by .dockerignore"
-            )
+    assert build.dockerfile == DOCKERFILE, (
+        f"service {name}: build from {DOCKERFILE.relative_to(ROOT)} (dockerfile: "
+        f"{DOCKERFILE.relative_to(ROOT)}), not {build.dockerfile}"
+    )
+    assert build.target in (*SERVICE_TARGETS, INIT_TARGET), (
+        f"service {name}: build.target is {build.target!r}; use one of "
+        f"{[*SERVICE_TARGETS, INIT_TARGET]}"
+    )
+    image = image_of(name)  # the target exists: FROM ... AS <target>
+    unused = sorted(set(build.args) - image.declared_args)
+    assert not unused, (
+        f"{image.where}: build args {unused} are declared by no ARG of the stages it builds "
+        f"({', '.join(image.stages)}); Docker would ignore them"
+    )
+    for stage in image.stages.values():
+        for instruction in stage.body:
+            if instruction.keyword not in {"COPY", "ADD"} or "--from=" in instruction.args:
+                continue
+            words = [w for w in shlex.split(instruction.args) if not w.startswith("--")]
+            for source in words[:-1]:
+                assert (build.context / source).exists(), (
+                    f"{image.where}: COPY source {source} does not exist in the context"
+                )
+                assert not dockerignored(source), (
+                    f"{image.where}: COPY source {source} is excluded by .dockerignore"
+                )
 
 
 def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
@@ -409,68 +610,80 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
         assert not dockerignored(path), f".dockerignore must not exclude {path}"
 
 
-@pytest.mark.parametrize("app", app_service_params())
-def test_service_image_runs_its_own_package(app: AppService) -> None:
-    path = app.directory / "Dockerfile"
-    relative = path.relative_to(ROOT)
-    instructions = dockerfile(path)
-    config = app.directory / "src" / app.package / "config.py"
-    assert config.is_file(), f"{relative}: {config.relative_to(ROOT)} does not exist"
-    settings_class(app.compose_name)  # imports <pkg>.config.Settings
-    main = app.directory / "src" / app.package / "__main__.py"
-    assert main.is_file(), f"python -m {app.package} needs {main.relative_to(ROOT)}"
+@pytest.mark.parametrize("name", app_names())
+def test_service_image_runs_its_own_package(name: str) -> None:
+    app = app_service(name)  # SERVICE_DIR, PACKAGE and MODULE name one workspace service
+    image = image_of(name)
+    source = app.directory / "src" / app.module
+    for needed in ("config.py", "__main__.py"):
+        assert (source / needed).is_file(), (
+            f"service {name}: MODULE={app.module} needs {(source / needed).relative_to(ROOT)}"
+        )
+    settings = settings_class(name)  # imports <MODULE>.config.Settings
+    target = "http" if "HTTP_PORT" in fields(settings) else "worker"
+    assert app.target == target, (
+        f"service {name}: {settings.__module__}.Settings "
+        f"{'reads' if target == 'http' else 'has no'} HTTP_PORT, so build.target must be "
+        f"{target}, not {app.target}"
+    )
 
-    entrypoints = [i for i in instructions if i.keyword == "ENTRYPOINT"]
-    assert entrypoints, f"{relative} has no ENTRYPOINT"
-    assert entrypoints[-1].exec_form() == [VENV_PYTHON, "-m", app.package], (
-        f"{relative}: ENTRYPOINT must be exec form [{VENV_PYTHON!r}, '-m', {app.package!r}], "
+    entrypoints = image.final("ENTRYPOINT")
+    assert entrypoints, f"{image.where} has no ENTRYPOINT"
+    assert entrypoints[-1].exec_form() == SERVICE_ENTRYPOINT, (
+        f"{image.where}: ENTRYPOINT must be the exec form {json.dumps(SERVICE_ENTRYPOINT)}, "
         f"got {entrypoints[-1].args}"
     )
-    service = services()[app.compose_name]
+    module = image.env().get("SERVICE_MODULE")
+    assert module == app.module, (
+        f"{image.where}: the image runs python -m {module!r}; ENV SERVICE_MODULE must be baked "
+        f"from the MODULE build arg ({app.module!r}) in a stage that declares ARG MODULE"
+    )
+    service = services()[name]
     for override in ("entrypoint", "command"):
         assert override not in service, (
-            f"service {app.compose_name} overrides the image's {override}; the image must run "
-            f"python -m {app.package} as built"
+            f"service {name} overrides the image's {override}; the image must run "
+            f"python -m {app.module} as built"
         )
 
-    all_stages = stages(instructions)
-    assert len(all_stages) >= 2, f"{relative} must be multi-stage (build, then runtime)"
-    for stage in all_stages:
-        base = stage[0].args.split()[0]
-        assert base == PYTHON_BASE, f"{relative}: every stage must be FROM {PYTHON_BASE}: {base}"
-    runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
+    assert len(image.stages) >= 2, f"{image.where} must be multi-stage (build, then runtime)"
+    for stage in image.stages.values():
+        if stage.base not in image.stages:
+            assert stage.base == PYTHON_BASE, (
+                f"{image.where}: every stage must be FROM {PYTHON_BASE}: {stage.base}"
+            )
+    runs = " ".join(i.args for i in image.everywhere("RUN"))
     assert f"pip install --no-cache-dir uv=={UV_VERSION}" in runs or (
         f"pip install uv=={UV_VERSION}" in runs
-    ), f"{relative}: install uv from PyPI with pip install uv=={UV_VERSION}"
-    syncs = uv_syncs(instructions)
-    assert syncs, f"{relative}: no `uv sync`"
-    for sync in syncs:
-        flags = sync.split()
-        assert {"--frozen", "--no-dev"} <= set(flags), f"{relative}: uv sync {sync}"
+    ), f"{image.where}: install uv from PyPI with pip install uv=={UV_VERSION}"
+    syncs = uv_syncs(image)
+    assert syncs, f"{image.where}: no `uv sync`"
+    for flags in syncs:
+        assert {"--frozen", "--no-dev", "--no-editable"} <= set(flags), (
+            f"{image.where}: uv sync {' '.join(flags)} (frozen, no dev, wheels not editable)"
+        )
         assert selected_package(flags) == app.dist, (
-            f"{relative}: uv sync must select --package {app.dist} "
-            f"(the [project].name of {app.directory.relative_to(ROOT)}), got: uv sync {sync}"
+            f"{image.where}: uv sync must select --package {app.dist} "
+            f"(the PACKAGE build arg), got: uv sync {' '.join(flags)}"
         )
 
-    runtime = all_stages[-1]
-    copies = [i.args for i in runtime if i.keyword == "COPY"]
+    copies = [i.args for i in image.final("COPY")]
     assert any("/app/.venv" in c and "--from=" in c for c in copies), (
-        f"{relative}: the runtime stage must copy /app/.venv from the build stage"
+        f"{image.where}: the runtime stage must copy /app/.venv from the build stage"
     )
-    users = [i.args.split(":")[0] for i in runtime if i.keyword == "USER"]
-    assert users, f"{relative}: the runtime stage must switch to a non-root USER"
-    assert users[-1] not in {"root", "0"}, f"{relative}: runs as {users[-1]}"
+    users = [i.args.split(":")[0] for i in image.final("USER")]
+    assert users, f"{image.where}: the runtime stage must switch to a non-root USER"
+    assert users[-1] not in {"root", "0"}, f"{image.where}: runs as {users[-1]}"
 
-    healthchecks = [i.args for i in instructions if i.keyword == "HEALTHCHECK"]
-    if "HTTP_PORT" in fields(settings_class(app.compose_name)):
-        assert healthchecks, f"{relative}: an HTTP service needs a HEALTHCHECK on /healthz"
+    healthchecks = [i.args for i in image.final("HEALTHCHECK")]
+    if app.target == "http":
+        assert healthchecks, f"{image.where}: an HTTP service needs a HEALTHCHECK on /healthz"
         for needed in ("/healthz", "HTTP_PORT"):
             assert needed in healthchecks[-1], (
-                f"{relative}: the HEALTHCHECK must request /healthz on $HTTP_PORT"
+                f"{image.where}: the HEALTHCHECK must request /healthz on $HTTP_PORT"
             )
         for tool in ("curl", "wget"):
             assert tool not in healthchecks[-1], (
-                f"{relative}: {PYTHON_BASE} has no {tool}; use Python's urllib"
+                f"{image.where}: {PYTHON_BASE} has no {tool}; use Python's urllib"
             )
 
 
@@ -516,7 +729,7 @@ def deployment_file() -> str:
     return env["CHAIN_CONTRACTS_FILE"]
 
 
-@pytest.mark.parametrize("name", [*[s.compose_name for s in app_services()], *INIT_JOB_SETTINGS])
+@pytest.mark.parametrize("name", [*app_names(), *INIT_JOB_SETTINGS])
 def test_environment_matches_the_settings(
     name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -655,7 +868,7 @@ def test_dependencies_exist_and_wait_for_the_right_condition() -> None:
     def needs(name: str, job: str) -> None:
         assert job in (services()[name].get("depends_on") or {}), f"{name} must wait for {job}"
 
-    for name in [s.compose_name for s in app_services()]:
+    for name in app_names():
         env = container_env(name)
         assert services()[name].get("restart") == "unless-stopped", (
             f"service {name} needs restart: unless-stopped"
@@ -683,11 +896,9 @@ def test_dependencies_exist_and_wait_for_the_right_condition() -> None:
 
 
 def http_services() -> list[str]:
-    return [
-        s.compose_name
-        for s in app_services()
-        if "HTTP_PORT" in fields(settings_class(s.compose_name))
-    ]
+    """Built with --target http; test_service_image_runs_its_own_package checks that this
+    agrees with the service's Settings (HTTP_PORT)."""
+    return [name for name in app_names() if build_of(name).target == "http"]
 
 
 @pytest.mark.parametrize("name", http_services())
@@ -743,7 +954,7 @@ def test_named_volumes_and_the_deployment_record() -> None:
 
 
 def test_init_jobs_run_modules_that_exist() -> None:
-    instructions = dockerfile(ROOT / INIT_DOCKERFILE)
+    assert init_jobs(), f"no compose service is built with --target {INIT_TARGET}"
     for job in init_jobs():
         modules = re.findall(r"(?:^|\s)-m\s+([\w.]+)", command_text(job))
         assert modules, f"init job {job} runs no `python -m` module"
@@ -751,23 +962,26 @@ def test_init_jobs_run_modules_that_exist() -> None:
             assert importlib.util.find_spec(module) is not None, (
                 f"init job {job} runs python -m {module}, which does not exist"
             )
-    runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
-    syncs = uv_syncs(instructions)
-    assert syncs, f"{INIT_DOCKERFILE}: no `uv sync`"
-    for sync in syncs:
-        flags = sync.split()
-        assert {"--frozen", "--no-dev"} <= set(flags), f"{INIT_DOCKERFILE}: uv sync {sync}"
-        assert selected_package(flags) == "reservesync-devstack", (
-            f"{INIT_DOCKERFILE}: sync --package reservesync-devstack (devstack.deploy + shared)"
+        image = image_of(job)
+        syncs = uv_syncs(image)
+        assert syncs, f"{image.where}: no `uv sync`"
+        for flags in syncs:
+            assert {"--frozen", "--no-dev"} <= set(flags), (
+                f"{image.where}: uv sync {' '.join(flags)}"
+            )
+            assert selected_package(flags) == INIT_PACKAGE, (
+                f"{image.where}: uv sync must select --package {INIT_PACKAGE} (devstack.deploy + "
+                f"shared): set the PACKAGE build arg, got uv sync {' '.join(flags)}"
+            )
+        runs = " ".join(i.args for i in image.everywhere("RUN"))
+        assert "scripts/compile.js" in runs, f"{image.where}: compile the contracts with solc"
+        build_dir = re.search(r"--build\s+(\S+)", command_text("deploy-contracts"))
+        assert build_dir, "deploy-contracts must pass --build <artifacts dir>"
+        copied = [i.args.split()[-1] for i in image.final("COPY")]
+        assert build_dir.group(1) in copied, (
+            f"deploy-contracts deploys from {build_dir.group(1)}, which {image.where} "
+            f"never fills (it copies to {copied})"
         )
-    assert "scripts/compile.js" in runs, f"{INIT_DOCKERFILE}: compile the contracts with solc"
-    build_dir = re.search(r"--build\s+(\S+)", command_text("deploy-contracts"))
-    assert build_dir, "deploy-contracts must pass --build <artifacts dir>"
-    copied = [i.args.split()[-1] for i in instructions if i.keyword == "COPY"]
-    assert build_dir.group(1) in copied, (
-        f"deploy-contracts deploys from {build_dir.group(1)}, which {INIT_DOCKERFILE} "
-        f"never fills (it copies to {copied})"
-    )
-    users = [i.args.split(":")[0] for i in stages(instructions)[-1] if i.keyword == "USER"]
-    assert users, f"{INIT_DOCKERFILE}: the runtime stage must switch to a non-root USER"
-    assert users[-1] not in {"root", "0"}, f"{INIT_DOCKERFILE}: runs as {users[-1]}"
+        users = [i.args.split(":")[0] for i in image.final("USER")]
+        assert users, f"{image.where}: the runtime stage must switch to a non-root USER"
+        assert users[-1] not in {"root", "0"}, f"{image.where}: runs as {users[-1]}"

@@ -15,22 +15,42 @@ def random_hash() -> str:
     return "0x" + secrets.token_hex(32)
 
 
-def deposited(deployment: DeploymentRecord, user: str, amount_wei: int) -> ChainEvent:
-    """A FeeVault.Deposited event as the chain-listener would publish it (a made-up tx)."""
-    tx_hash = random_hash()
+def chain_event(
+    deployment: DeploymentRecord,
+    contract: SystemContract,
+    event: str,
+    args: dict[str, str | bool],
+    *,
+    tx_hash: str | None = None,
+    log_index: int = 0,
+    block_number: int = 10**9,
+    block_hash: str | None = None,
+    at: datetime | None = None,
+) -> ChainEvent:
+    """An event as the chain-listener would publish it, from a made-up transaction."""
+    tx_hash = tx_hash or random_hash()
     return ChainEvent(
-        event_id=make_event_id(deployment.chain_id, tx_hash, 0),
+        event_id=make_event_id(deployment.chain_id, tx_hash, log_index),
         chain_id=deployment.chain_id,
-        block_number=10**9,
-        block_hash=random_hash(),
-        block_timestamp=datetime.now(UTC),
+        block_number=block_number,
+        block_hash=block_hash or random_hash(),
+        block_timestamp=at or datetime.now(UTC),
         tx_hash=tx_hash,
         tx_index=0,
-        log_index=0,
-        contract=SystemContract.FEE_VAULT,
-        address=deployment.contracts[SystemContract.FEE_VAULT].address,
-        event="Deposited",
-        args={"user": user.lower(), "amount": str(amount_wei)},
+        log_index=log_index,
+        contract=contract,
+        address=deployment.contracts[contract].address,
+        event=event,
+        args=args,
+    )
+
+
+def deposited(deployment: DeploymentRecord, user: str, amount_wei: int) -> ChainEvent:
+    return chain_event(
+        deployment,
+        SystemContract.FEE_VAULT,
+        "Deposited",
+        {"user": user.lower(), "amount": str(amount_wei)},
     )
 
 

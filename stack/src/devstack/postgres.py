@@ -175,6 +175,19 @@ def data_dir_marker() -> Path:
     return stack_dir() / "run" / "postgres.datadir"
 
 
+def running() -> bool:
+    """Whether this stack's own cluster is up (a port answering may be someone else's)."""
+    marker = data_dir_marker()
+    if not marker.exists():
+        return False
+    pid_file = Path(marker.read_text()) / "postmaster.pid"
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
 def wipe() -> None:
     marker = data_dir_marker()
     if marker.exists():

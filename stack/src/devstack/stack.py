@@ -26,8 +26,7 @@ def _ports() -> dict[str, int]:
     running = {
         "kafka": procs.running_pid(kafka.NAME) is not None,
         "kafka_controller": procs.running_pid(kafka.NAME) is not None,
-        "postgres": postgres.data_dir_marker().exists()
-        and procs.port_open(chosen.get("postgres", 0)),
+        "postgres": postgres.running(),
         "chain": procs.running_pid(chain.NAME) is not None,
     }
     for name, default in DEFAULT_PORTS.items():

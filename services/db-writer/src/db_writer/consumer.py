@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -19,17 +20,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from reservesync import dead_letters, kafka
-from reservesync.messages import ChainEvent, ChainReorg, DeadLetter, InvalidMessage, decode
-from reservesync.topics import CHAIN_EVENTS, Topic
+from reservesync.crypto import FieldCipher
+from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
+from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, Topic
 
-from db_writer import metrics
+from db_writer import metrics, retention
 from db_writer.config import Settings
-from db_writer.mapping import Rows, Source, chain_event_rows
+from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import Offsets, SinkStore
 
 log = logging.getLogger(__name__)
+ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
-TOPICS: dict[str, Topic] = {CHAIN_EVENTS.name: CHAIN_EVENTS}
+TOPICS: dict[str, Topic] = {
+    topic.name: topic for topic in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
+}
 # Errors that say "this data can never be written", as opposed to "Postgres is away".
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
@@ -62,7 +67,13 @@ class Settled:
     record: ConsumerRecord[bytes, bytes]
     rows: Rows | None = None
     reorg: ChainReorg | None = None
+    gone_user: str | None = None
     letter: DeadLetter | None = None
+
+    @property
+    def is_barrier(self) -> bool:
+        """Removals must see every earlier row of their partition written first."""
+        return self.reorg is not None or self.gone_user is not None
 
 
 class DbWriter:
@@ -80,8 +91,12 @@ class DbWriter:
         )
         consumer.subscribe(list(TOPICS), listener=SeekToStoredOffsets(consumer, store))
         producer = kafka.producer(self.settings)
+        cipher = FieldCipher.from_settings(self.settings)
         await producer.start()
         await consumer.start()
+        retention_job = asyncio.create_task(
+            retention.run_periodically(store.pool, self.settings.writer_retention_interval_s, stop)
+        )
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(
@@ -89,67 +104,79 @@ class DbWriter:
                     max_records=self.settings.writer_batch_max,
                 )
                 if batch:
-                    await BatchWriter(store, producer).write(batch)
+                    await BatchWriter(store, producer, cipher).write(batch)
                     await _commit(consumer, batch)
         finally:
+            retention_job.cancel()
             await consumer.stop()
             await producer.stop()
             await store.close()
 
 
-def settle(record: ConsumerRecord[bytes, bytes]) -> Settled:
+def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled:
     try:
+        if record.topic == ORACLE_STATE.name and record.value is None:
+            return Settled(record, gone_user=_user_key(record.key))
         message = decode(record.value, TOPICS[record.topic].carries)
-    except InvalidMessage as exc:
+        if isinstance(message, ChainReorg):
+            return Settled(record, reorg=message)
+        source = Source(record.topic, record.partition, record.offset)
+        return Settled(record, rows=rows_for(message, source, cipher))
+    except (InvalidMessage, ValueError) as exc:
         return Settled(record, letter=dead_letters.dead_letter(record, exc, SERVICE))
-    if isinstance(message, ChainReorg):
-        return Settled(record, reorg=message)
-    assert isinstance(message, ChainEvent)
-    return Settled(
-        record,
-        rows=chain_event_rows(message, Source(record.topic, record.partition, record.offset)),
-    )
+
+
+def _user_key(key: bytes | None) -> str:
+    user = (key or b"").decode(errors="replace").lower()
+    if not ADDRESS.match(user):
+        raise InvalidMessage(f"tombstone key {user!r} is not a user address")
+    return user
 
 
 class BatchWriter:
     """Writes one polled batch: runs of rows in bulk, reorg notices in order between them."""
 
-    def __init__(self, store: SinkStore, producer: AIOKafkaProducer) -> None:
+    def __init__(self, store: SinkStore, producer: AIOKafkaProducer, cipher: FieldCipher) -> None:
         self.store = store
         self.producer = producer
+        self.cipher = cipher
 
     async def write(self, batch: Batch) -> None:
-        settled = [settle(r) for records in batch.values() for r in records]
-        letters = [s.letter for s in settled if s.letter is not None]
-        if letters:
-            await dead_letters.publish(self.producer, letters)
-            metrics.DEAD_LETTERS.inc(len(letters))
+        settled = [settle(r, self.cipher) for records in batch.values() for r in records]
         run: list[Settled] = []
         for item in settled:
-            if item.reorg is not None:
+            if item.is_barrier:
                 await self._write_run(run)
                 run = []
-                await _retrying(functools.partial(self._apply_reorg, item))
+                await _retrying(functools.partial(self._apply_barrier, item))
             else:
                 run.append(item)
         await self._write_run(run)
         metrics.RECORDS.inc(len(settled))
+        sent = await _retrying(lambda: self.store.publish_letters(self._send))
+        metrics.DEAD_LETTERS.inc(sent)
 
-    async def _apply_reorg(self, item: Settled) -> int:
-        assert item.reorg is not None
+    async def _send(self, letters: Sequence[DeadLetter]) -> None:
+        await dead_letters.publish(self.producer, letters)
+
+    async def _apply_barrier(self, item: Settled) -> None:
         record = item.record
-        return await self.store.remove_orphaned(
-            record.topic,
-            record.partition,
-            item.reorg.orphaned_block_hashes,
-            {(record.topic, record.partition): record.offset + 1},
-        )
+        offsets = {(record.topic, record.partition): record.offset + 1}
+        if item.reorg is not None:
+            removed = await self.store.remove_orphaned(
+                record.topic, record.partition, item.reorg.orphaned_block_hashes, offsets
+            )
+            log.info("reorg applied", extra={"partition": record.partition, "removed": removed})
+        elif item.gone_user is not None:
+            await self.store.forget_oracle_user(item.gone_user, offsets)
 
     async def _write_run(self, run: list[Settled]) -> None:
         if not run:
             return
         try:
-            inserted = await _retrying(lambda: self.store.write(_rows(run), _offsets(run)))
+            inserted = await _retrying(
+                lambda: self.store.write(_rows(run), _offsets(run), _letters(run))
+            )
         except DATA_ERRORS:
             # One record Postgres refuses must not hold back the rest: find it one by one.
             inserted = 0
@@ -159,12 +186,16 @@ class BatchWriter:
 
     async def _write_alone(self, item: Settled) -> int:
         try:
-            return await _retrying(lambda: self.store.write(_rows([item]), _offsets([item])))
+            return await _retrying(
+                lambda: self.store.write(_rows([item]), _offsets([item]), _letters([item]))
+            )
         except DATA_ERRORS as exc:
             letter = dead_letters.dead_letter(item.record, exc, SERVICE)
-            await dead_letters.publish(self.producer, [letter])
-            metrics.DEAD_LETTERS.inc()
-            return await _retrying(lambda: self.store.write(Rows(), _offsets([item])))
+            return await _retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
+
+
+def _letters(run: Sequence[Settled]) -> list[DeadLetter]:
+    return [item.letter for item in run if item.letter is not None]
 
 
 def _rows(run: Sequence[Settled]) -> Rows:

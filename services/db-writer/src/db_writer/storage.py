@@ -1,80 +1,54 @@
-"""Postgres side of the writer: bulk UNNEST inserts, counters and offsets in one transaction."""
+"""Postgres side of the writer: one transaction per batch holding the rows, the counters and
+the consumer offsets, fenced so that no record is ever applied twice."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
+from reservesync.messages import DeadLetter
 
 from db_writer.mapping import Rows
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    name: str
-    columns: tuple[tuple[str, str], ...]  # (column, postgres type)
-    conflict: str
-
-    def insert_sql(self) -> str:
-        names = ", ".join(c for c, _ in self.columns)
-        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
-        # Built from the constant specs below, never from input.
-        return (
-            f"INSERT INTO {self.name} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-            f"ON CONFLICT {self.conflict} DO NOTHING RETURNING src_topic, src_partition"
-        )
-
-    def arrays(self, rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
-        return [[_pg(row[column], kind) for row in rows] for column, kind in self.columns]
-
-
-def _pg(value: Any, kind: str) -> Any:
-    if kind == "numeric" and value is not None:
-        return Decimal(value)
-    return value
-
-
-PROVENANCE = (("src_topic", "text"), ("src_partition", "int"), ("src_offset", "bigint"))
-
-USERS = TableSpec(
-    "users",
-    (
-        ("address", "text"),
-        ("first_seen_source", "text"),
-        ("first_seen_block", "bigint"),
-        ("first_seen_at", "timestamptz"),
-        *PROVENANCE,
-    ),
-    "(address)",
-)
-TRANSACTIONS = TableSpec(
-    "transactions",
-    (
-        ("chain_id", "bigint"),
-        ("tx_hash", "text"),
-        ("log_index", "int"),
-        ("block_number", "bigint"),
-        ("block_hash", "text"),
-        ("block_timestamp", "timestamptz"),
-        ("user_address", "text"),
-        ("tx_type", "text"),
-        ("amount", "numeric"),
-        ("unit", "text"),
-        ("balance_after_sats", "bigint"),
-        ("fee_wei", "numeric"),
-        ("contract", "text"),
-        ("event", "text"),
-        *PROVENANCE,
-    ),
-    "(chain_id, tx_hash, log_index)",
-)
+from db_writer.tables import CHAIN_TABLES, SPECS
 
 Offsets = dict[tuple[str, int], int]
 """(topic, partition) -> the next offset to consume."""
+LetterSender = Callable[[Sequence[DeadLetter]], Awaitable[None]]
+Tally = Counter[tuple[str, str, int]]
+"""(table, source topic, source partition) -> rows added (or, negative, removed)."""
+
+RECOMPUTE_PARTICIPANTS = """
+WITH membership AS (
+    SELECT DISTINCT ON (user_address) user_address, operation, block_number, log_index,
+           block_timestamp
+    FROM yield_operations_log
+    WHERE user_address = ANY($1::text[])
+      AND operation IN ('JOINED', 'LEFT', 'EMERGENCY_BURN_TRIGGERED')
+    ORDER BY user_address, block_number DESC, log_index DESC
+), joined AS (
+    SELECT DISTINCT ON (user_address) user_address, participant_type, amount, block_timestamp
+    FROM yield_operations_log
+    WHERE user_address = ANY($1::text[]) AND operation = 'JOINED'
+    ORDER BY user_address, block_number DESC, log_index DESC
+)
+INSERT INTO yield_scales_participants AS p (user_address, participant_type, amount, active,
+    joined_at, left_at, last_block, last_log_index)
+SELECT m.user_address, j.participant_type, j.amount, m.operation = 'JOINED', j.block_timestamp,
+       CASE WHEN m.operation = 'JOINED' THEN NULL ELSE m.block_timestamp END,
+       m.block_number, m.log_index
+FROM membership m JOIN joined j USING (user_address)
+ON CONFLICT (user_address) DO UPDATE SET participant_type = excluded.participant_type,
+    amount = excluded.amount, active = excluded.active, joined_at = excluded.joined_at,
+    left_at = excluded.left_at, last_block = excluded.last_block,
+    last_log_index = excluded.last_log_index, updated_at = now()
+"""
+FORGET_ABSENT_PARTICIPANTS = """
+DELETE FROM yield_scales_participants p
+WHERE p.user_address = ANY($1::text[]) AND NOT EXISTS (
+    SELECT 1 FROM yield_operations_log l
+    WHERE l.user_address = p.user_address AND l.operation = 'JOINED')
+"""
 
 
 class SinkStore:
@@ -102,67 +76,204 @@ class SinkStore:
         )
         return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
 
-    async def write(self, rows: Rows, offsets: Offsets) -> int:
-        """Insert the rows (idempotently), bump counters by what was new, store the offsets.
-
-        Returns the number of rows inserted. All of it commits or none of it does.
-        """
+    async def write(self, rows: Rows, offsets: Offsets, letters: Sequence[DeadLetter] = ()) -> int:
+        """Insert the rows of records not yet applied, bump counters by what was new, queue the
+        dead letters, store the offsets. Returns the number of rows inserted. All of it commits
+        or none of it does."""
         async with self.pool.acquire() as connection, connection.transaction():
-            inserted: Counter[tuple[str, str, int]] = Counter()
-            for spec, table_rows in ((USERS, rows.users), (TRANSACTIONS, rows.transactions)):
+            applied = await self._lock_offsets(connection, offsets)
+            fresh_letters = [
+                d for d in letters if d.offset >= applied.get((d.source_topic, d.partition), 0)
+            ]
+            await _queue_letters(connection, fresh_letters)
+            tally: Tally = Counter()
+            for spec in SPECS:
+                fresh = [r for r in rows.tables.get(spec.name, ()) if _is_new(r, applied)]
+                table_rows = spec.deduplicated(fresh)
                 if not table_rows:
                     continue
                 for record in await connection.fetch(spec.insert_sql(), *spec.arrays(table_rows)):
-                    inserted[(spec.name, record["src_topic"], record["src_partition"])] += 1
-            if inserted:
-                keys = list(inserted)
-                await connection.execute(
-                    "INSERT INTO sink_counters (table_name, src_topic, src_partition, row_count) "
-                    "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) "
-                    "ON CONFLICT (table_name, src_topic, src_partition) "
-                    "DO UPDATE SET row_count = sink_counters.row_count + excluded.row_count",
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [k[2] for k in keys],
-                    [inserted[k] for k in keys],
-                )
+                    if record["inserted"]:
+                        tally[(spec.name, record["src_topic"], record["src_partition"])] += 1
+            if rows.yield_users:
+                await _recompute_participants(connection, rows.yield_users)
+            await _count(connection, tally)
             await self._store_offsets(connection, offsets)
-            return sum(inserted.values())
+            return sum(tally.values())
 
     async def remove_orphaned(
         self, topic: str, partition: int, block_hashes: Sequence[str], offsets: Offsets
     ) -> int:
-        """Apply a reorg notice for one partition: its rows from orphaned blocks go, counters
-        follow, and the notice's offset is stored, all in one transaction."""
+        """Apply a reorg notice for one partition: its rows from orphaned blocks go from every
+        table they reached, derived state is recomputed, counters follow."""
         async with self.pool.acquire() as connection, connection.transaction():
-            deleted = await connection.fetch(
-                "DELETE FROM transactions WHERE src_topic = $1 AND src_partition = $2 "
-                "AND block_hash = ANY($3::text[]) RETURNING id",
+            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+                return 0
+            tally: Tally = Counter()
+            touched_yield_users: set[str] = set()
+            scope = "src_topic = $1 AND src_partition = $2 AND block_hash = ANY($3::text[])"
+            for table in CHAIN_TABLES:
+                deleted = await connection.fetch(
+                    f"DELETE FROM {table} WHERE {scope} RETURNING user_address",  # noqa: S608
+                    topic,
+                    partition,
+                    list(block_hashes),
+                )
+                tally[(table, topic, partition)] -= len(deleted)
+                if table == "yield_operations_log":
+                    touched_yield_users |= {r["user_address"] for r in deleted if r["user_address"]}
+            # A burn the oracle also reported stays, no longer seen on chain.
+            await connection.execute(
+                f"UPDATE emergency_burns SET seen_on_chain = false, block_hash = NULL, "  # noqa: S608
+                f"block_number = NULL WHERE reported_by_oracle AND {scope}",
                 topic,
                 partition,
                 list(block_hashes),
             )
-            if deleted:
-                await connection.execute(
-                    "UPDATE sink_counters SET row_count = row_count - $3 "
-                    "WHERE table_name = 'transactions' AND src_topic = $1 AND src_partition = $2",
-                    topic,
-                    partition,
-                    len(deleted),
-                )
+            burns = await connection.fetch(
+                f"DELETE FROM emergency_burns WHERE NOT reported_by_oracle AND {scope} "  # noqa: S608
+                "RETURNING 1",
+                topic,
+                partition,
+                list(block_hashes),
+            )
+            tally[("emergency_burns", topic, partition)] -= len(burns)
+            if touched_yield_users:
+                await _recompute_participants(connection, touched_yield_users)
+            await _count(connection, tally)
             await self._store_offsets(connection, offsets)
-            return len(deleted)
+            return -sum(tally.values())
 
-    async def _store_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> None:
-        # GREATEST: a writer that lost its partition mid-batch can never move it backwards.
+    async def forget_oracle_user(self, user: str, offsets: Offsets) -> None:
+        """A tombstone on the compacted state topic: the oracle no longer tracks this user."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+                return
+            deleted = await connection.fetch(
+                "DELETE FROM oracle_user_states WHERE user_address = $1 "
+                "RETURNING src_topic, src_partition",
+                user,
+            )
+            tally: Tally = Counter(
+                {("oracle_user_states", r["src_topic"], r["src_partition"]): -1 for r in deleted}
+            )
+            await _count(connection, tally)
+            await self._store_offsets(connection, offsets)
+
+    async def publish_letters(self, send: LetterSender, limit: int = 1000) -> int:
+        """Publish queued dead letters and drop them from the outbox once Kafka has them.
+
+        SKIP LOCKED lets several writers share the work; a crash between the send and the
+        commit sends a letter again, with the same source identity for readers to dedupe on.
+        """
+        async with self.pool.acquire() as connection, connection.transaction():
+            queued = await connection.fetch(
+                "SELECT src_topic, src_partition, src_offset, letter FROM dlq_outbox "
+                "ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+                limit,
+            )
+            if not queued:
+                return 0
+            await send([DeadLetter.model_validate_json(r["letter"]) for r in queued])
+            await connection.execute(
+                "DELETE FROM dlq_outbox WHERE (src_topic, src_partition, src_offset) IN "
+                "(SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]))",
+                [r["src_topic"] for r in queued],
+                [r["src_partition"] for r in queued],
+                [r["src_offset"] for r in queued],
+            )
+            return len(queued)
+
+    async def _lock_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> Offsets:
+        """Lock the batch's partitions and return, per partition, the offset already applied
+        up to. Locking makes a second writer that still believes it owns a partition (after a
+        rebalance) wait, and then skip what the first one wrote."""
         await connection.execute(
             "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) "
             "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) "
-            "ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET "
-            "next_offset = GREATEST(sink_offsets.next_offset, excluded.next_offset), "
-            "updated_at = now()",
+            "ON CONFLICT DO NOTHING",
+            self.group,
+            [t for t, _ in offsets],
+            [p for _, p in offsets],
+            [0] * len(offsets),
+        )
+        records = await connection.fetch(
+            "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1 "
+            "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) "
+            "ORDER BY topic, partition FOR UPDATE",
+            self.group,
+            [t for t, _ in offsets],
+            [p for _, p in offsets],
+        )
+        return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
+
+    async def _store_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> None:
+        await connection.execute(
+            "UPDATE sink_offsets AS s SET next_offset = GREATEST(s.next_offset, u.next_offset), "
+            "updated_at = now() FROM unnest($2::text[], $3::int[], $4::bigint[]) "
+            "AS u(topic, partition, next_offset) "
+            "WHERE s.consumer_group = $1 AND s.topic = u.topic AND s.partition = u.partition",
             self.group,
             [t for t, _ in offsets],
             [p for _, p in offsets],
             list(offsets.values()),
+        )
+
+
+async def _queue_letters(connection: asyncpg.Connection, letters: Sequence[DeadLetter]) -> None:
+    if not letters:
+        return
+    await connection.execute(
+        "INSERT INTO dlq_outbox (src_topic, src_partition, src_offset, letter) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::jsonb[]) "
+        "ON CONFLICT DO NOTHING",
+        [d.source_topic for d in letters],
+        [d.partition for d in letters],
+        [d.offset for d in letters],
+        [d.to_json().decode() for d in letters],
+    )
+
+
+def _already_applied(applied: Offsets, offsets: Offsets) -> bool:
+    return all(applied.get(key, 0) >= next_offset for key, next_offset in offsets.items())
+
+
+def _is_new(row: dict[str, object], applied: Offsets) -> bool:
+    done = applied.get((str(row["src_topic"]), int(str(row["src_partition"]))), 0)
+    return int(str(row["src_offset"])) >= done
+
+
+async def _recompute_participants(connection: asyncpg.Connection, users: set[str]) -> None:
+    await connection.execute(RECOMPUTE_PARTICIPANTS, sorted(users))
+    await connection.execute(FORGET_ABSENT_PARTICIPANTS, sorted(users))
+
+
+async def _count(connection: asyncpg.Connection, tally: Tally) -> None:
+    added = {key: n for key, n in tally.items() if n > 0}
+    removed = {key: -n for key, n in tally.items() if n < 0}
+    if added:
+        keys = list(added)
+        await connection.execute(
+            "INSERT INTO sink_counters (table_name, src_topic, src_partition, row_count) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) "
+            "ON CONFLICT (table_name, src_topic, src_partition) "
+            "DO UPDATE SET row_count = sink_counters.row_count + excluded.row_count",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [added[k] for k in keys],
+        )
+    if removed:
+        # Postgres checks an INSERT's row against CHECK constraints before ON CONFLICT turns it
+        # into an update, so a decrement cannot ride on the upsert above.
+        keys = list(removed)
+        await connection.execute(
+            "UPDATE sink_counters AS c SET row_count = c.row_count - u.n "
+            "FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) "
+            "AS u(table_name, src_topic, src_partition, n) WHERE c.table_name = u.table_name "
+            "AND c.src_topic = u.src_topic AND c.src_partition = u.src_partition",
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [removed[k] for k in keys],
         )

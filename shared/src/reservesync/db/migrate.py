@@ -1,4 +1,4 @@
-"""`python -m reservesync.db.migrate [upgrade|current|check]`: Alembic without an ini file,
+"""`python -m reservesync.db.migrate [upgrade|current]`: Alembic without an ini file,
 run with the migrator role's `DATABASE_URL`, printing each revision as it applies."""
 
 from __future__ import annotations
@@ -30,9 +30,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reservesync.db.migrate", description=__doc__)
-    parser.add_argument(
-        "action", nargs="?", default="upgrade", choices=["upgrade", "current", "check"]
-    )
+    parser.add_argument("action", nargs="?", default="upgrade", choices=["upgrade", "current"])
     args = parser.parse_args(argv)
     settings = DatabaseSettings()
     config = alembic_config(settings.sqlalchemy_url)
@@ -40,10 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         # Alembic logs "Running upgrade a -> b" per revision: that is the progress report.
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         command.upgrade(config, "head")
-    elif args.action == "current":
-        command.current(config, verbose=True)
     else:
-        command.check(config)
+        command.current(config, verbose=True)
     return 0
 
 

@@ -8,11 +8,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from reservesync.db.schema import metadata
-
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    # The migrations' SQL is the schema's one definition; there is no model to compare with.
+    context.configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
 

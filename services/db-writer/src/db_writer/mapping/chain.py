@@ -1,0 +1,212 @@
+"""`chain.event/v1` → rows.
+
+| event                                 | rows                                                   |
+|---------------------------------------|--------------------------------------------------------|
+| OracleAggregator.Synced, delta ≠ 0    | transactions MINT/BURN (sats, fee), balance_history,   |
+|                                       | balance_snapshots, users                               |
+| OracleAggregator.Synced(u, 0, -p,0,0) | balance_history (EMERGENCY_BURN), balance_snapshots:   |
+|                                       | the balance half of a burn whose money movement is the |
+|                                       | EmergencyBurn row just before it                       |
+| OracleAggregator.EmergencyBurn        | transactions EMERGENCY_BURN, emergency_burns, users    |
+| OracleAggregator.NeedsTopUp           | users                                                  |
+| FeeVault.Deposited/Spent/Withdrawn    | transactions DEPOSIT/FEE_SPENT/WITHDRAW (wei), users   |
+| VaultWrBTC.Wrapped/Redeemed/Slashed   | transactions WRAP/REDEEM/SLASH (sats), users           |
+| YieldScalesPool.*                     | yield_operations_log (+ participants recomputed);      |
+|                                       | YieldClaimed also transactions YIELD_CLAIM;            |
+|                                       | BalanceDisputed also balance_disputes RAISED           |
+| Transfer, Approval (rBTC, wrBTC)      | nothing: Synced, Wrapped etc. carry the amounts        |
+
+Users are discovered from `user` arguments only: `from`/`to`/`spender` also name contracts.
+"""
+
+from __future__ import annotations
+
+from reservesync.identity import burn_key
+from reservesync.messages import ChainEvent
+from reservesync.messages.chain import ZERO_ADDRESS
+
+from db_writer.mapping.rows import Row, Rows, Source
+
+# (contract, event) -> (tx_type, amount argument, unit)
+MONEY_EVENTS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("OracleAggregator", "EmergencyBurn"): ("EMERGENCY_BURN", "burnedAmount", "sats"),
+    ("FeeVault", "Deposited"): ("DEPOSIT", "amount", "wei"),
+    ("FeeVault", "Spent"): ("FEE_SPENT", "amount", "wei"),
+    ("FeeVault", "Withdrawn"): ("WITHDRAW", "amount", "wei"),
+    ("VaultWrBTC", "Wrapped"): ("WRAP", "amount", "sats"),
+    ("VaultWrBTC", "Redeemed"): ("REDEEM", "amount", "sats"),
+    ("VaultWrBTC", "Slashed"): ("SLASH", "amount", "sats"),
+    ("YieldScalesPool", "YieldClaimed"): ("YIELD_CLAIM", "amount", "sats"),
+}
+YIELD_OPERATIONS = {
+    "ParticipantJoined": "JOINED",
+    "ParticipantLeft": "LEFT",
+    "YieldCalculated": "YIELD_CALCULATED",
+    "YieldClaimed": "YIELD_CLAIMED",
+    "ScalesBalanceUpdated": "SCALES_UPDATED",
+    "EmergencyBurnTriggered": "EMERGENCY_BURN_TRIGGERED",
+    "BalanceDisputed": "BALANCE_DISPUTED",
+}
+
+
+def origin(event: ChainEvent) -> Row:
+    return {
+        "chain_id": event.chain_id,
+        "tx_hash": event.tx_hash,
+        "log_index": event.log_index,
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "block_timestamp": event.block_timestamp,
+    }
+
+
+def user_row(address: str, event: ChainEvent, source: Source) -> Row:
+    return {
+        "address": address,
+        "first_seen_source": "chain",
+        "first_seen_block": event.block_number,
+        "first_seen_at": event.block_timestamp,
+        "seen_on_chain": True,
+        "known_to_oracle": False,
+        **source.columns(),
+    }
+
+
+def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
+    rows = Rows()
+    user = event.args.get("user")
+    if isinstance(user, str) and user != ZERO_ADDRESS:
+        rows.add("users", user_row(user, event, source))
+    key = (event.contract.value, event.event)
+    if key == ("OracleAggregator", "Synced"):
+        _synced(rows, event, source)
+    elif key in MONEY_EVENTS:
+        tx_type, amount_arg, unit = MONEY_EVENTS[key]
+        rows.add(
+            "transactions", _transaction(event, source, tx_type, event.arg_int(amount_arg), unit)
+        )
+    if key == ("OracleAggregator", "EmergencyBurn"):
+        rows.add("emergency_burns", _emergency_burn(event, source))
+    if event.contract.value == "YieldScalesPool":
+        _yield(rows, event, source)
+    return rows
+
+
+def _transaction(event: ChainEvent, source: Source, tx_type: str, amount: int, unit: str) -> Row:
+    return {
+        **origin(event),
+        "user_address": str(event.args["user"]),
+        "tx_type": tx_type,
+        "amount": amount,
+        "unit": unit,
+        "balance_after_sats": None,
+        "fee_wei": None,
+        "contract": event.contract.value,
+        "event": event.event,
+        **source.columns(),
+    }
+
+
+def is_emergency_synced(event: ChainEvent) -> bool:
+    """The `Synced(user, 0, -prev, 0, 0, now)` the contract emits right after EmergencyBurn."""
+    return (
+        event.arg_int("newBalanceSats") == 0
+        and event.arg_int("deltaSats") < 0
+        and event.arg_int("feeWei") == 0
+        and event.arg_int("height") == 0
+    )
+
+
+def _synced(rows: Rows, event: ChainEvent, source: Source) -> None:
+    new = event.arg_int("newBalanceSats")
+    delta = event.arg_int("deltaSats")
+    fee = event.arg_int("feeWei")
+    user = str(event.args["user"])
+    emergency = is_emergency_synced(event)
+    if not emergency:
+        row = _transaction(event, source, "MINT" if delta > 0 else "BURN", abs(delta), "sats")
+        row.update(balance_after_sats=new, fee_wei=fee)
+        rows.add("transactions", row)
+    rows.add(
+        "balance_history",
+        {
+            **origin(event),
+            "user_address": user,
+            "previous_sats": new - delta,
+            "new_sats": new,
+            "delta_sats": delta,
+            "fee_wei": fee,
+            "cause": "EMERGENCY_BURN" if emergency else "SYNC",
+            **source.columns(),
+        },
+    )
+    rows.add(
+        "balance_snapshots",
+        {
+            **origin(event),
+            "user_address": user,
+            "balance_sats": new,
+            "taken_at": event.block_timestamp,
+            **source.columns(),
+        },
+    )
+
+
+def _emergency_burn(event: ChainEvent, source: Source) -> Row:
+    user = str(event.args["user"])
+    burned = event.arg_int("burnedAmount")
+    return {
+        "burn_key": burn_key(user, event.tx_hash, burned, event.block_timestamp),
+        "user_address": user,
+        "burned_sats": burned,
+        "reason": str(event.args["reason"]),
+        "tx_hash": event.tx_hash,
+        "block_number": event.block_number,
+        "block_hash": event.block_hash,
+        "occurred_at": event.block_timestamp,
+        "seen_on_chain": True,
+        "reported_by_oracle": False,
+        **source.columns(),
+    }
+
+
+def _yield(rows: Rows, event: ChainEvent, source: Source) -> None:
+    user = event.args.get("user")
+    amount = next(
+        (event.arg_int(name) for name in ("amount", "burnedAmount") if name in event.args), None
+    )
+    kind = event.args.get("participantType")
+    details = {
+        k: v for k, v in event.args.items() if k not in ("user", "amount", "participantType")
+    }
+    rows.add(
+        "yield_operations_log",
+        {
+            **origin(event),
+            "operation": YIELD_OPERATIONS[event.event],
+            "user_address": user if isinstance(user, str) else None,
+            "participant_type": int(kind) if isinstance(kind, str) else None,
+            "amount": amount,
+            "details": details,
+            **source.columns(),
+        },
+    )
+    if isinstance(user, str):
+        rows.yield_users.add(user)
+    if event.event == "BalanceDisputed":
+        rows.add(
+            "balance_disputes",
+            {
+                "user_address": str(event.args["user"]),
+                "kind": "RAISED",
+                "reported_balance": event.arg_int("reportedBalance"),
+                "oracle_balance": event.arg_int("oracleBalance"),
+                "description_ciphertext": None,
+                "key_id": None,
+                "occurred_at": event.block_timestamp,
+                "tx_hash": event.tx_hash,
+                "block_hash": event.block_hash,
+                "operation_id": None,
+                **source.columns(),
+            },
+        )

@@ -1,0 +1,168 @@
+"""`oracle.operation/v1` and `oracle.user_state/v1` → rows.
+
+| message                          | rows                                                       |
+|----------------------------------|------------------------------------------------------------|
+| oracle.operation/v1              | oracle_operations_log (Bitcoin address encrypted), users   |
+| … action EMERGENCY_BURN with tx  | also emergency_burns (reported by the oracle)              |
+| … action DISPUTE_RESOLVED        | also balance_disputes RESOLVED (reason encrypted)          |
+| oracle.user_state/v1             | oracle_user_states (newest `as_of` wins), users,           |
+|                                  | bitcoin_addresses (encrypted + keyed hash), emergency_burns |
+| tombstone on the state topic     | the user's oracle_user_states row goes (the user is gone)  |
+"""
+
+from __future__ import annotations
+
+from reservesync.crypto import FieldCipher, normalise_bitcoin_address
+from reservesync.identity import burn_key
+from reservesync.messages import (
+    KnownEmergencyBurn,
+    OracleAction,
+    OracleOperation,
+    OracleUserState,
+)
+
+from db_writer.mapping.rows import Row, Rows, Source
+
+BITCOIN_ADDRESS_LOOKUP = "bitcoin-address"
+
+
+def oracle_user_row(address: str, seen_at: object, source: Source) -> Row:
+    return {
+        "address": address,
+        "first_seen_source": "oracle",
+        "first_seen_block": None,
+        "first_seen_at": seen_at,
+        "seen_on_chain": False,
+        "known_to_oracle": True,
+        **source.columns(),
+    }
+
+
+def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> Rows:
+    rows = Rows()
+    rows.add("users", oracle_user_row(op.user_address, op.occurred_at, source))
+    ciphertext = lookup = key_id = None
+    if op.bitcoin_address is not None:
+        ciphertext = cipher.encrypt(
+            op.bitcoin_address, context=f"oracle_operations_log.bitcoin_address:{op.operation_id}"
+        )
+        lookup = cipher.lookup_hash(
+            normalise_bitcoin_address(op.bitcoin_address), purpose=BITCOIN_ADDRESS_LOOKUP
+        )
+        key_id = cipher.key_id_of(ciphertext)
+    rows.add(
+        "oracle_operations_log",
+        {
+            "operation_id": op.operation_id,
+            "action": op.action.value,
+            "user_address": op.user_address,
+            "bitcoin_address_ciphertext": ciphertext,
+            "bitcoin_address_lookup": lookup,
+            "key_id": key_id,
+            "amount_sats": op.amount_sats,
+            "previous_sats": op.previous_sats,
+            "tx_hash": op.tx_hash,
+            "block_number": op.block_number,
+            "reason": op.reason,
+            "consensus_reached": op.consensus_reached,
+            "sources_used": list(op.sources_used),
+            "status": op.status.value,
+            "occurred_at": op.occurred_at,
+            "oracle_id": op.oracle_id,
+            **source.columns(),
+        },
+    )
+    succeeded = op.status.value == "success"
+    if op.action is OracleAction.EMERGENCY_BURN and succeeded and op.amount_sats is not None:
+        rows.add(
+            "emergency_burns",
+            _oracle_burn(
+                op.user_address,
+                KnownEmergencyBurn(
+                    burned_sats=op.amount_sats,
+                    reason=op.reason or "",
+                    tx_hash=op.tx_hash,
+                    block_number=op.block_number,
+                    occurred_at=op.occurred_at,
+                ),
+                source,
+            ),
+        )
+    if op.action is OracleAction.DISPUTE_RESOLVED and succeeded:
+        description = None
+        if op.reason:
+            description = cipher.encrypt(
+                op.reason, context=f"balance_disputes.description:{op.operation_id}"
+            )
+        rows.add(
+            "balance_disputes",
+            {
+                "user_address": op.user_address,
+                "kind": "RESOLVED",
+                "reported_balance": None,
+                "oracle_balance": op.amount_sats,
+                "description_ciphertext": description,
+                "key_id": cipher.key_id_of(description) if description else None,
+                "occurred_at": op.occurred_at,
+                "tx_hash": op.tx_hash,
+                "block_hash": None,
+                "operation_id": op.operation_id,
+                **source.columns(),
+            },
+        )
+    return rows
+
+
+def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> Rows:
+    rows = Rows()
+    user = state.user_address
+    rows.add("users", oracle_user_row(user, state.registered_at or state.as_of, source))
+    rows.add(
+        "oracle_user_states",
+        {
+            "user_address": user,
+            "last_synced_sats": state.last_synced_sats,
+            "last_sync_at": state.last_sync_at,
+            "registered_at": state.registered_at,
+            "operations_performed": state.operations_performed,
+            "known_burns": len(state.emergency_burns),
+            "as_of": state.as_of,
+            **source.columns(),
+        },
+    )
+    for watched in state.bitcoin_addresses:
+        ciphertext = cipher.encrypt(watched.address, context=f"bitcoin_addresses.address:{user}")
+        rows.add(
+            "bitcoin_addresses",
+            {
+                "user_address": user,
+                "address_ciphertext": ciphertext,
+                "address_lookup": cipher.lookup_hash(
+                    normalise_bitcoin_address(watched.address), purpose=BITCOIN_ADDRESS_LOOKUP
+                ),
+                "key_id": cipher.key_id_of(ciphertext),
+                "network": watched.network.value,
+                "verified_at": watched.verified_at,
+                "monitoring": watched.monitoring,
+                **source.columns(),
+            },
+        )
+    for burn in state.emergency_burns:
+        rows.add("emergency_burns", _oracle_burn(user, burn, source))
+    return rows
+
+
+def _oracle_burn(user: str, burn: KnownEmergencyBurn, source: Source) -> Row:
+    return {
+        "burn_key": burn_key(user, burn.tx_hash, burn.burned_sats, burn.occurred_at),
+        "user_address": user,
+        "burned_sats": burn.burned_sats,
+        "reason": burn.reason,
+        "tx_hash": burn.tx_hash,
+        "block_number": burn.block_number,
+        "block_hash": None,
+        "occurred_at": burn.occurred_at,
+        "seen_on_chain": False,
+        "reported_by_oracle": True,
+        **source.columns(),
+    }

@@ -1,0 +1,306 @@
+"""How each table is written in bulk: its columns, its natural key, and what a second message
+with the same key does (nothing, or an upsert that merges)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from db_writer.mapping import Row
+
+PROVENANCE = (("src_topic", "text"), ("src_partition", "int"), ("src_offset", "bigint"))
+CHAIN_ORIGIN = (
+    ("chain_id", "bigint"),
+    ("tx_hash", "text"),
+    ("log_index", "int"),
+    ("block_number", "bigint"),
+    ("block_hash", "text"),
+    ("block_timestamp", "timestamptz"),
+)
+# Columns whose arrays cannot be unnested as they are (unnest flattens arrays of arrays), so
+# they travel as jsonb and are converted in the SELECT.
+SELECT_EXPRESSIONS = {"sources_used": "ARRAY(SELECT jsonb_array_elements_text(sources_used))"}
+
+
+def _last(_: Row, later: Row) -> Row:
+    return later
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    key: tuple[str, ...]
+    on_conflict: str = "DO NOTHING"
+    merge: Callable[[Row, Row], Row] = _last
+    """Combines two rows of one key met in the same batch (Postgres refuses to upsert a row
+    twice in one statement)."""
+
+    def insert_sql(self) -> str:
+        names = ", ".join(c for c, _ in self.columns)
+        arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
+        select = ", ".join(SELECT_EXPRESSIONS.get(c, c) for c, _ in self.columns)
+        # Built from the constant specs below, never from input.
+        return (
+            f"INSERT INTO {self.name} ({names}) SELECT {select} "  # noqa: S608
+            f"FROM unnest({arrays}) AS u({names}) "
+            f"ON CONFLICT ({', '.join(self.key)}) {self.on_conflict} "
+            f"RETURNING (xmax = 0) AS inserted, src_topic, src_partition"
+        )
+
+    def deduplicated(self, rows: Sequence[Row]) -> list[Row]:
+        if self.on_conflict == "DO NOTHING":
+            return list(rows)
+        merged: dict[tuple[Any, ...], Row] = {}
+        for row in rows:
+            key = tuple(row[k] for k in self.key)
+            merged[key] = self.merge(merged[key], row) if key in merged else row
+        return list(merged.values())
+
+    def arrays(self, rows: Sequence[Row]) -> list[list[Any]]:
+        return [[_pg(row[column], kind) for row in rows] for column, kind in self.columns]
+
+
+def _pg(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "numeric":
+        return Decimal(value)
+    if kind == "jsonb":
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def _either_flag(earlier: Row, later: Row) -> Row:
+    merged = dict(earlier)
+    for flag in ("seen_on_chain", "known_to_oracle", "reported_by_oracle"):
+        if flag in later:
+            merged[flag] = earlier[flag] or later[flag]
+    if later.get("seen_on_chain"):
+        merged.update(
+            {k: later[k] for k in ("reason", "block_number", "block_hash", "tx_hash") if k in later}
+        )
+    return merged
+
+
+def _newest(field: str) -> Callable[[Row, Row], Row]:
+    def pick(earlier: Row, later: Row) -> Row:
+        return later if later[field] >= earlier[field] else earlier
+
+    return pick
+
+
+SPECS: tuple[TableSpec, ...] = (
+    TableSpec(
+        "users",
+        (
+            ("address", "text"),
+            ("first_seen_source", "text"),
+            ("first_seen_block", "bigint"),
+            ("first_seen_at", "timestamptz"),
+            ("seen_on_chain", "boolean"),
+            ("known_to_oracle", "boolean"),
+            *PROVENANCE,
+        ),
+        ("address",),
+        "DO UPDATE SET seen_on_chain = users.seen_on_chain OR excluded.seen_on_chain, "
+        "known_to_oracle = users.known_to_oracle OR excluded.known_to_oracle "
+        "WHERE NOT (users.seen_on_chain >= excluded.seen_on_chain "
+        "AND users.known_to_oracle >= excluded.known_to_oracle)",
+        _either_flag,
+    ),
+    TableSpec(
+        "transactions",
+        (
+            *CHAIN_ORIGIN,
+            ("user_address", "text"),
+            ("tx_type", "text"),
+            ("amount", "numeric"),
+            ("unit", "text"),
+            ("balance_after_sats", "bigint"),
+            ("fee_wei", "numeric"),
+            ("contract", "text"),
+            ("event", "text"),
+            *PROVENANCE,
+        ),
+        ("chain_id", "tx_hash", "log_index"),
+    ),
+    TableSpec(
+        "balance_history",
+        (
+            *CHAIN_ORIGIN,
+            ("user_address", "text"),
+            ("previous_sats", "bigint"),
+            ("new_sats", "bigint"),
+            ("delta_sats", "bigint"),
+            ("fee_wei", "numeric"),
+            ("cause", "text"),
+            *PROVENANCE,
+        ),
+        ("chain_id", "tx_hash", "log_index"),
+    ),
+    TableSpec(
+        "balance_snapshots",
+        (
+            *CHAIN_ORIGIN,
+            ("user_address", "text"),
+            ("balance_sats", "bigint"),
+            ("taken_at", "timestamptz"),
+            *PROVENANCE,
+        ),
+        ("chain_id", "tx_hash", "log_index"),
+    ),
+    TableSpec(
+        "emergency_burns",
+        (
+            ("burn_key", "text"),
+            ("user_address", "text"),
+            ("burned_sats", "bigint"),
+            ("reason", "text"),
+            ("tx_hash", "text"),
+            ("block_number", "bigint"),
+            ("block_hash", "text"),
+            ("occurred_at", "timestamptz"),
+            ("seen_on_chain", "boolean"),
+            ("reported_by_oracle", "boolean"),
+            *PROVENANCE,
+        ),
+        ("burn_key",),
+        # The chain's facts win over the oracle's report of the same burn.
+        "DO UPDATE SET seen_on_chain = emergency_burns.seen_on_chain OR excluded.seen_on_chain, "
+        "reported_by_oracle = emergency_burns.reported_by_oracle OR excluded.reported_by_oracle, "
+        "reason = CASE WHEN excluded.seen_on_chain THEN excluded.reason "
+        "ELSE emergency_burns.reason END, "
+        "tx_hash = coalesce(emergency_burns.tx_hash, excluded.tx_hash), "
+        "block_number = coalesce(excluded.block_number, emergency_burns.block_number), "
+        "block_hash = coalesce(excluded.block_hash, emergency_burns.block_hash)",
+        _either_flag,
+    ),
+    TableSpec(
+        "balance_disputes",
+        (
+            ("user_address", "text"),
+            ("kind", "text"),
+            ("reported_balance", "numeric"),
+            ("oracle_balance", "numeric"),
+            ("description_ciphertext", "bytea"),
+            ("key_id", "text"),
+            ("occurred_at", "timestamptz"),
+            ("tx_hash", "text"),
+            ("block_hash", "text"),
+            ("operation_id", "text"),
+            *PROVENANCE,
+        ),
+        ("src_topic", "src_partition", "src_offset"),
+    ),
+    TableSpec(
+        "oracle_operations_log",
+        (
+            ("operation_id", "text"),
+            ("action", "text"),
+            ("user_address", "text"),
+            ("bitcoin_address_ciphertext", "bytea"),
+            ("bitcoin_address_lookup", "bytea"),
+            ("key_id", "text"),
+            ("amount_sats", "bigint"),
+            ("previous_sats", "bigint"),
+            ("tx_hash", "text"),
+            ("block_number", "bigint"),
+            ("reason", "text"),
+            ("consensus_reached", "boolean"),
+            ("sources_used", "jsonb"),
+            ("status", "text"),
+            ("occurred_at", "timestamptz"),
+            ("oracle_id", "text"),
+            *PROVENANCE,
+        ),
+        ("operation_id",),
+    ),
+    TableSpec(
+        "oracle_user_states",
+        (
+            ("user_address", "text"),
+            ("last_synced_sats", "bigint"),
+            ("last_sync_at", "timestamptz"),
+            ("registered_at", "timestamptz"),
+            ("operations_performed", "bigint"),
+            ("known_burns", "int"),
+            ("as_of", "timestamptz"),
+            *PROVENANCE,
+        ),
+        ("user_address",),
+        "DO UPDATE SET last_synced_sats = excluded.last_synced_sats, "
+        "last_sync_at = excluded.last_sync_at, registered_at = excluded.registered_at, "
+        "operations_performed = excluded.operations_performed, "
+        "known_burns = excluded.known_burns, as_of = excluded.as_of, "
+        "src_topic = excluded.src_topic, src_partition = excluded.src_partition, "
+        "src_offset = excluded.src_offset "
+        "WHERE excluded.as_of >= oracle_user_states.as_of",
+        _newest("as_of"),
+    ),
+    TableSpec(
+        "bitcoin_addresses",
+        (
+            ("user_address", "text"),
+            ("address_ciphertext", "bytea"),
+            ("address_lookup", "bytea"),
+            ("key_id", "text"),
+            ("network", "text"),
+            ("verified_at", "timestamptz"),
+            ("monitoring", "boolean"),
+            *PROVENANCE,
+        ),
+        ("user_address", "address_lookup"),
+        "DO UPDATE SET network = excluded.network, verified_at = excluded.verified_at, "
+        "monitoring = excluded.monitoring, src_topic = excluded.src_topic, "
+        "src_partition = excluded.src_partition, src_offset = excluded.src_offset "
+        "WHERE (bitcoin_addresses.network, bitcoin_addresses.verified_at, "
+        "bitcoin_addresses.monitoring) IS DISTINCT FROM "
+        "(excluded.network, excluded.verified_at, excluded.monitoring)",
+    ),
+    TableSpec(
+        "system_contracts",
+        (
+            ("chain_id", "bigint"),
+            ("name", "text"),
+            ("address", "text"),
+            ("deployed_block", "bigint"),
+            ("code_present", "boolean"),
+            ("observed_at", "timestamptz"),
+            *PROVENANCE,
+        ),
+        ("chain_id", "name"),
+        "DO UPDATE SET address = excluded.address, deployed_block = excluded.deployed_block, "
+        "code_present = excluded.code_present, observed_at = excluded.observed_at, "
+        "src_topic = excluded.src_topic, src_partition = excluded.src_partition, "
+        "src_offset = excluded.src_offset "
+        "WHERE excluded.observed_at >= system_contracts.observed_at",
+        _newest("observed_at"),
+    ),
+    TableSpec(
+        "yield_operations_log",
+        (
+            *CHAIN_ORIGIN,
+            ("operation", "text"),
+            ("user_address", "text"),
+            ("participant_type", "smallint"),
+            ("amount", "numeric"),
+            ("details", "jsonb"),
+            *PROVENANCE,
+        ),
+        ("chain_id", "tx_hash", "log_index"),
+    ),
+)
+SPEC_BY_TABLE = {spec.name: spec for spec in SPECS}
+
+# Tables whose rows come from chain events and carry the block hash they were mined in.
+CHAIN_TABLES = (
+    "transactions",
+    "balance_history",
+    "balance_snapshots",
+    "yield_operations_log",
+    "balance_disputes",
+)
