@@ -8,7 +8,6 @@ import hashlib
 import json
 
 import asyncpg
-import pytest
 from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS, DLQ
 from support.messages import deposited, publish
@@ -127,15 +126,3 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_still_lands(
         "SELECT array_agg(amount ORDER BY amount) FROM transactions WHERE user_address = $1",
         user,
     ) == [11, 13]
-
-
-@pytest.mark.parametrize("role", ["rs_writer"])
-async def test_the_writer_role_cannot_run_ddl(endpoints: Endpoints, role: str) -> None:
-    connection = await asyncpg.connect(endpoints.database_urls[role])
-    try:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await connection.execute("CREATE TABLE sneaky (id int)")
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await connection.execute("DROP TABLE transactions")
-    finally:
-        await connection.close()

@@ -64,3 +64,23 @@ async def publish(
             await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
+
+
+async def publish_many(
+    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
+) -> None:
+    """Publish a large stream with batching (acks are awaited once, at the end)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key) for key, value in records]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()

@@ -34,3 +34,31 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes
         return records
     finally:
         await consumer.stop()
+
+
+async def records_from(bootstrap: str, offsets: dict[tuple[str, int], int]) -> int:
+    """How many committed records sit at or after the given offsets (0: a sink is caught up).
+
+    Positions alone cannot say it: transaction markers and aborted records occupy offsets
+    that no reader ever receives."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t, p in offsets]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        waiting = [tp for tp in partitions if offsets[(tp.topic, tp.partition)] < ends[tp]]
+        if not waiting:
+            return 0
+        consumer.assign(waiting)
+        for tp in waiting:
+            consumer.seek(tp, offsets[(tp.topic, tp.partition)])
+        found = 0
+        for _ in range(3):
+            batch = await consumer.getmany(timeout_ms=300)
+            found += sum(len(records) for records in batch.values())
+        return found
+    finally:
+        await consumer.stop()

@@ -32,15 +32,26 @@ async def provision(admin_url: str, passwords: dict[str, str]) -> None:
             # Identifiers and passwords cannot be bind parameters in DDL; both are ours.
             password = passwords[role].replace("'", "''")
             await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
-            await conn.execute(f"CREATE DATABASE {DATABASE} OWNER rs_migrator")
     finally:
         await conn.close()
-    app = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{DATABASE}")
+    await create(admin_url, DATABASE)
+
+
+async def create(admin_url: str, name: str) -> None:
+    """A database owned by the migrator, usable by the service roles (idempotent)."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe database name {name!r}")
+    conn = await asyncpg.connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f"CREATE DATABASE {name} OWNER rs_migrator")
+    finally:
+        await conn.close()
+    app = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + f"/{name}")
     try:
         await app.execute(
-            f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC;"
-            f"GRANT CONNECT ON DATABASE {DATABASE} TO rs_writer, rs_health, rs_api;"
+            f"REVOKE ALL ON DATABASE {name} FROM PUBLIC;"
+            f"GRANT CONNECT ON DATABASE {name} TO rs_writer, rs_health, rs_api;"
             "ALTER SCHEMA public OWNER TO rs_migrator;"
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
         )

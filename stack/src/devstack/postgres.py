@@ -188,6 +188,34 @@ def running() -> bool:
     return True
 
 
+def restart() -> None:
+    """A fast restart of the running cluster (connections drop, as in a failover)."""
+    pgdata = Path(data_dir_marker().read_text())
+    result = subprocess.run(
+        _as_user(
+            _os_user(),
+            [
+                str(_binaries() / "pg_ctl"),
+                "-D",
+                str(pgdata),
+                "-m",
+                "fast",
+                "-l",
+                str(pgdata.parent / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise procs.StackError(f"PostgreSQL did not restart: {result.stderr}")
+
+
 def wipe() -> None:
     marker = data_dir_marker()
     if marker.exists():

@@ -74,16 +74,36 @@ def _pg(value: Any, kind: str) -> Any:
     return value
 
 
-def _either_flag(earlier: Row, later: Row) -> Row:
-    merged = dict(earlier)
-    for flag in ("seen_on_chain", "known_to_oracle", "reported_by_oracle"):
-        if flag in later:
-            merged[flag] = earlier[flag] or later[flag]
-    if later.get("seen_on_chain"):
-        merged.update(
-            {k: later[k] for k in ("reason", "block_number", "block_hash", "tx_hash") if k in later}
-        )
+def _same_burn(earlier: Row, later: Row) -> Row:
+    """Two reports of one burn in a batch, combined as the upsert below combines them."""
+    chain, other = (later, earlier) if later["seen_on_chain"] else (earlier, later)
+    merged = dict(chain if chain["seen_on_chain"] else earlier)
+    merged["seen_on_chain"] = earlier["seen_on_chain"] or later["seen_on_chain"]
+    merged["reported_by_oracle"] = earlier["reported_by_oracle"] or later["reported_by_oracle"]
+    if not merged["seen_on_chain"]:
+        merged["occurred_at"] = min(earlier["occurred_at"], later["occurred_at"])
+    merged["tx_hash"] = merged["tx_hash"] or other["tx_hash"]
     return merged
+
+
+_EARLIER = (
+    "(excluded.first_seen_at, excluded.first_seen_source, coalesce(excluded.first_seen_block, -1))"
+    " < (users.first_seen_at, users.first_seen_source, coalesce(users.first_seen_block, -1))"
+)
+
+
+def _sighting(row: Row) -> tuple[Any, ...]:
+    block = row["first_seen_block"]
+    return (row["first_seen_at"], row["first_seen_source"], -1 if block is None else block)
+
+
+def _earliest_sighting(earlier: Row, later: Row) -> Row:
+    first = earlier if _sighting(earlier) <= _sighting(later) else later
+    return {
+        **first,
+        "seen_on_chain": earlier["seen_on_chain"] or later["seen_on_chain"],
+        "known_to_oracle": earlier["known_to_oracle"] or later["known_to_oracle"],
+    }
 
 
 def _newest(field: str) -> Callable[[Row, Row], Row]:
@@ -106,11 +126,20 @@ SPECS: tuple[TableSpec, ...] = (
             *PROVENANCE,
         ),
         ("address",),
-        "DO UPDATE SET seen_on_chain = users.seen_on_chain OR excluded.seen_on_chain, "
-        "known_to_oracle = users.known_to_oracle OR excluded.known_to_oracle "
-        "WHERE NOT (users.seen_on_chain >= excluded.seen_on_chain "
-        "AND users.known_to_oracle >= excluded.known_to_oracle)",
-        _either_flag,
+        # Order-free, so a replay (which reads the topics in another order) agrees with the
+        # live database: the flags accumulate and the earliest sighting wins, ties broken by
+        # source then block.
+        f"DO UPDATE SET seen_on_chain = users.seen_on_chain OR excluded.seen_on_chain, "
+        f"known_to_oracle = users.known_to_oracle OR excluded.known_to_oracle, "
+        f"first_seen_at = CASE WHEN {_EARLIER} THEN excluded.first_seen_at "
+        f"ELSE users.first_seen_at END, "
+        f"first_seen_source = CASE WHEN {_EARLIER} THEN excluded.first_seen_source "
+        f"ELSE users.first_seen_source END, "
+        f"first_seen_block = CASE WHEN {_EARLIER} THEN excluded.first_seen_block "
+        f"ELSE users.first_seen_block END "
+        f"WHERE NOT (users.seen_on_chain >= excluded.seen_on_chain "
+        f"AND users.known_to_oracle >= excluded.known_to_oracle) OR {_EARLIER}",
+        _earliest_sighting,
     ),
     TableSpec(
         "transactions",
@@ -174,10 +203,15 @@ SPECS: tuple[TableSpec, ...] = (
         "reported_by_oracle = emergency_burns.reported_by_oracle OR excluded.reported_by_oracle, "
         "reason = CASE WHEN excluded.seen_on_chain THEN excluded.reason "
         "ELSE emergency_burns.reason END, "
+        "burned_sats = CASE WHEN excluded.seen_on_chain THEN excluded.burned_sats "
+        "ELSE emergency_burns.burned_sats END, "
+        "occurred_at = CASE WHEN excluded.seen_on_chain THEN excluded.occurred_at "
+        "WHEN emergency_burns.seen_on_chain THEN emergency_burns.occurred_at "
+        "ELSE least(emergency_burns.occurred_at, excluded.occurred_at) END, "
         "tx_hash = coalesce(emergency_burns.tx_hash, excluded.tx_hash), "
         "block_number = coalesce(excluded.block_number, emergency_burns.block_number), "
         "block_hash = coalesce(excluded.block_hash, emergency_burns.block_hash)",
-        _either_flag,
+        _same_burn,
     ),
     TableSpec(
         "balance_disputes",

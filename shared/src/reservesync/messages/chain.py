@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from reservesync.contracts import SystemContract, event_abi
+from reservesync.contracts import SystemContract
+from reservesync.messages.abi_values import ArgValue, event_shape
 from reservesync.messages.base import Message
 from reservesync.types import Address, Hash32, UtcDatetime
 
-ArgValue = str | bool
-"""Decoded ABI values: integers as decimal strings, addresses lowercase, bytes as 0x-hex."""
-
-
-_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
-_HEX = re.compile(r"^0x([0-9a-f]{2})*$")
-_INTEGER = re.compile(r"^-?[0-9]{1,78}$")
-
-
-def abi_value_problem(kind: str, value: ArgValue) -> str | None:
-    """Why `value` cannot be a decoded `kind`, or None when it can."""
-    if kind == "bool" or isinstance(value, bool):
-        return None if kind == "bool" and isinstance(value, bool) else f"not a {kind}"
-    if kind == "address":
-        return None if _ADDRESS.match(value) else "must be a lowercase 0x address"
-    if kind == "string":
-        return None
-    if kind.startswith(("uint", "int")):
-        return _integer_problem(kind, value)
-    return None if _HEX.match(value) else "must be 0x-prefixed lowercase hex"
-
-
-def _integer_problem(kind: str, value: str) -> str | None:
-    if not _INTEGER.match(value):
-        return "must be a decimal integer string"
-    bits = int(kind.lstrip("uint") or 256)
-    signed = not kind.startswith("u")
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    return None if low <= int(value) <= high else f"outside [{low}, {high}]"
+__all__ = ["ZERO_ADDRESS", "ArgValue", "BlockRef", "ChainEvent", "ChainReorg", "make_event_id"]
 
 
 def make_event_id(chain_id: int, tx_hash: str, log_index: int) -> str:
@@ -67,16 +39,12 @@ class ChainEvent(Message):
         expected = make_event_id(self.chain_id, self.tx_hash, self.log_index)
         if self.event_id != expected:
             raise ValueError(f"event_id must be {expected!r}")
-        abi = event_abi(self.contract, self.event)
-        if abi is None:
+        shape = event_shape(self.contract, self.event)
+        if shape is None:
             raise ValueError(f"{self.contract} has no event {self.event!r}")
-        names = [item["name"] for item in abi["inputs"]]
-        if sorted(self.args) != sorted(names):
-            raise ValueError(f"{self.event} args must be exactly {names}")
-        for item in abi["inputs"]:
-            problem = abi_value_problem(item["type"], self.args[item["name"]])
-            if problem:
-                raise ValueError(f"{self.event}.{item['name']} ({item['type']}): {problem}")
+        problem = shape.problem(self.event, self.args)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def arg_int(self, name: str) -> int:

@@ -1,0 +1,188 @@
+"""The writer under faults, against real Kafka and Postgres: killed mid-batch, Postgres
+restarted mid-stream, two instances sharing a group, and a replay of the topics. Each test
+writes into a database of its own, with a consumer group of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+from db_writer.checksum import combined, database_checksum
+from db_writer.consumer import TOPICS
+from devstack import postgres, services
+from devstack.protocol import Protocol
+from pydantic import SecretStr
+from reservesync.crypto import FieldCipher
+from reservesync.settings import EncryptionSettings
+from reservesync.topics import CHAIN_EVENTS
+from support.databases import FreshDatabase
+from support.messages import deposited, publish_many
+from support.stack import Endpoints
+from support.topics import records_from
+from support.waiting import eventually
+
+STREAM = 100_000
+
+
+async def _stream(endpoints: Endpoints, count: int, users: int = 500) -> list[str]:
+    """Publish `count` deposits (amounts 1..count) spread over `users` fresh users."""
+    people = [Protocol.new_user().lower() for _ in range(users)]
+    records: list[tuple[bytes | None, bytes | None]] = []
+    for i in range(count):
+        user = people[i % users]
+        records.append((user.encode(), deposited(endpoints.deployment, user, i + 1).to_json()))
+    await publish_many(endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name, records)
+    return people
+
+
+def _writer(endpoints: Endpoints, fresh: FreshDatabase, group: str, prefix: str) -> None:
+    services.start(
+        ["db-writer"],
+        {"DATABASE_URL": fresh.writer_url, "WRITER_GROUP_ID": group, "WRITER_BATCH_MAX": "2000"},
+        stack=endpoints.env(),
+        prefix=prefix,
+    )
+
+
+async def _deposits(connection: asyncpg.Connection, users: list[str]) -> tuple[int, int]:
+    """(rows, distinct amounts) of one stream's deposits in the database."""
+    row = await connection.fetchrow(
+        "SELECT count(*) AS n, count(DISTINCT amount) AS d FROM transactions "
+        "WHERE user_address = ANY($1::text[])",
+        users,
+    )
+    return int(row["n"]), int(row["d"])
+
+
+async def _counted(connection: asyncpg.Connection) -> int:
+    value = await connection.fetchval(
+        "SELECT coalesce(sum(row_count), 0) FROM sink_counters WHERE table_name = 'transactions'"
+    )
+    return int(value)
+
+
+async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> bool:
+    """The database holds every record of every source topic published so far."""
+    stored = {
+        (r["topic"], r["partition"]): int(r["next_offset"])
+        for r in await connection.fetch("SELECT topic, partition, next_offset FROM sink_offsets")
+    }
+    every = {
+        (t.name, p): stored.get((t.name, p), 0)
+        for t in TOPICS.values()
+        for p in range(t.partitions)
+    }
+    return await records_from(endpoints.kafka_bootstrap_servers, every) == 0
+
+
+@pytest.mark.timeout(600)
+async def test_killed_mid_batch_loses_and_duplicates_nothing(
+    endpoints: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    group, prefix = f"fault-kill-{secrets.token_hex(3)}", f"kill{secrets.token_hex(2)}"
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    try:
+        _writer(endpoints, fresh_database, group, prefix)
+        users = await _stream(endpoints, STREAM)
+        # Kill it while it is busy: some but not all of the stream is in.
+        await eventually(lambda: _some_written(db), within=120, what="the first rows")
+        services.kill("db-writer", prefix=prefix)
+        written_at_kill = (await _deposits(db, users))[0]
+        assert written_at_kill < STREAM, "the writer finished before the kill; stream more"
+        _writer(endpoints, fresh_database, group, prefix)
+        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the whole stream")
+        rows, distinct = await _deposits(db, users)
+        assert rows == distinct == STREAM
+        assert await _counted(db) == await db.fetchval("SELECT count(*) FROM transactions")
+    finally:
+        services.stop(["db-writer"], prefix=prefix)
+        await db.close()
+
+
+async def _some_written(db: asyncpg.Connection) -> bool:
+    return bool(await db.fetchval("SELECT count(*) > 5000 FROM transactions"))
+
+
+@pytest.mark.timeout(600)
+async def test_postgres_restart_mid_stream_is_waited_out(
+    endpoints: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    group, prefix = f"fault-pg-{secrets.token_hex(3)}", f"pg{secrets.token_hex(2)}"
+    _writer(endpoints, fresh_database, group, prefix)
+    try:
+        users = await _stream(endpoints, 30_000)
+        probe = await asyncpg.connect(fresh_database.migrator_url)
+        await eventually(lambda: _some_written(probe), within=120, what="the first rows")
+        await probe.close()
+        await asyncio.to_thread(postgres.restart)
+        assert services.running("db-writer", prefix=prefix), "the writer died with Postgres"
+        db = await asyncpg.connect(fresh_database.migrator_url)
+        try:
+            await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+            rows, distinct = await _deposits(db, users)
+            assert rows == distinct == 30_000
+            assert await _counted(db) == await db.fetchval("SELECT count(*) FROM transactions")
+        finally:
+            await db.close()
+    finally:
+        services.stop(["db-writer"], prefix=prefix)
+
+
+@pytest.mark.timeout(600)
+async def test_two_writers_share_partitions_and_write_each_row_once(
+    endpoints: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    group = f"fault-pair-{secrets.token_hex(3)}"
+    first, second = f"a{secrets.token_hex(2)}", f"b{secrets.token_hex(2)}"
+    _writer(endpoints, fresh_database, group, first)
+    _writer(endpoints, fresh_database, group, second)
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    try:
+        users = await _stream(endpoints, 20_000)
+        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+        rows, distinct = await _deposits(db, users)
+        assert rows == distinct == 20_000
+        assert await _counted(db) == await db.fetchval("SELECT count(*) FROM transactions")
+        assert services.running("db-writer", prefix=first)
+        assert services.running("db-writer", prefix=second)
+    finally:
+        services.stop(["db-writer"], prefix=first)
+        services.stop(["db-writer"], prefix=second)
+        await db.close()
+
+
+@pytest.mark.timeout(600)
+async def test_replay_rebuilds_the_same_content(
+    pipeline: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    """The session's live database against a replay of every topic into an empty one."""
+    env = {**pipeline.env(), "DATABASE_URL": pipeline.database_urls["rs_writer"]}
+    live = await asyncpg.connect(pipeline.migrator_url)
+    try:
+        await eventually(lambda: _stored_all(live, pipeline), within=120, what="live caught up")
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "db_writer.replay", "--database-url", fresh_database.writer_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=500,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "replay:" in result.stdout  # progress was shown
+        assert "replayed" in result.stdout
+        fields = FieldCipher.from_settings(
+            EncryptionSettings(field_encryption_key=SecretStr(pipeline.field_encryption_key))
+        )
+        live_sum = await database_checksum(pipeline.migrator_url, fields)
+        replayed_sum = await database_checksum(fresh_database.migrator_url, fields)
+        assert replayed_sum == live_sum
+        assert combined(replayed_sum) == combined(live_sum)
+        assert live_sum["transactions"][0] > 0
+    finally:
+        await live.close()
