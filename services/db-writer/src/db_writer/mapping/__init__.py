@@ -1,6 +1,34 @@
 """From messages to rows: the one place that says what each message becomes in Postgres.
 
-The tables of each mapping are documented in `chain`, `oracle` and `registry`. Every row carries
+| message                                  | rows                                                 |
+|------------------------------------------|------------------------------------------------------|
+| chain OracleAggregator.Synced, delta ≠ 0 | transactions MINT/BURN (sats, fee), balance_history, |
+|                                          | balance_snapshots, users                             |
+| chain OracleAggregator.Synced(u,0,-p,0,0)| balance_history (EMERGENCY_BURN), balance_snapshots: |
+|                                          | the balance half of a burn whose money movement is   |
+|                                          | the EmergencyBurn row just before it                 |
+| chain OracleAggregator.EmergencyBurn     | transactions EMERGENCY_BURN, emergency_burns, users  |
+| chain OracleAggregator.NeedsTopUp        | users                                                |
+| chain FeeVault.Deposited/Spent/Withdrawn | transactions DEPOSIT/FEE_SPENT/WITHDRAW (wei), users |
+| chain VaultWrBTC.Wrapped/Redeemed/Slashed| transactions WRAP/REDEEM/SLASH (sats), users         |
+| chain YieldScalesPool.*                  | yield_operations_log (+ participants recomputed);    |
+|                                          | YieldClaimed also transactions YIELD_CLAIM;          |
+|                                          | BalanceDisputed also balance_disputes RAISED         |
+| chain Transfer, Approval (rBTC, wrBTC)   | nothing: Synced, Wrapped etc. carry the amounts      |
+| chain.reorg/v1                           | the partition's rows of orphaned blocks removed from |
+|                                          | every chain table; participants recomputed           |
+| oracle.operation/v1                      | oracle_operations_log (Bitcoin address encrypted),   |
+|                                          | users                                                |
+| … action EMERGENCY_BURN with amount      | also emergency_burns (reported by the oracle)        |
+| … action DISPUTE_RESOLVED                | also balance_disputes RESOLVED (reason encrypted)    |
+| oracle.user_state/v1                     | oracle_user_states (newest `as_of` wins), users,     |
+|                                          | bitcoin_addresses (encrypted + keyed hash),          |
+|                                          | emergency_burns the oracle knows of                  |
+| tombstone on the state topic             | the user's oracle_user_states row (the user is gone) |
+| registry.contract/v1                     | system_contracts (newest observation wins)           |
+
+Users are discovered from `user` arguments only (`from`/`to`/`spender` also name contracts)
+and from the oracle. A burn the chain and the oracle both report is one row. Every row carries
 the topic, partition and offset of its message.
 """
 

@@ -1,23 +1,4 @@
-"""`chain.event/v1` → rows.
-
-| event                                 | rows                                                   |
-|---------------------------------------|--------------------------------------------------------|
-| OracleAggregator.Synced, delta ≠ 0    | transactions MINT/BURN (sats, fee), balance_history,   |
-|                                       | balance_snapshots, users                               |
-| OracleAggregator.Synced(u, 0, -p,0,0) | balance_history (EMERGENCY_BURN), balance_snapshots:   |
-|                                       | the balance half of a burn whose money movement is the |
-|                                       | EmergencyBurn row just before it                       |
-| OracleAggregator.EmergencyBurn        | transactions EMERGENCY_BURN, emergency_burns, users    |
-| OracleAggregator.NeedsTopUp           | users                                                  |
-| FeeVault.Deposited/Spent/Withdrawn    | transactions DEPOSIT/FEE_SPENT/WITHDRAW (wei), users   |
-| VaultWrBTC.Wrapped/Redeemed/Slashed   | transactions WRAP/REDEEM/SLASH (sats), users           |
-| YieldScalesPool.*                     | yield_operations_log (+ participants recomputed);      |
-|                                       | YieldClaimed also transactions YIELD_CLAIM;            |
-|                                       | BalanceDisputed also balance_disputes RAISED           |
-| Transfer, Approval (rBTC, wrBTC)      | nothing: Synced, Wrapped etc. carry the amounts        |
-
-Users are discovered from `user` arguments only: `from`/`to`/`spender` also name contracts.
-"""
+"""`chain.event/v1` → rows (the mapping table is in `db_writer.mapping`)."""
 
 from __future__ import annotations
 

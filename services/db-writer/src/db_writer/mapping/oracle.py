@@ -1,14 +1,4 @@
-"""`oracle.operation/v1` and `oracle.user_state/v1` → rows.
-
-| message                          | rows                                                       |
-|----------------------------------|------------------------------------------------------------|
-| oracle.operation/v1              | oracle_operations_log (Bitcoin address encrypted), users   |
-| … action EMERGENCY_BURN with tx  | also emergency_burns (reported by the oracle)              |
-| … action DISPUTE_RESOLVED        | also balance_disputes RESOLVED (reason encrypted)          |
-| oracle.user_state/v1             | oracle_user_states (newest `as_of` wins), users,           |
-|                                  | bitcoin_addresses (encrypted + keyed hash), emergency_burns |
-| tombstone on the state topic     | the user's oracle_user_states row goes (the user is gone)  |
-"""
+"""`oracle.operation/v1`, `oracle.user_state/v1` → rows (see the table in `db_writer.mapping`)."""
 
 from __future__ import annotations
 

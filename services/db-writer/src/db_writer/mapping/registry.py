@@ -1,4 +1,4 @@
-"""`registry.contract/v1` → system_contracts (the newest observation of each contract wins)."""
+"""`registry.contract/v1` → rows (see the table in `db_writer.mapping`)."""
 
 from __future__ import annotations
 
