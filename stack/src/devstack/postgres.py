@@ -125,12 +125,7 @@ def up(port: int, admin_password: str) -> str:
         )
         pwfile.unlink()
     data_dir_marker().write_text(str(pgdata))
-    status = subprocess.run(
-        _as_user(user, [str(bin_dir / "pg_ctl"), "-D", str(pgdata), "status"]),
-        capture_output=True,
-        check=False,
-    )
-    if status.returncode != 0:
+    if _pg_ctl(pgdata, "status").returncode != 0:
         log = data / "server.log"
         log.touch()
         if os.geteuid() == 0:
@@ -143,27 +138,7 @@ def up(port: int, admin_password: str) -> str:
             "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "
             "-c synchronous_commit=on -c wal_level=replica -c max_wal_size=2GB"
         )
-        result = subprocess.run(
-            _as_user(
-                user,
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(pgdata),
-                    "-l",
-                    str(log),
-                    "-o",
-                    options,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            ),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = _pg_ctl(pgdata, "-l", str(log), "-o", options, "-w", "-t", "60", "start")
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise procs.StackError(f"PostgreSQL did not start: {result.stderr}\n{tail}")
@@ -191,27 +166,8 @@ def running() -> bool:
 def restart() -> None:
     """A fast restart of the running cluster (connections drop, as in a failover)."""
     pgdata = Path(data_dir_marker().read_text())
-    result = subprocess.run(
-        _as_user(
-            _os_user(),
-            [
-                str(_binaries() / "pg_ctl"),
-                "-D",
-                str(pgdata),
-                "-m",
-                "fast",
-                "-l",
-                str(pgdata.parent / "server.log"),
-                "-w",
-                "-t",
-                "60",
-                "restart",
-            ],
-        ),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    log = str(pgdata.parent / "server.log")
+    result = _pg_ctl(pgdata, "-m", "fast", "-l", log, "-w", "-t", "60", "restart")
     if result.returncode != 0:
         raise procs.StackError(f"PostgreSQL did not restart: {result.stderr}")
 
@@ -229,14 +185,13 @@ def down() -> None:
         return
     pgdata = Path(marker.read_text())
     if (pgdata / "postmaster.pid").exists():
-        subprocess.run(
-            _as_user(
-                _os_user(),
-                [str(_binaries() / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
-            ),
-            capture_output=True,
-            check=False,
-        )
+        _pg_ctl(pgdata, "-m", "fast", "-w", "stop")
+
+
+def _pg_ctl(pgdata: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pg_ctl -D pgdata ARGS` as the cluster's user."""
+    argv = [str(_binaries() / "pg_ctl"), "-D", str(pgdata), *args]
+    return subprocess.run(_as_user(_os_user(), argv), capture_output=True, text=True, check=False)
 
 
 def version() -> str:

@@ -43,6 +43,11 @@ ON CONFLICT (user_address) DO UPDATE SET participant_type = excluded.participant
     left_at = excluded.left_at, last_block = excluded.last_block,
     last_log_index = excluded.last_log_index, updated_at = now()
 """
+OFFSETS_QUERY = (
+    "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1 "
+    "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) "
+    "ORDER BY topic, partition"
+)
 FORGET_ABSENT_PARTICIPANTS = """
 DELETE FROM yield_scales_participants p
 WHERE p.user_address = ANY($1::text[]) AND NOT EXISTS (
@@ -65,16 +70,8 @@ class SinkStore:
         await self.pool.close()
 
     async def stored_offsets(self, partitions: Iterable[tuple[str, int]]) -> Offsets:
-        wanted = list(partitions)
-        records = await self.pool.fetch(
-            "SELECT topic, partition, next_offset FROM sink_offsets "
-            "WHERE consumer_group = $1 AND (topic, partition) IN "
-            "(SELECT * FROM unnest($2::text[], $3::int[]))",
-            self.group,
-            [t for t, _ in wanted],
-            [p for _, p in wanted],
-        )
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
+        async with self.pool.acquire() as connection:
+            return await _fetch_offsets(connection, self.group, list(partitions), lock=False)
 
     async def write(self, rows: Rows, offsets: Offsets, letters: Sequence[DeadLetter] = ()) -> int:
         """Insert the rows of records not yet applied, bump counters by what was new, queue the
@@ -197,15 +194,7 @@ class SinkStore:
             [p for _, p in offsets],
             [0] * len(offsets),
         )
-        records = await connection.fetch(
-            "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1 "
-            "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) "
-            "ORDER BY topic, partition FOR UPDATE",
-            self.group,
-            [t for t, _ in offsets],
-            [p for _, p in offsets],
-        )
-        return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
+        return await _fetch_offsets(connection, self.group, list(offsets), lock=True)
 
     async def _store_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> None:
         await connection.execute(
@@ -218,6 +207,20 @@ class SinkStore:
             [p for _, p in offsets],
             list(offsets.values()),
         )
+
+
+async def _fetch_offsets(
+    connection: asyncpg.Connection, group: str, partitions: list[tuple[str, int]], *, lock: bool
+) -> Offsets:
+    # A fixed lock order, so two writers locking overlapping partitions cannot deadlock.
+    query = OFFSETS_QUERY + (" FOR UPDATE" if lock else "")
+    records = await connection.fetch(
+        query,
+        group,
+        [t for t, _ in partitions],
+        [p for _, p in partitions],
+    )
+    return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
 
 
 async def _queue_letters(connection: asyncpg.Connection, letters: Sequence[DeadLetter]) -> None:
