@@ -7,7 +7,9 @@ Each piece reads the environment names of SPEC section 2 (`KAFKA_BOOTSTRAP_SERVE
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+import re
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -51,18 +53,32 @@ class HttpSettings(ServiceSettings):
     http_port: int = Field(8080, ge=1, le=65535)
 
 
+_KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
+
+
 def _hex_key(value: SecretStr) -> SecretStr:
     raw = value.get_secret_value()
     if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+        # The message never echoes the value: it is a secret even when malformed.
         raise ValueError("must be 64 hex characters (32 bytes)")
     return value
 
 
 class EncryptionSettings(ServiceSettings):
-    """Keys for the sensitive fields (Bitcoin addresses, dispute descriptions)."""
+    """Keys for the sensitive fields (Bitcoin addresses, dispute descriptions), SPEC section 5.
+
+    Environment: `FIELD_ENCRYPTION_KEY` (64 hex), `FIELD_ENCRYPTION_KEY_ID` (written into every
+    ciphertext, so rotation needs no flag day), `FIELD_ENCRYPTION_PREVIOUS_KEYS` (JSON such as
+    `{"k0": "<64 hex>"}`: retired keys that still decrypt until every row is re-encrypted) and
+    `FIELD_LOOKUP_KEY` (64 hex, for the keyed lookup hashes).
+
+    When `FIELD_LOOKUP_KEY` is absent the lookup key is derived from the current encryption key
+    (HKDF-SHA256), which is convenient locally but means rotating the encryption key changes
+    every lookup hash and breaks lookups of existing rows. Production sets it explicitly.
+    """
 
     field_encryption_key: SecretStr = Field(description="64 hex chars: the current AES-256 key")
-    field_encryption_key_id: str = Field("k1", pattern=r"^[A-Za-z0-9_-]{1,16}$")
+    field_encryption_key_id: str = Field("k1", pattern=_KEY_ID_PATTERN)
     field_encryption_previous_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="JSON {key id: hex key}: old keys that still decrypt"
     )
@@ -80,4 +96,20 @@ class EncryptionSettings(ServiceSettings):
     @field_validator("field_encryption_previous_keys")
     @classmethod
     def _old_keys(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        # Key ids go into every ciphertext as short ASCII, so old ids obey the same rule.
+        for key_id in value:
+            if re.fullmatch(_KEY_ID_PATTERN, key_id) is None:
+                raise ValueError(f"key id {key_id!r} must be 1-16 of [A-Za-z0-9_-]")
         return {key_id: _hex_key(key) for key_id, key in value.items()}
+
+    @model_validator(mode="after")
+    def _current_id_is_unambiguous(self) -> EncryptionSettings:
+        # One id naming two different keys would make some ciphertexts undecryptable.
+        previous = self.field_encryption_previous_keys.get(self.field_encryption_key_id)
+        current = self.field_encryption_key.get_secret_value().lower()
+        if previous is not None and previous.get_secret_value().lower() != current:
+            raise ValueError(
+                f"key id {self.field_encryption_key_id!r} names both the current key "
+                "and a different previous key"
+            )
+        return self
