@@ -1,19 +1,88 @@
-"""The oracle-logger HTTP application.
+"""The oracle-logger HTTP application: the write routes, probes and metrics, and (when
+configured) the pull of the oracle's encrypted `/users`.
 
-Its own routes arrive with its issue; until then it serves what every service serves, so it
-can already be deployed, probed and scraped.
+The Kafka producer lives as long as the app's lifespan; readiness reports it, so a replica
+whose producer is not running is taken out of rotation instead of answering 503s.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
 from fastapi import FastAPI
-from reservesync import probes
+from reservesync import kafka, probes
 from reservesync.http import add_probes
 
+from oracle_logger import errors, routes
+from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
+from oracle_logger.deps import Runtime
+from oracle_logger.publishing import Publisher
+from oracle_logger.recent import RecentKeys
+from oracle_logger.state_pull import StatePuller
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="ReserveSync oracle-logger", version="0.1.0")
-    add_probes(app, {"kafka": lambda: probes.kafka_reachable(settings)})
+    runtime = Runtime(
+        settings=settings,
+        authenticator=Authenticator(
+            settings.oracle_tokens, settings.oracle_hmac_keys, settings.oracle_signature_max_skew_s
+        ),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if not runtime.authenticator.configured:
+            log.warning("no ORACLE_TOKENS or ORACLE_HMAC_KEYS configured: every write gets 401")
+        async with contextlib.AsyncExitStack() as stack:
+            producer = kafka.producer(settings)
+            await producer.start()
+            stack.push_async_callback(producer.stop)
+            runtime.publisher = Publisher(
+                producer,
+                accepted_ids=RecentKeys(
+                    settings.oracle_idempotency_capacity, settings.oracle_idempotency_ttl_s
+                ),
+                timeout_s=settings.oracle_publish_timeout_s,
+            )
+            stack.callback(setattr, runtime, "publisher", None)
+            # Set together or not at all (the settings refuse half a pull configuration).
+            if settings.oracle_users_url is not None:
+                http = httpx.AsyncClient(timeout=settings.oracle_pull_timeout_s)
+                stack.push_async_callback(http.aclose)
+                runtime.puller = StatePuller(
+                    settings.oracle_users_url,
+                    settings.state_key,
+                    publisher=runtime.publisher,
+                    http=http,
+                    interval_s=settings.oracle_pull_interval_s,
+                )
+                task = asyncio.create_task(runtime.puller.run(), name="oracle-state-pull")
+                stack.push_async_callback(_cancel, task)
+                log.info("pulling oracle state", extra={"url": settings.oracle_users_url})
+            yield
+
+    async def producer_running() -> None:
+        if runtime.publisher is None:
+            raise RuntimeError("the Kafka producer is not running")
+
+    app = FastAPI(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(routes.router)
+    add_probes(
+        app, {"kafka": lambda: probes.kafka_reachable(settings), "producer": producer_running}
+    )
     return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,9 +1,86 @@
-"""oracle-logger settings."""
+"""oracle-logger settings (environment names are the field names in capitals).
+
+Credentials are JSON objects keyed by oracle id, so adding an oracle is a configuration change:
+`ORACLE_TOKENS='{"oracle-1": "<bearer token>"}'`, `ORACLE_HMAC_KEYS='{"oracle-1": "<key>"}'`.
+An oracle may have either or both. With neither configured the service still starts (so a
+stack can be probed) but refuses every write with 401, and says so in its log.
+"""
 
 from __future__ import annotations
 
+import re
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from reservesync.settings import HttpSettings, KafkaSettings
+
+_ORACLE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")  # the `Identifier` of the message contract
+_MIN_SECRET_CHARS = 16
+
+
+def _credentials(value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+    for oracle_id, secret in value.items():
+        if _ORACLE_ID.fullmatch(oracle_id) is None:
+            raise ValueError(f"oracle id {oracle_id!r} must be 1-200 printable ASCII characters")
+        # A guessable secret would make the whole authentication decorative; the message never
+        # echoes it.
+        if len(secret.get_secret_value()) < _MIN_SECRET_CHARS:
+            raise ValueError(f"the secret of {oracle_id!r} must have at least 16 characters")
+    return value
 
 
 class Settings(KafkaSettings, HttpSettings):
-    pass
+    kafka_client_id: str = "oracle-logger"
+
+    oracle_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="JSON {oracle id: bearer token}"
+    )
+    oracle_hmac_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="JSON {oracle id: HMAC-SHA256 key}"
+    )
+    oracle_signature_max_skew_s: float = Field(
+        300.0, gt=0, le=3600, description="how far X-Timestamp may be from our clock"
+    )
+    oracle_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
+    oracle_max_batch_items: int = Field(500, ge=1, le=10_000)
+    oracle_idempotency_capacity: int = Field(
+        100_000, ge=1, description="how many accepted operation ids are remembered"
+    )
+    oracle_idempotency_ttl_s: float = Field(
+        24 * 3600.0, gt=0, description="how long an accepted operation id is remembered"
+    )
+    oracle_publish_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait for Kafka's acknowledgement before answering 503"
+    )
+
+    # Pull mode: both set enables it.
+    oracle_users_url: str | None = Field(None, description="the oracle's GET /users endpoint")
+    oracle_state_key: SecretStr | None = Field(
+        None, description="64 hex chars: the AES-256-GCM key of the /users payload"
+    )
+    oracle_pull_interval_s: float = Field(30.0, gt=0)
+    oracle_pull_timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("oracle_tokens", "oracle_hmac_keys")
+    @classmethod
+    def _check_credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        return _credentials(value)
+
+    @field_validator("oracle_state_key")
+    @classmethod
+    def _check_state_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()) is None:
+            raise ValueError("must be 64 hex characters (32 bytes)")
+        return value
+
+    @model_validator(mode="after")
+    def _pull_mode_is_whole(self) -> Settings:
+        # Half a pull configuration is a mistake, not a wish to stay in push mode.
+        if (self.oracle_users_url is None) != (self.oracle_state_key is None):
+            raise ValueError("ORACLE_USERS_URL and ORACLE_STATE_KEY must be set together")
+        return self
+
+    @property
+    def state_key(self) -> bytes:
+        if self.oracle_state_key is None:
+            raise RuntimeError("pull mode is not configured")
+        return bytes.fromhex(self.oracle_state_key.get_secret_value())

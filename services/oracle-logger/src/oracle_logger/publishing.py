@@ -1,0 +1,148 @@
+"""Publishing to Kafka, answering only after the acknowledgement, and publishing each operation
+once however often a client retries it.
+
+Exactly once on the topic holds for retries that reach this process within the memory's TTL
+and capacity. A retry that lands on another replica, or after a restart, publishes again; that
+is safe because the db-writer dedupes on `operation_id` (a UNIQUE column of
+`oracle_operations_log`), so this memory saves topic space and work, it is not the last line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from reservesync import dead_letters
+from reservesync.messages import DeadLetter, OracleOperation, OracleUserState
+from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
+
+from oracle_logger import metrics
+from oracle_logger.recent import RecentKeys
+
+log = logging.getLogger(__name__)
+
+
+class PublishFailed(Exception):
+    """Kafka did not acknowledge every record in time; nothing unacknowledged is remembered."""
+
+
+class IdConflict(Exception):
+    """An operation id that was already accepted arrives with different content."""
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(", ".join(ids))
+        self.ids = ids
+
+
+@dataclass(frozen=True)
+class OperationsOutcome:
+    accepted: list[str]
+    """Every operation id of the request, in request order."""
+    already_accepted: list[str]
+    """The subset answered from memory, not published again."""
+
+
+def digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
+
+
+class Publisher:
+    def __init__(
+        self, producer: AIOKafkaProducer, *, accepted_ids: RecentKeys, timeout_s: float
+    ) -> None:
+        self._producer = producer
+        self._accepted = accepted_ids  # operation id -> digest of what was published
+        self._timeout_s = timeout_s
+        # Ids being published right now: a concurrent retry waits for that outcome instead of
+        # publishing a second copy (a client that timed out may retry before we have answered).
+        self._in_flight: dict[str, asyncio.Future[None]] = {}
+
+    async def publish_operations(
+        self, operations: Sequence[OracleOperation], source: str = "push"
+    ) -> OperationsOutcome:
+        """Publish the operations not published before; raises `IdConflict`, `PublishFailed`.
+
+        `operations` carry distinct ids (the route merges identical repeats)."""
+        values = {op.operation_id: (op.user_address, op.to_json()) for op in operations}
+        digests = {op_id: digest(value) for op_id, (_, value) in values.items()}
+        while waiting := {self._in_flight[i] for i in values if i in self._in_flight}:
+            await asyncio.wait(waiting)
+        # From here to the claim below nothing awaits, so the check and the claim are atomic.
+        remembered = {i: self._accepted.get(i) for i in values}
+        conflicts = [i for i, d in remembered.items() if d is not None and d != digests[i]]
+        if conflicts:
+            raise IdConflict(conflicts)
+        already = [i for i, d in remembered.items() if d is not None]
+        fresh = [i for i, d in remembered.items() if d is None]
+        claim: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for op_id in fresh:
+            self._in_flight[op_id] = claim
+        try:
+            acked = await self._send(ORACLE_OPERATIONS.name, [values[i] for i in fresh])
+            # Remember each acknowledged id even when others failed: the client's retry then
+            # publishes only what is really missing.
+            for op_id, ok in zip(fresh, acked, strict=True):
+                if ok:
+                    self._accepted.put(op_id, digests[op_id])
+            if not all(acked):
+                raise PublishFailed(f"{acked.count(False)} of {len(fresh)} operations not acked")
+        finally:
+            for op_id in fresh:
+                del self._in_flight[op_id]
+            claim.set_result(None)
+        metrics.ACCEPTED.labels("operation", source).inc(len(fresh))
+        metrics.DUPLICATES.labels("operation").inc(len(already))
+        return OperationsOutcome(accepted=list(values), already_accepted=already)
+
+    async def publish_states(self, states: Sequence[OracleUserState], source: str = "push") -> None:
+        """Publish user states onto the compacted topic; raises `PublishFailed`.
+
+        No memory here: the topic keeps the newest state per user and the db-writer lets the
+        newest `as_of` win, so publishing the same state twice changes nothing."""
+        acked = await self._send(ORACLE_STATE.name, [(s.user_address, s.to_json()) for s in states])
+        if not all(acked):
+            raise PublishFailed(f"{acked.count(False)} of {len(states)} user states not acked")
+        metrics.ACCEPTED.labels("state", source).inc(len(states))
+
+    async def publish_dead_letter(self, letter: DeadLetter) -> None:
+        await dead_letters.publish(self._producer, [letter])
+
+    async def _send(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[bool]:
+        """Whether Kafka acknowledged each record within the timeout."""
+        if not records:
+            return []
+        started = time.perf_counter()
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                for key, value in records:
+                    futures.append(await self._producer.send(topic, value, key=key.encode()))
+        except Exception:
+            log.exception("could not hand records to the Kafka producer", extra={"topic": topic})
+        if futures:
+            # asyncio.wait, not wait_for/gather: a timeout must not cancel the producer's own
+            # delivery futures, which it still resolves later.
+            remaining = max(0.0, self._timeout_s - (time.perf_counter() - started))
+            await asyncio.wait(futures, timeout=remaining)
+        acked = [f.done() and not f.cancelled() and f.exception() is None for f in futures]
+        acked += [False] * (len(records) - len(futures))
+        if all(acked):
+            metrics.PUBLISH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        else:
+            failed = next((f for f in futures if f.done() and f.exception() is not None), None)
+            log.error(
+                "Kafka did not acknowledge every record",
+                extra={
+                    "topic": topic,
+                    "records": len(records),
+                    "unacknowledged": acked.count(False),
+                    "cause": repr(failed.exception()) if failed is not None else "timeout",
+                },
+            )
+        return acked

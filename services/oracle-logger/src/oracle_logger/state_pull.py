@@ -1,0 +1,208 @@
+"""Pull mode: every `ORACLE_PULL_INTERVAL_S`, GET the oracle's `/users`, decrypt, validate and
+publish the user states that changed.
+
+The oracle answers `{encrypted: true, data, iv, authTag, algorithm: "aes-256-gcm", timestamp}`
+(hex fields) under the key `ORACLE_STATE_KEY`. A payload that does not decrypt (tampered tag,
+wrong key) or is malformed is never published: it is reported by an error log, the
+`oracle_logger_state_pulls_total{outcome=...}` metric, and a dead letter on `rbtc.dlq.v1`
+(source_topic `oracle:/users`, partition 0, offset 0) that carries the encrypted payload as
+received, never plaintext: decrypted states hold Bitcoin addresses, which are stored encrypted
+everywhere else.
+
+Unlike the push API this is not all-or-nothing: nobody is waiting for an answer, so one bad
+user must not hold back every other user's state forever. Valid states are published, the bad
+ones are named (by index) in a dead letter. Users missing from a later payload are left alone
+(no tombstone): an incomplete answer of the oracle must not delete users.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from reservesync.dead_letters import dead_letter
+from reservesync.messages import OracleUserState
+
+from oracle_logger import metrics
+from oracle_logger.publishing import Publisher, PublishFailed, digest
+
+log = logging.getLogger(__name__)
+
+SOURCE = "oracle:/users"
+"""The dead letters' `source_topic`: not a Kafka topic, the endpoint the payload came from."""
+SERVICE = "oracle-logger"
+_TAG_BYTES = 16
+_HEX = r"^([0-9a-fA-F]{2})*$"
+
+
+class EncryptedUsers(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    encrypted: Literal[True]
+    data: str = Field(pattern=_HEX)
+    iv: str = Field(pattern=_HEX, min_length=16)
+    auth_tag: str = Field(alias="authTag", pattern=_HEX)
+    algorithm: Literal["aes-256-gcm"]
+    timestamp: str | int | float | None = None
+
+
+class PayloadRejected(Exception):
+    def __init__(self, outcome: str, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
+def decrypt_users(body: bytes, key: bytes) -> list[Any]:
+    """The decrypted list of user states (not yet validated); raises `PayloadRejected`."""
+    try:
+        envelope = EncryptedUsers.model_validate_json(body)
+    except ValidationError as exc:
+        raise PayloadRejected("bad_envelope", f"not an aes-256-gcm envelope: {exc}") from exc
+    tag = bytes.fromhex(envelope.auth_tag)
+    if len(tag) != _TAG_BYTES:
+        raise PayloadRejected("bad_envelope", f"authTag has {len(tag)} bytes, expected 16")
+    try:
+        plaintext = AESGCM(key).decrypt(
+            bytes.fromhex(envelope.iv), bytes.fromhex(envelope.data) + tag, None
+        )
+    except InvalidTag as exc:
+        raise PayloadRejected(
+            "decrypt_failed",
+            "the authentication tag does not verify: the payload was altered or "
+            "ORACLE_STATE_KEY is not the oracle's key",
+        ) from exc
+    except ValueError as exc:  # a nonce length AES-GCM does not take
+        raise PayloadRejected("bad_envelope", f"unusable iv: {exc}") from exc
+    try:
+        document = json.loads(plaintext)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PayloadRejected("bad_plaintext", f"decrypted payload is not JSON: {exc}") from exc
+    if isinstance(document, dict) and isinstance(document.get("users"), list):
+        document = document["users"]
+    if not isinstance(document, list):
+        raise PayloadRejected("bad_plaintext", "decrypted payload is not a list of user states")
+    return document
+
+
+@dataclass(frozen=True)
+class PullResult:
+    outcome: str
+    published: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class _Received:
+    """What the dead-letter helper needs to know about the payload (a `ConsumedRecord`)."""
+
+    value: bytes | None
+    topic: str = SOURCE
+    partition: int = 0
+    offset: int = 0
+    key: bytes | None = None
+
+
+class StatePuller:
+    def __init__(
+        self,
+        url: str,
+        key: bytes,
+        *,
+        publisher: Publisher,
+        http: httpx.AsyncClient,
+        interval_s: float,
+    ) -> None:
+        self._url = url
+        self._key = key
+        self._publisher = publisher
+        self._http = http
+        self._interval_s = interval_s
+        # Digest of the last published state per user: an unchanged user is not published
+        # again every interval (the compacted topic would churn for nothing).
+        self._published: dict[str, str] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.pull_once()
+            except Exception:
+                # The loop must outlive any single bad cycle; the next one tries again.
+                log.exception("state pull failed")
+                metrics.STATE_PULLS.labels("error").inc()
+            await asyncio.sleep(self._interval_s)
+
+    async def pull_once(self) -> PullResult:
+        try:
+            response = await self._http.get(self._url)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            # Nothing was received, so there is nothing to dead-letter; the next cycle retries.
+            log.warning("could not fetch the oracle's users", extra={"cause": repr(exc)})
+            return self._counted(PullResult("fetch_failed"))
+        body = response.content
+        try:
+            items = decrypt_users(body, self._key)
+        except PayloadRejected as exc:
+            await self._report(body, exc)
+            return self._counted(PullResult(exc.outcome, rejected=1))
+        states, problems = _validate(items)
+        changed = [s for s in states if self._published.get(s.user_address) != digest(s.to_json())]
+        if changed:
+            try:
+                await self._publisher.publish_states(changed, source="pull")
+            except PublishFailed:
+                # Not remembered as published, so the next cycle publishes them again.
+                return self._counted(PullResult("publish_failed"))
+            self._published.update({s.user_address: digest(s.to_json()) for s in changed})
+        if problems:
+            await self._report(
+                body,
+                PayloadRejected("invalid_items", "invalid user states: " + "; ".join(problems)),
+            )
+        return self._counted(
+            PullResult(
+                "invalid_items" if problems else "ok",
+                published=len(changed),
+                unchanged=len(states) - len(changed),
+                rejected=len(problems),
+            )
+        )
+
+    async def _report(self, body: bytes, problem: PayloadRejected) -> None:
+        log.error(
+            "rejected the oracle's users payload",
+            extra={"outcome": problem.outcome, "reason": str(problem), "bytes": len(body)},
+        )
+        try:
+            await self._publisher.publish_dead_letter(
+                dead_letter(_Received(body), problem, SERVICE)
+            )
+        except Exception:
+            log.exception("could not publish the dead letter of a rejected users payload")
+            metrics.STATE_PULLS.labels("dead_letter_failed").inc()
+
+    @staticmethod
+    def _counted(result: PullResult) -> PullResult:
+        metrics.STATE_PULLS.labels(result.outcome).inc()
+        return result
+
+
+def _validate(items: list[Any]) -> tuple[list[OracleUserState], list[str]]:
+    states: list[OracleUserState] = []
+    problems: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            states.append(OracleUserState.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "<item>"
+            problems.append(f"item {index}: {where}: {first['msg']}")
+    return states, problems
