@@ -11,7 +11,7 @@ export UV_PYTHON := python3.11
 
 $(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml stack/pyproject.toml services/*/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	uv sync --frozen
+	uv sync --locked
 	@touch $@
 
 setup: $(VENV)/.synced
