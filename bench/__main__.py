@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import codec
+from bench import backfill, codec, sink
 
 
 def main() -> int:
@@ -13,13 +13,16 @@ def main() -> int:
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {sys.platform}"
     )
-    print("command: make bench   (BENCH_CODEC_EVENTS=N to change the size)")
+    print("command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N to change the sizes)")
     figures = codec.run()
     print(
         f"codec: decode+validate+map {figures['events']:.0f} chain.event/v1 in "
         f"{figures['seconds']:.2f}s = {figures['events_per_s']:,.0f} events/s on one core, "
         f"peak extra memory {figures['peak_traced_mib']:.1f} MiB (tracemalloc)"
     )
+    for line in sink.lines(sink.run()):
+        print(line)
+    backfill.main()
     return 0
 
 

@@ -118,7 +118,7 @@ def up(port: int, controller_port: int) -> str:
         config = _write_config(port, controller_port)
         data = _home() / "data"
         if not (data / "meta.properties").exists():
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cluster_id = _cluster_id()
             subprocess.run(
                 _java(
                     libs, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)
@@ -143,6 +143,14 @@ async def _topics_with_retry(settings: KafkaSettings) -> None:
             if attempt == 59:
                 raise
             await asyncio.sleep(1)
+
+
+def _cluster_id() -> str:
+    """A random KRaft cluster id; one starting with "-" would be read as an option."""
+    while True:
+        candidate = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not candidate.startswith("-"):
+            return candidate
 
 
 def down() -> None:

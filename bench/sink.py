@@ -1,0 +1,501 @@
+"""Sustained events/s from Kafka into Postgres through one db-writer, beside the raw limit.
+
+A stream of mixed `chain.event/v1` is published once; one db-writer process sinks it into a
+fresh database, timed from its start until its stored offsets reach the end of every partition.
+The raw limit is COPY of the same rows (the writer's own mapping, deduplicated as the writer
+does) into a second fresh database on the same server. The target: the writer reaches at least
+half the raw limit.
+
+The benchmark runs on a local stack of its own in `.stack-bench/` (`RESERVESYNC_STACK_DIR`),
+started anew for each run and stopped at the end; the developer's `.stack/` is never touched.
+
+`make bench` runs it with the others; `BENCH_SINK_EVENTS=N .venv/bin/python -m bench.sink`
+runs it alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import platform
+import random
+import secrets
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from db_writer.config import Settings as WriterSettings
+from db_writer.mapping import Row, Rows, Source, rows_for
+from db_writer.tables import SPEC_BY_TABLE, SPECS
+from devstack import database, procs, services, stack
+from devstack.deploy import DeploymentRecord
+from devstack.paths import log_dir, stack_dir
+from pydantic import SecretStr
+from reservesync import kafka
+from reservesync.contracts import SystemContract
+from reservesync.crypto import FieldCipher
+from reservesync.db.migrate import upgrade
+from reservesync.messages import ChainEvent, decode, make_event_id
+from reservesync.settings import EncryptionSettings, KafkaSettings
+from reservesync.topics import CHAIN_EVENTS
+
+COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "1000000"))
+STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench"
+PREFIX = "bench"
+"""Process-name prefix of the benchmark's writer (the stack's `down` leaves it alone)."""
+TARGET = 0.5
+USERS = 20_000
+# Steps of the stream and their weights. An emergency burn is two events (EmergencyBurn and
+# its Synced(user, 0, -previous, 0, 0)), so per 100 events: 40 Synced, 30 Deposited, 20 Spent,
+# 5 of emergency burns and 5 of YieldScalesPool (ParticipantJoined, then YieldClaimed).
+STEPS = {"synced": 40.0, "deposited": 30.0, "spent": 20.0, "emergency_burn": 2.5, "yield": 5.0}
+MIX = "40% Synced, 30% Deposited, 20% Spent, 5% EmergencyBurn+Synced, 5% YieldScalesPool"
+TXS_PER_BLOCK = 10
+FIRST_BLOCK = 5_000_000
+SYNC_FEE_WEI = 2 * 10**15
+MINT_SHARE = 0.6
+CHUNK = 5000
+"""Records mapped at a time when building the COPY rows (the writer's default batch)."""
+POLL_S = 0.1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
+VAULT = SystemContract.FEE_VAULT
+POOL = SystemContract.YIELD_SCALES_POOL
+Record = tuple[bytes, bytes]
+"""(key, value) of one Kafka record, serialised before the clock starts."""
+
+
+def _hash(kind: str, number: int) -> str:
+    return "0x" + sha256(f"{kind}:{number}".encode()).hexdigest()
+
+
+class MixedStream:
+    """Chain events over `USERS` users, each consistent with those before it: balances add up
+    per user, an emergency burn takes the whole balance, a claim follows a join. Deterministic;
+    every step is a transaction of its own (unique hashes), `TXS_PER_BLOCK` to a block."""
+
+    def __init__(self, deployment: DeploymentRecord, seed: int = 7) -> None:
+        self.deployment = deployment
+        self.rng = random.Random(seed)
+        self.users = ["0x" + _hash("user", i)[2:42] for i in range(USERS)]
+        self.balances = dict.fromkeys(self.users, 0)
+        self.joined: set[str] = set()
+        self.started = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
+        self.tx = 0
+
+    def events(self, count: int) -> Iterator[ChainEvent]:
+        steps: dict[str, Callable[[str], list[ChainEvent]]] = {
+            "synced": self._synced,
+            "deposited": self._deposited,
+            "spent": self._spent,
+            "emergency_burn": self._emergency_burn,
+            "yield": self._yield,
+        }
+        names, weights = list(STEPS), list(STEPS.values())
+        while True:
+            self.tx += 1
+            step = steps[self.rng.choices(names, weights)[0]]
+            yield from step(self.rng.choice(self.users))
+
+    def _event(
+        self, contract: SystemContract, name: str, args: dict[str, str | bool], log_index: int = 0
+    ) -> ChainEvent:
+        block = self.tx // TXS_PER_BLOCK
+        tx_hash = _hash("tx", self.tx)
+        return ChainEvent(
+            event_id=make_event_id(self.deployment.chain_id, tx_hash, log_index),
+            chain_id=self.deployment.chain_id,
+            block_number=FIRST_BLOCK + block,
+            block_hash=_hash("block", block),
+            block_timestamp=self._at(),
+            tx_hash=tx_hash,
+            tx_index=self.tx % TXS_PER_BLOCK,
+            log_index=log_index,
+            contract=contract,
+            address=self.deployment.contracts[contract].address,
+            event=name,
+            args=args,
+        )
+
+    def _at(self) -> datetime:
+        return self.started + timedelta(seconds=self.tx // TXS_PER_BLOCK)
+
+    def _synced(self, user: str) -> list[ChainEvent]:
+        balance = self.balances[user]
+        if balance == 0 or self.rng.random() < MINT_SHARE:
+            delta = self.rng.randint(1_000, 1_000_000)
+        else:
+            delta = -self.rng.randint(1, balance)
+        self.balances[user] = balance + delta
+        args: dict[str, str | bool] = {
+            "user": user,
+            "newBalanceSats": str(balance + delta),
+            "deltaSats": str(delta),
+            "feeWei": str(SYNC_FEE_WEI),
+            "height": "840000",
+            "timestamp": str(int(self._at().timestamp())),
+        }
+        return [self._event(AGGREGATOR, "Synced", args)]
+
+    def _deposited(self, user: str) -> list[ChainEvent]:
+        amount = str(self.rng.randint(10**15, 10**17))
+        return [self._event(VAULT, "Deposited", {"user": user, "amount": amount})]
+
+    def _spent(self, user: str) -> list[ChainEvent]:
+        by = self.deployment.contracts[AGGREGATOR].address
+        amount = str(self.rng.randint(10**15, 10**16))
+        return [self._event(VAULT, "Spent", {"user": user, "amount": amount, "by": by})]
+
+    def _emergency_burn(self, user: str) -> list[ChainEvent]:
+        burned = self.balances[user]
+        if burned == 0:
+            return self._synced(user)  # nothing to burn yet: a mint instead
+        self.balances[user] = 0
+        burn: dict[str, str | bool] = {
+            "user": user,
+            "burnedAmount": str(burned),
+            "reason": "reserve shortfall",
+        }
+        balance: dict[str, str | bool] = {
+            "user": user,
+            "newBalanceSats": "0",
+            "deltaSats": str(-burned),
+            "feeWei": "0",
+            "height": "0",
+            "timestamp": str(int(self._at().timestamp())),
+        }
+        return [
+            self._event(AGGREGATOR, "EmergencyBurn", burn),
+            self._event(AGGREGATOR, "Synced", balance, log_index=1),
+        ]
+
+    def _yield(self, user: str) -> list[ChainEvent]:
+        amount = str(self.rng.randint(1_000, 100_000))
+        if user in self.joined:
+            return [self._event(POOL, "YieldClaimed", {"user": user, "amount": amount})]
+        self.joined.add(user)
+        kind = str(self.rng.randint(0, 1))
+        args: dict[str, str | bool] = {"user": user, "participantType": kind, "amount": amount}
+        return [self._event(POOL, "ParticipantJoined", args)]
+
+
+def serialised(deployment: DeploymentRecord, count: int) -> list[Record]:
+    """The stream as Kafka records, keyed by user as the chain-listener keys them."""
+    events = itertools.islice(MixedStream(deployment).events(count), count)
+    return [(event.partition_key.encode(), event.to_json()) for event in events]
+
+
+@dataclass(frozen=True)
+class Published:
+    seconds: float
+    positions: list[tuple[int, int]]
+    """(partition, offset) of each record, in publishing order."""
+
+    def ends(self) -> dict[int, int]:
+        """Partition -> the offset after its last record."""
+        ends: dict[int, int] = {}
+        for partition, offset in self.positions:
+            ends[partition] = max(ends.get(partition, 0), offset + 1)
+        return ends
+
+
+async def publish(bootstrap: str, records: Sequence[Record]) -> Published:
+    """One idempotent producer, batching (the project's producer settings, 20 ms linger)."""
+    producer = kafka.producer(KafkaSettings(kafka_bootstrap_servers=bootstrap), linger_ms=20)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        futures = [await producer.send(CHAIN_EVENTS.name, value, key=key) for key, value in records]
+        sent = await asyncio.gather(*futures)
+        seconds = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    return Published(seconds, [(m.partition, m.offset) for m in sent])
+
+
+@dataclass(frozen=True)
+class Database:
+    """A fresh, migrated database on the benchmark's server."""
+
+    name: str
+    writer_url: str
+    migrator_url: str
+
+
+def _on(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def fresh_database(env: Mapping[str, str], purpose: str) -> Database:
+    name = f"bench_{purpose}_{secrets.token_hex(3)}"
+    asyncio.run(database.create(env["POSTGRES_ADMIN_URL"], name))
+    fresh = Database(name, _on(env["DB_WRITER_DATABASE_URL"], name), _on(env["DATABASE_URL"], name))
+    upgrade(fresh.migrator_url)
+    return fresh
+
+
+async def checkpoint(admin_url: str) -> None:
+    """Flush what earlier phases left dirty, so each timed phase starts from a clean server."""
+    connection = await asyncpg.connect(admin_url)
+    try:
+        await connection.execute("CHECKPOINT")
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True)
+class WriterRun:
+    seconds: float
+    """From the process's start until its stored offsets reach every partition's end."""
+    first_commit_s: float
+    """From the process's start until its first batch is in the database."""
+    cpu_s: float
+    peak_rss_mib: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of the process and of its waited-for children (`/proc/<pid>/stat`)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
+    return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+
+
+def _log_tail(process: str, lines: int = 20) -> str:
+    path = log_dir() / f"{process}.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+async def _stored_offsets(connection: asyncpg.Connection, group: str) -> dict[int, int]:
+    records = await connection.fetch(
+        "SELECT partition, next_offset FROM sink_offsets WHERE consumer_group = $1 AND topic = $2",
+        group,
+        CHAIN_EVENTS.name,
+    )
+    return {int(r["partition"]): int(r["next_offset"]) for r in records}
+
+
+async def caught_up(db: Database, group: str, ends: Mapping[int, int], process: str) -> float:
+    """Waits until the writer has stored every partition's end offset; returns the
+    perf_counter time its first batch was seen in the database."""
+    connection = await asyncpg.connect(db.writer_url)
+    first: float | None = None
+    try:
+        while True:
+            if procs.running_pid(process) is None:
+                tail = _log_tail(process)
+                raise procs.StackError(f"the db-writer exited; last log lines:\n{tail}")
+            stored = await _stored_offsets(connection, group)
+            if stored and first is None:
+                first = time.perf_counter()
+            if all(stored.get(partition, 0) >= end for partition, end in ends.items()):
+                return time.perf_counter() if first is None else first
+            await asyncio.sleep(POLL_S)
+    finally:
+        await connection.close()
+
+
+def run_writer(env: Mapping[str, str], db: Database, ends: Mapping[int, int]) -> WriterRun:
+    """One db-writer process over the stream, from its start until it has stored it all."""
+    group = f"bench-sink-{secrets.token_hex(3)}"
+    process = services.SERVICES["db-writer"].process(PREFIX)
+    timeout = 300 + sum(ends.values()) / 500
+    started = time.perf_counter()
+    services.start(
+        ["db-writer"],
+        {"DATABASE_URL": db.writer_url, "WRITER_GROUP_ID": group},
+        stack=env,
+        prefix=PREFIX,
+    )
+    try:
+        pid = procs.running_pid(process)
+        if pid is None:
+            raise procs.StackError(f"the db-writer did not start:\n{_log_tail(process)}")
+        first = asyncio.run(asyncio.wait_for(caught_up(db, group, ends, process), timeout))
+        seconds = time.perf_counter() - started
+        return WriterRun(seconds, first - started, _cpu_seconds(pid), _peak_rss_mib(pid))
+    finally:
+        services.stop(["db-writer"], prefix=PREFIX)
+
+
+CopyRecords = dict[str, list[tuple[Any, ...]]]
+"""Table -> its rows as COPY records, in the column order of its TableSpec."""
+
+
+def copy_records(
+    records: Sequence[Record], positions: Sequence[tuple[int, int]], cipher: FieldCipher
+) -> CopyRecords:
+    """The rows the writer makes of these records (its own mapping, each row with the
+    partition and offset the record got), deduplicated as the writer does it: rows of one key
+    merged (`TableSpec.deduplicated`) in tables that upsert, every row kept in the others."""
+    copy: CopyRecords = defaultdict(list)
+    merging: dict[str, list[Row]] = defaultdict(list)
+    for start in range(0, len(records), CHUNK):
+        rows = Rows()
+        for (_, value), (partition, offset) in zip(
+            records[start : start + CHUNK], positions[start : start + CHUNK], strict=True
+        ):
+            message = decode(value, CHAIN_EVENTS.carries)
+            rows.extend(rows_for(message, Source(CHAIN_EVENTS.name, partition, offset), cipher))
+        for table, chunk in rows.tables.items():
+            spec = SPEC_BY_TABLE[table]
+            if spec.on_conflict == "DO NOTHING":
+                copy[table].extend(zip(*spec.arrays(chunk), strict=True))
+            else:
+                merging[table] = spec.deduplicated([*merging[table], *chunk])
+    for table, rows_of_key in merging.items():
+        copy[table].extend(zip(*SPEC_BY_TABLE[table].arrays(rows_of_key), strict=True))
+    return dict(copy)
+
+
+async def copy_into(url: str, copy: CopyRecords) -> float:
+    """COPY every table's records, table by table; returns the seconds the COPYs took.
+
+    As the tables' owner: Postgres refuses COPY FROM under row-level security, which applies to
+    the writer's role (its policy is `USING (true)`, so the two see the same tables)."""
+    connection = await asyncpg.connect(url)
+    try:
+        started = time.perf_counter()
+        for spec in SPECS:
+            if copy.get(spec.name):
+                await connection.copy_records_to_table(
+                    spec.name, records=copy[spec.name], columns=[c for c, _ in spec.columns]
+                )
+        return time.perf_counter() - started
+    finally:
+        await connection.close()
+
+
+async def check_rows(db: Database, expected: Mapping[str, int]) -> None:
+    """Every table holds exactly the rows the mapping predicts."""
+    connection = await asyncpg.connect(db.migrator_url)
+    try:
+        found = {
+            table: int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
+            for table in expected
+        }
+    finally:
+        await connection.close()
+    if found != dict(expected):
+        raise RuntimeError(f"{db.name}: rows {found}, the mapping predicts {dict(expected)}")
+
+
+@contextlib.contextmanager
+def bench_stack() -> Iterator[dict[str, str]]:
+    """The benchmark's own local stack in `.stack-bench/`: a new world each run (stopping
+    leftovers first makes `up` start one), stopped at the end."""
+    previous = os.environ.get("RESERVESYNC_STACK_DIR")
+    os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
+    try:
+        services.stop(["db-writer"], prefix=PREFIX)
+        stack.down(progress=lambda _: None)
+        yield stack.up()
+    finally:
+        services.stop(["db-writer"], prefix=PREFIX)
+        stack.down()
+        if previous is None:
+            os.environ.pop("RESERVESYNC_STACK_DIR", None)
+        else:
+            os.environ["RESERVESYNC_STACK_DIR"] = previous
+
+
+def _writer_batch_max() -> int:
+    default = WriterSettings.model_fields["writer_batch_max"].default
+    return int(os.environ.get("WRITER_BATCH_MAX", default))
+
+
+def run() -> dict[str, float]:
+    started = time.perf_counter()
+    with bench_stack() as env:
+        deployment = DeploymentRecord.model_validate_json(
+            (stack_dir() / "deployment.json").read_text()
+        )
+        records = serialised(deployment, COUNT)
+        published = asyncio.run(publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
+
+        sink_db = fresh_database(env, "sink")
+        asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
+        writer = run_writer(env, sink_db, published.ends())
+
+        cipher = FieldCipher.from_settings(
+            EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
+        )
+        copy = copy_records(records, published.positions, cipher)
+        del records
+        raw_db = fresh_database(env, "raw")
+        asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
+        copy_s = asyncio.run(copy_into(raw_db.migrator_url, copy))
+
+        expected = {table: len(rows) for table, rows in copy.items()}
+        for db in (sink_db, raw_db):
+            asyncio.run(check_rows(db, expected))
+    rows = sum(expected.values())
+    return {
+        "events": COUNT,
+        "rows": rows,
+        "tables": len(expected),
+        "publish_s": published.seconds,
+        "writer_s": writer.seconds,
+        "writer_first_commit_s": writer.first_commit_s,
+        "writer_cpu_s": writer.cpu_s,
+        "writer_peak_rss_mib": writer.peak_rss_mib,
+        "writer_batch_max": _writer_batch_max(),
+        "copy_s": copy_s,
+        "total_s": time.perf_counter() - started,
+    }
+
+
+def lines(figures: Mapping[str, float]) -> list[str]:
+    events, rows = figures["events"], figures["rows"]
+    writer_s, copy_s = figures["writer_s"], figures["copy_s"]
+    ratio = copy_s / writer_s
+    verdict = "met" if ratio >= TARGET else "NOT met"
+    return [
+        f"sink: {events:,.0f} mixed chain.event/v1 ({MIX}) over {USERS:,} users "
+        f"-> {rows:,.0f} rows in {figures['tables']:.0f} tables",
+        f"  publish (not part of the sink figure): {figures['publish_s']:.1f}s = "
+        f"{events / figures['publish_s']:,.0f} events/s, one idempotent batching producer",
+        f"  db-writer, one process (batches of <= {figures['writer_batch_max']:.0f}): "
+        f"{writer_s:.1f}s from process start to caught up (first batch in at "
+        f"{figures['writer_first_commit_s']:.1f}s) = {events / writer_s:,.0f} events/s, "
+        f"{rows / writer_s:,.0f} rows/s; CPU {figures['writer_cpu_s']:.1f}s = "
+        f"{100 * figures['writer_cpu_s'] / writer_s:.0f}% of one core; "
+        f"peak RSS {figures['writer_peak_rss_mib']:.0f} MiB",
+        f"  raw limit, COPY of the same rows into a fresh database: {copy_s:.1f}s = "
+        f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s",
+        f"  writer/COPY = {ratio:.2f} (target >= {TARGET:.2f}: {verdict}); "
+        f"whole benchmark {figures['total_s']:.0f}s",
+    ]
+
+
+def main() -> int:
+    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, "
+        f"{platform.python_implementation()} {platform.python_version()}, {sys.platform}"
+    )
+    print(f"command: BENCH_SINK_EVENTS={COUNT} .venv/bin/python -m bench.sink")
+    for line in lines(run()):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
