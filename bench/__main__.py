@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import backfill, codec, sink
+from bench import codec, sink
 
 
 def main() -> int:
@@ -22,7 +22,6 @@ def main() -> int:
     )
     for line in sink.lines(sink.run()):
         print(line)
-    backfill.main()
     return 0
 
 
