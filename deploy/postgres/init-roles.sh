@@ -30,7 +30,7 @@ psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}
 	-- rs_migrator: owns the schema and runs Alembic migrations
 	CREATE ROLE rs_migrator LOGIN PASSWORD :'migrator_pw';
 	-- rs_writer: the db-writer; inserts and updates rows, no DDL
-	CREATE ROLE rs_writer LOGIN PASSWORD :'writer_pw';
+	CREATE ROLE rs_writer LOGIN BYPASSRLS PASSWORD :'writer_pw';
 	-- rs_health: the health service; reads counters and offsets
 	CREATE ROLE rs_health LOGIN PASSWORD :'health_pw';
 	-- rs_api: the realtime API; reads through row-level security

@@ -32,6 +32,9 @@ async def provision(admin_url: str, passwords: dict[str, str]) -> None:
             # Identifiers and passwords cannot be bind parameters in DDL; both are ours.
             password = passwords[role].replace("'", "''")
             await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
+        # The writer writes every row (its policies are USING (true)); COPY, its fast path,
+        # is refused under row-level security unless the role bypasses it.
+        await conn.execute("ALTER ROLE rs_writer BYPASSRLS")
     finally:
         await conn.close()
     await create(admin_url, DATABASE)

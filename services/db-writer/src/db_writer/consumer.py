@@ -97,16 +97,27 @@ class DbWriter:
         retention_job = asyncio.create_task(
             retention.run_periodically(store.pool, self.settings.writer_retention_interval_s, stop)
         )
+        writer = BatchWriter(store, producer, cipher)
+        # One batch is written while the next is fetched and decoded: Postgres and Python work
+        # at the same time. Writes stay strictly in order (each waits for the one before).
+        writing: asyncio.Task[None] | None = None
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.writer_poll_timeout_ms,
                     max_records=self.settings.writer_batch_max,
                 )
-                if batch:
-                    await BatchWriter(store, producer, cipher).write(batch)
-                    await _commit(consumer, batch)
+                if not batch:
+                    continue
+                settled = await asyncio.to_thread(writer.settle_all, batch)
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(_write_then_commit(writer, consumer, batch, settled))
+            if writing is not None:
+                await writing
         finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
             retention_job.cancel()
             await consumer.stop()
             await producer.stop()
@@ -141,8 +152,14 @@ class BatchWriter:
         self.producer = producer
         self.cipher = cipher
 
+    def settle_all(self, batch: Batch) -> list[Settled]:
+        """The CPU half of a batch (decode, validate, map, encrypt); safe in a worker thread."""
+        return [settle(r, self.cipher) for records in batch.values() for r in records]
+
     async def write(self, batch: Batch) -> None:
-        settled = [settle(r, self.cipher) for records in batch.values() for r in records]
+        await self.write_settled(self.settle_all(batch))
+
+    async def write_settled(self, settled: list[Settled]) -> None:
         run: list[Settled] = []
         for item in settled:
             if item.is_barrier:
@@ -231,6 +248,13 @@ async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
             log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _write_then_commit(
+    writer: BatchWriter, consumer: AIOKafkaConsumer, batch: Batch, settled: list[Settled]
+) -> None:
+    await writer.write_settled(settled)
+    await _commit(consumer, batch)
 
 
 async def _commit(consumer: AIOKafkaConsumer, batch: Batch) -> None:

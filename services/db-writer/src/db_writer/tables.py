@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
+from db_writer.known_users import sighting
 from db_writer.mapping import Row
 
 PROVENANCE = (("src_topic", "text"), ("src_partition", "int"), ("src_offset", "bigint"))
@@ -44,12 +44,30 @@ class TableSpec:
         arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
         select = ", ".join(SELECT_EXPRESSIONS.get(c, c) for c, _ in self.columns)
         # Built from the constant specs below, never from input.
+        # The rows come back aggregated per source partition: what the counters need, without
+        # a row per insert crossing the wire.
         return (
-            f"INSERT INTO {self.name} ({names}) SELECT {select} "  # noqa: S608
+            f"WITH written AS (INSERT INTO {self.name} ({names}) SELECT {select} "  # noqa: S608
             f"FROM unnest({arrays}) AS u({names}) "
             f"ON CONFLICT ({', '.join(self.key)}) {self.on_conflict} "
-            f"RETURNING (xmax = 0) AS inserted, src_topic, src_partition"
+            f"RETURNING (xmax = 0) AS inserted, src_topic, src_partition) "
+            f"SELECT src_topic, src_partition, count(*) AS inserted FROM written "
+            f"WHERE inserted GROUP BY src_topic, src_partition"
         )
+
+    @property
+    def append_only(self) -> bool:
+        """Rows that never merge: a batch of them can be COPYed unless one already exists."""
+        return self.on_conflict == "DO NOTHING"
+
+    def records(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+        """Rows as COPY records (a text[] column travels as a list, not as jsonb)."""
+        return [
+            tuple(
+                row[c] if c in SELECT_EXPRESSIONS else _pg(row[c], kind) for c, kind in self.columns
+            )
+            for row in rows
+        ]
 
     def deduplicated(self, rows: Sequence[Row]) -> list[Row]:
         if self.on_conflict == "DO NOTHING":
@@ -65,11 +83,8 @@ class TableSpec:
 
 
 def _pg(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "numeric":
-        return Decimal(value)
-    if kind == "jsonb":
+    # asyncpg encodes Python ints as numeric exactly; only jsonb needs text.
+    if kind == "jsonb" and value is not None:
         return json.dumps(value, sort_keys=True)
     return value
 
@@ -92,13 +107,8 @@ _EARLIER = (
 )
 
 
-def _sighting(row: Row) -> tuple[Any, ...]:
-    block = row["first_seen_block"]
-    return (row["first_seen_at"], row["first_seen_source"], -1 if block is None else block)
-
-
 def _earliest_sighting(earlier: Row, later: Row) -> Row:
-    first = earlier if _sighting(earlier) <= _sighting(later) else later
+    first = earlier if sighting(earlier) <= sighting(later) else later
     return {
         **first,
         "seen_on_chain": earlier["seen_on_chain"] or later["seen_on_chain"],

@@ -30,6 +30,10 @@ YIELD_OPERATIONS = {
 }
 
 
+# The only events that change who participates in the pool (and so need a recompute).
+MEMBERSHIP_EVENTS = frozenset({"ParticipantJoined", "ParticipantLeft", "EmergencyBurnTriggered"})
+
+
 def origin(event: ChainEvent) -> Row:
     return {
         "chain_id": event.chain_id,
@@ -172,7 +176,7 @@ def _yield(rows: Rows, event: ChainEvent, source: Source) -> None:
             **source.columns(),
         },
     )
-    if isinstance(user, str):
+    if isinstance(user, str) and event.event in MEMBERSHIP_EVENTS:
         rows.yield_users.add(user)
     if event.event == "BalanceDisputed":
         rows.add(
