@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import codec, sink
+from bench import backfill, codec, sink
 
 
 def main() -> int:
@@ -22,6 +22,7 @@ def main() -> int:
     )
     for line in sink.lines(sink.run()):
         print(line)
+    backfill.main()
     return 0
 
 

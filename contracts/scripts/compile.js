@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Compiles every src/*.sol with the pinned npm solc (no compiler downloads) and writes
 // deterministic artifacts:  node scripts/compile.js [outDir=build] [--abi-dir <dir>]
+// Test-only helpers in test/*.sol are compiled into the same outDir, but their ABIs never go
+// to --abi-dir: that directory is the shared contract of the six system contracts.
 "use strict";
 
 const crypto = require("crypto");
@@ -11,6 +13,7 @@ const solc = require("solc");
 const EXPECTED_SOLC = "0.8.28";
 const ROOT = path.resolve(__dirname, "..");
 const SRC_DIR = path.join(ROOT, "src");
+const TEST_DIR = path.join(ROOT, "test");
 
 function die(msg) {
   console.error(`compile: ${msg}`);
@@ -61,12 +64,17 @@ function main() {
   const version = solc.version();
   if (!version.startsWith(EXPECTED_SOLC + "+")) die(`expected solc ${EXPECTED_SOLC}, got ${version}`);
 
-  const files = fs.readdirSync(SRC_DIR).filter((f) => f.endsWith(".sol")).sort();
+  const solidityIn = (dir) =>
+    fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".sol")).sort() : [];
+  const files = solidityIn(SRC_DIR);
   if (files.length === 0) die(`no .sol files in ${SRC_DIR}`);
 
   // Source unit names are repo-relative so the embedded metadata hash is machine-independent.
   const sources = {};
   for (const f of files) sources[`src/${f}`] = { content: fs.readFileSync(path.join(SRC_DIR, f), "utf8") };
+  for (const f of solidityIn(TEST_DIR)) {
+    sources[`test/${f}`] = { content: fs.readFileSync(path.join(TEST_DIR, f), "utf8") };
+  }
 
   const settings = {
     optimizer: { enabled: true, runs: 200 },
@@ -117,7 +125,9 @@ function main() {
       deployedBytecode: a.deployedBytecode,
       sourceHash: a.sourceHash,
     });
-    if (abiDir) writeJson(path.join(abiDir, `${a.contractName}.json`), a.abi);
+    if (abiDir && a.sourceName.startsWith("src/")) {
+      writeJson(path.join(abiDir, `${a.contractName}.json`), a.abi);
+    }
   }
   writeJson(path.join(outDir, "manifest.json"), {
     solcVersion: version,

@@ -816,9 +816,12 @@ def test_postgres_init_script_creates_the_roles_and_database() -> None:
     )
     assert mounted[0].endswith(".sh"), "the entrypoint only runs *.sh / *.sql files"
     for role in ROLES:
-        assert re.search(rf"CREATE ROLE {role} LOGIN PASSWORD", script), (
+        assert re.search(rf"CREATE ROLE {role} LOGIN (BYPASSRLS )?PASSWORD", script), (
             f"init-roles.sh must create the login role {role}"
         )
+    # The writer's COPY fast path is refused under row-level security (as the local stack's
+    # devstack.database.provision sets it).
+    assert "CREATE ROLE rs_writer LOGIN BYPASSRLS" in script, "rs_writer must bypass RLS"
     assert f"DATABASE={DATABASE}" in script, f"init-roles.sh must create database {DATABASE}"
     assert "OWNER rs_migrator" in script, "init-roles.sh: the database belongs to rs_migrator"
     assert "REVOKE CREATE ON SCHEMA public FROM PUBLIC" in script

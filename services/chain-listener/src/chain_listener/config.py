@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
+from pydantic_settings import NoDecode
 from reservesync.contracts import Deployment
 from reservesync.settings import ChainSettings, KafkaSettings
 
@@ -18,14 +20,57 @@ class Settings(KafkaSettings, ChainSettings):
     chain_contracts_file: Path | None = Field(
         None, description="a deployment record (compose's deploy job writes one) instead"
     )
-    chain_start_block: int = Field(0, ge=0)
+    chain_rpc_fallback_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="more JSON-RPC URLs of the same chain, comma-separated or a JSON list; "
+        "requests fail over to them when CHAIN_RPC_URL errs, times out or rate-limits",
+    )
+    chain_rpc_timeout_s: float = Field(30.0, gt=0)
+    chain_rpc_batch_size: int = Field(
+        100, ge=1, le=1000, description="requests per JSON-RPC batch (providers cap it)"
+    )
+    chain_start_block: int = Field(
+        0, ge=0, description="where a listener without checkpoint starts"
+    )
     chain_delivery: Literal["finalized", "instant"] = "finalized"
     chain_confirmations: int = Field(2, ge=0, le=1000)
     chain_poll_interval_s: float = Field(0.5, gt=0)
+    chain_initial_block_range: int = Field(
+        20, ge=1, description="the first eth_getLogs range; it grows while answers are light"
+    )
     chain_max_block_range: int = Field(2000, ge=1)
+    chain_range_target_s: float = Field(
+        2.0, gt=0, description="eth_getLogs ranges grow while a call takes well under this"
+    )
+    chain_target_logs_per_range: int = Field(
+        5000, ge=1, description="ranges shrink when an answer holds far more logs than this"
+    )
+    chain_prefetch_ranges: int = Field(
+        2, ge=1, le=16, description="verified ranges fetched ahead of the one being published"
+    )
+    chain_reorg_window: int = Field(
+        128,
+        ge=1,
+        le=10_000,
+        description="recent block hashes kept in the checkpoint to find a fork point",
+    )
+    chain_progress_interval_s: float = Field(5.0, gt=0)
+    chain_registry_check_interval_s: float = Field(
+        30.0, gt=0, description="how often code presence of the contracts is checked"
+    )
     chain_transactional_id: str = Field(
         "chain-listener", description="one per chain: a restarted listener fences its zombie"
     )
+
+    @field_validator("chain_rpc_fallback_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [url.strip() for url in text.split(",") if url.strip()]
 
     @model_validator(mode="after")
     def _contracts_known(self) -> Self:
@@ -37,4 +82,21 @@ class Settings(KafkaSettings, ChainSettings):
             object.__setattr__(self, "chain_contracts", contracts)
         if not self.chain_contracts:
             raise ValueError("set CHAIN_CONTRACTS or CHAIN_CONTRACTS_FILE")
+        if self.chain_reorg_window <= self.chain_confirmations:
+            raise ValueError("CHAIN_REORG_WINDOW must exceed CHAIN_CONFIRMATIONS")
         return self
+
+    @property
+    def rpc_urls(self) -> list[str]:
+        """The primary URL first, then the fallbacks, each once."""
+        return list(dict.fromkeys([self.chain_rpc_url, *self.chain_rpc_fallback_urls]))
+
+    @property
+    def producer_transactional_id(self) -> str:
+        return f"{self.chain_transactional_id}-{self.chain_id}"
+
+    @property
+    def checkpoint_key(self) -> bytes:
+        """One checkpoint per listener identity and chain: two listeners with their own
+        transactional ids (a test's, a standby's) never resume from each other's progress."""
+        return f"{self.chain_transactional_id}/{self.chain_id}".encode()

@@ -1,16 +1,24 @@
-"""Raw `eth_getLogs` entries → `chain.event/v1`, by the ABIs of the six system contracts."""
+"""Raw logs → `chain.event/v1`, by the ABIs of the system contracts; what does not decode
+becomes a dead letter with the reason."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 from reservesync.contracts import Deployment, SystemContract, events
-from reservesync.messages import ChainEvent, make_event_id
+from reservesync.dead_letters import dead_letter
+from reservesync.messages import ChainEvent, DeadLetter, make_event_id
 from reservesync.messages.chain import ArgValue
+
+from chain_listener.abi_decoders import Decode, decoder, topic_type
+from chain_listener.node import Log
+
+SERVICE = "chain-listener"
 
 
 class UnknownLog(ValueError):
@@ -22,15 +30,28 @@ class EventSpec:
     contract: SystemContract
     name: str
     inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
+    decode_topics: Decode
+    decode_data: Decode
+
+    @classmethod
+    def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
+        inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
+        return cls(
+            contract,
+            item["name"],
+            inputs,
+            decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
+            decoder([kind for _, kind, indexed in inputs if not indexed]),
+        )
 
     @property
-    def data_types(self) -> list[str]:
-        return [kind for _, kind, indexed in self.inputs if not indexed]
+    def indexed_count(self) -> int:
+        return sum(1 for _, _, indexed in self.inputs if indexed)
 
 
-def _signature(item: dict[str, Any]) -> bytes:
+def _topic0(item: dict[str, Any]) -> str:
     types = ",".join(i["type"] for i in item["inputs"])
-    return keccak(text=f"{item['name']}({types})")
+    return "0x" + keccak(text=f"{item['name']}({types})").hex()
 
 
 def _value(kind: str, raw: Any) -> ArgValue:
@@ -47,53 +68,77 @@ def _value(kind: str, raw: Any) -> ArgValue:
     return str(raw)
 
 
+@dataclass
+class ChainLogSource:
+    """Where an undecodable log came from, in the shape `dead_letter` records: the chain
+    stands in for a topic and the block number for an offset, so the letter names the log."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
 class EventDecoder:
     def __init__(self, chain_id: int, deployment: Deployment) -> None:
         self.chain_id = chain_id
         self.contract_at = {d.address: name for name, d in deployment.items()}
-        self.specs: dict[tuple[SystemContract, bytes], EventSpec] = {}
+        self.specs: dict[tuple[SystemContract, str], EventSpec] = {}
         for contract in deployment:
             for item in events(contract):
-                inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
-                self.specs[(contract, _signature(item))] = EventSpec(contract, item["name"], inputs)
+                self.specs[(contract, _topic0(item))] = EventSpec.of(contract, item)
 
     @property
     def addresses(self) -> list[str]:
         return list(self.contract_at)
 
-    def decode(self, log: dict[str, Any], block_timestamp: int) -> ChainEvent:
-        address = str(log["address"]).lower()
-        contract = self.contract_at.get(address)
+    def decode(self, log: Log, block_timestamp: int) -> ChainEvent:
+        """The event, or `UnknownLog`/`ValueError` saying why the log is not one."""
+        contract = self.contract_at.get(log.address)
         if contract is None:
-            raise UnknownLog(f"log from unwatched address {address}")
-        topics = [bytes(t) for t in log["topics"]]
-        spec = self.specs.get((contract, topics[0])) if topics else None
+            raise UnknownLog(f"log from unwatched address {log.address}")
+        spec = self.specs.get((contract, log.topics[0])) if log.topics else None
         if spec is None:
-            topic0 = "0x" + topics[0].hex() if topics else "none"
+            topic0 = log.topics[0] if log.topics else "none (anonymous log)"
             raise UnknownLog(f"{contract} emitted an event with unknown topic0 {topic0}")
-        indexed = iter(topics[1:])
-        data = abi_decode(spec.data_types, bytes(log["data"]))
-        unindexed = iter(data)
-        args: dict[str, ArgValue] = {}
-        for name, kind, is_indexed in spec.inputs:
-            if is_indexed:
-                raw: Any = abi_decode([kind], next(indexed))[0]
-            else:
-                raw = next(unindexed)
-            args[name] = _value(kind, raw)
-        tx_hash = "0x" + bytes(log["transactionHash"]).hex()
-        log_index = int(log["logIndex"])
+        if len(log.topics) - 1 != spec.indexed_count:
+            raise UnknownLog(
+                f"{contract}.{spec.name} needs {spec.indexed_count} indexed topics, "
+                f"the log has {len(log.topics) - 1}"
+            )
+        try:
+            indexed = iter(
+                spec.decode_topics(bytes.fromhex("".join(t[2:] for t in log.topics[1:])))
+            )
+            unindexed = iter(spec.decode_data(bytes.fromhex(log.data[2:])))
+        except (DecodingError, ValueError) as exc:
+            raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
+        args = {
+            name: _value(kind, next(indexed) if is_indexed else next(unindexed))
+            for name, kind, is_indexed in spec.inputs
+        }
         return ChainEvent(
-            event_id=make_event_id(self.chain_id, tx_hash, log_index),
+            event_id=make_event_id(self.chain_id, log.tx_hash, log.log_index),
             chain_id=self.chain_id,
-            block_number=int(log["blockNumber"]),
-            block_hash="0x" + bytes(log["blockHash"]).hex(),
+            block_number=log.block_number,
+            block_hash=log.block_hash,
             block_timestamp=datetime.fromtimestamp(block_timestamp, UTC),
-            tx_hash=tx_hash,
-            tx_index=int(log["transactionIndex"]),
-            log_index=log_index,
+            tx_hash=log.tx_hash,
+            tx_index=log.tx_index,
+            log_index=log.log_index,
             contract=contract,
-            address=address,
+            address=log.address,
             event=spec.name,
             args=args,
         )
+
+    def dead_letter(self, log: Log, error: Exception) -> DeadLetter:
+        source = ChainLogSource(
+            topic=f"chain:{self.chain_id}",
+            partition=0,
+            offset=log.block_number,
+            key=log.address.encode(),
+            value=json.dumps(log.raw, separators=(",", ":")).encode(),
+        )
+        return dead_letter(source, error, SERVICE)

@@ -1,119 +1,158 @@
-"""The listener loop: fetch finalized block ranges, decode, publish with the checkpoint."""
+"""The listener: backfill from the start block (or the checkpoint), then follow the head, as one
+loop. A follower task fetches and verifies ranges ahead; this loop decodes and publishes them
+in order, each with its checkpoint in one Kafka transaction."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
-from datetime import UTC, datetime
-from typing import Any
+from collections import Counter
 
-from reservesync.messages import ChainEvent, DeadLetter, Message
-from web3 import AsyncWeb3
-from web3.providers import AsyncHTTPProvider
+from reservesync.messages import Alert, ChainEvent, DeadLetter
 
 from chain_listener import checkpoint, metrics
+from chain_listener.completeness import CompletenessCheck
 from chain_listener.config import Settings
-from chain_listener.decoder import EventDecoder, UnknownLog
-from chain_listener.publisher import RangePublisher
-from chain_listener.registry import publish_registry
+from chain_listener.decoder import EventDecoder
+from chain_listener.fetcher import RangeFetcher
+from chain_listener.follower import ChainFollower, RangeWork, ReorgWork, Work
+from chain_listener.node import Node
+from chain_listener.progress import Progress
+from chain_listener.publisher import Outgoing, RangePublisher
+from chain_listener.ranges import RangeSizer
+from chain_listener.registry import RegistryWatcher
+from chain_listener.rpc import JsonRpcClient
 
 log = logging.getLogger(__name__)
-SERVICE = "chain-listener"
 
 
 class ChainListener:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.w3 = AsyncWeb3(
-            AsyncHTTPProvider(settings.chain_rpc_url, request_kwargs={"timeout": 30})
-        )
         self.decoder = EventDecoder(settings.chain_id, settings.chain_contracts)
-        self.publisher = RangePublisher(
-            settings, f"{settings.chain_transactional_id}-{settings.chain_id}"
+        self.client = JsonRpcClient(
+            settings.rpc_urls,
+            timeout_s=settings.chain_rpc_timeout_s,
+            batch_size=settings.chain_rpc_batch_size,
         )
-        self.next_block = settings.chain_start_block
+        self.node = Node(self.client, self.decoder.addresses)
+        self.publisher = RangePublisher(settings)
+        self.registry = RegistryWatcher(
+            self.node,
+            self.publisher,
+            settings.chain_id,
+            settings.chain_contracts,
+            settings.chain_registry_check_interval_s,
+        )
+        self.progress = Progress(
+            settings.chain_progress_interval_s,
+            settings.chain_confirmations if settings.chain_delivery == "finalized" else 0,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        # Starting the transactional producer first aborts whatever transaction a killed
-        # predecessor left open, so the checkpoint read below is the last committed one.
+        # The producer starts first: that aborts a killed predecessor's open transaction, so
+        # the checkpoint read next is the last one committed.
         await self.publisher.start()
         try:
-            saved = await checkpoint.load(self.settings, self.settings.chain_id)
-            if saved is not None:
-                self.next_block = saved.next_block
-            log.info("resuming", extra={"next_block": self.next_block})
-            await publish_registry(
-                self.w3, self.settings.chain_id, self.settings.chain_contracts, self.publisher
+            saved = await checkpoint.load(self.settings, self.settings.checkpoint_key)
+            follower = self._follower(saved)
+            log.info(
+                "starting",
+                extra={
+                    "next_block": follower.next_block,
+                    "resumed": saved is not None,
+                    "delivery": self.settings.chain_delivery,
+                    "confirmations": self.settings.chain_confirmations,
+                },
             )
-            while not stop.is_set():
-                published = await self.step()
-                if not published:
-                    await _sleep_or_stop(stop, self.settings.chain_poll_interval_s)
+            await self.registry.publish_all()
+            await self._publish_in_order(follower, stop)
         finally:
             await self.publisher.stop()
+            await self.client.close()
 
-    async def step(self) -> bool:
-        """Publish the next finalized range, if any; returns whether it did."""
-        head = await self.w3.eth.block_number
-        metrics.HEAD.set(head)
-        safe = head - self.settings.chain_confirmations
-        if self.next_block > safe:
-            metrics.BLOCKS_BEHIND.set(max(0, head - self.next_block + 1))
-            return False
-        last = min(safe, self.next_block + self.settings.chain_max_block_range - 1)
-        logs = await self.w3.eth.get_logs(
-            {
-                "fromBlock": self.next_block,
-                "toBlock": last,
-                "address": [AsyncWeb3.to_checksum_address(a) for a in self.decoder.addresses],
-            }
+    def _follower(self, saved: checkpoint.Checkpoint | None) -> ChainFollower:
+        settings = self.settings
+        sizer = RangeSizer(
+            settings.chain_initial_block_range,
+            settings.chain_max_block_range,
+            settings.chain_range_target_s,
+            settings.chain_target_logs_per_range,
         )
-        events, dead_letters = await self._decode(list(logs))
+        check = CompletenessCheck(self.node, self.decoder.addresses)
+        return ChainFollower(settings, self.node, RangeFetcher(self.node, check, sizer), saved)
+
+    async def _publish_in_order(self, follower: ChainFollower, stop: asyncio.Event) -> None:
+        queue: asyncio.Queue[Work] = asyncio.Queue(maxsize=self.settings.chain_prefetch_ranges)
+        following = asyncio.create_task(follower.run(queue, stop), name="chain-follower")
+        try:
+            while not stop.is_set():
+                work = await self._next(queue, following)
+                if work is not None:
+                    await self._publish(work)
+                await self.registry.check_if_due()
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+
+    async def _next(self, queue: asyncio.Queue[Work], following: asyncio.Task[None]) -> Work | None:
+        """The next work, or None after a poll interval without any; re-raises what ended
+        the follower, so a broken follower stops the listener instead of stalling it."""
+        getting = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait(
+            {getting, following},
+            timeout=self.settings.chain_poll_interval_s,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if getting in done:
+            return getting.result()
+        getting.cancel()
+        if following in done:
+            following.result()
+        return None
+
+    async def _publish(self, work: Work) -> None:
+        if isinstance(work, ReorgWork):
+            await self._publish_reorg(work)
+            return
+        events, dead_letters = self._decode(work)
+        await self.publisher.publish(Outgoing(work.checkpoint, events, dead_letters))
+        for (contract, name), count in Counter((e.contract.value, e.event) for e in events).items():
+            metrics.EVENTS.labels(contract, name).inc(count)
+        self.progress.published(
+            blocks=work.verified.blocks.size,
+            events=len(events),
+            last_block=work.verified.blocks.last,
+            head=work.head,
+        )
+
+    async def _publish_reorg(self, work: ReorgWork) -> None:
+        settings, reorg = self.settings, work.reorg
+        alerts: list[Alert] = []
+        if reorg.exceeds(settings.chain_confirmations):
+            alert = reorg.alert(
+                settings.chain_id, settings.chain_confirmations, settings.chain_delivery
+            )
+            alerts.append(alert)
+            metrics.DEEP_REORGS.inc()
+            log.error("reorg deeper than the confirmations", extra={"alert": alert.to_dict()})
+        metrics.REORGS.labels("deep" if alerts else "shallow").inc()
         await self.publisher.publish(
-            events,
-            checkpoint.Checkpoint(chain_id=self.settings.chain_id, next_block=last + 1),
-            dead_letters,
+            Outgoing(work.checkpoint, reorg=reorg.notice(settings.chain_id), alerts=alerts)
         )
-        for event in events:
-            metrics.EVENTS.labels(event.contract.value, event.event).inc()
-        self.next_block = last + 1
-        metrics.PUBLISHED_BLOCK.set(last)
-        metrics.BLOCKS_BEHIND.set(head - last)
-        return True
+        # Orphaned blocks may have held a deployment: check the code again at once.
+        await self.registry.check_now()
 
-    async def _decode(
-        self, logs: list[Any]
-    ) -> tuple[list[ChainEvent], list[tuple[bytes | None, Message]]]:
-        numbers = sorted({int(entry["blockNumber"]) for entry in logs})
-        blocks = await asyncio.gather(*(self.w3.eth.get_block(n) for n in numbers))
-        timestamps = {int(b["number"]): int(b["timestamp"]) for b in blocks}
+    def _decode(self, work: RangeWork) -> tuple[list[ChainEvent], list[DeadLetter]]:
+        timestamps = {h.number: h.timestamp for h in work.verified.headers}
         events: list[ChainEvent] = []
-        dead: list[tuple[bytes | None, Message]] = []
-        for entry in sorted(logs, key=lambda e: (int(e["blockNumber"]), int(e["logIndex"]))):
+        dead_letters: list[DeadLetter] = []
+        for entry in work.verified.logs:
             try:
-                events.append(self.decoder.decode(entry, timestamps[int(entry["blockNumber"])]))
-            except (UnknownLog, ValueError) as exc:
-                metrics.DEAD_LETTERS.labels(type(exc).__name__).inc()
-                dead.append(self._dead_letter(entry, exc))
-        return events, dead
-
-    def _dead_letter(self, entry: Any, error: Exception) -> tuple[bytes | None, Message]:
-        raw = AsyncWeb3.to_json(entry)
-        letter = DeadLetter(
-            source_topic=f"chain:{self.settings.chain_id}",
-            partition=0,
-            offset=int(entry["blockNumber"]),
-            key=None,
-            value_base64=base64.b64encode(raw.encode()).decode(),
-            error=f"{type(error).__name__}: {error}"[:4096],
-            service=SERVICE,
-            failed_at=datetime.now(UTC),
-        )
-        return str(entry["address"]).lower().encode(), letter
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+                events.append(self.decoder.decode(entry, timestamps[entry.block_number]))
+            except ValueError as error:
+                metrics.DEAD_LETTERS.labels(type(error).__name__).inc()
+                dead_letters.append(self.decoder.dead_letter(entry, error))
+        return events, dead_letters

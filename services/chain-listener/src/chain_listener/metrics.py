@@ -7,4 +7,17 @@ PUBLISHED_BLOCK = Gauge("chain_listener_published_block", "Last block whose even
 BLOCKS_BEHIND = Gauge("chain_listener_blocks_behind", "Head minus last published block")
 EVENTS = Counter("chain_listener_events_published_total", "Events published", ["contract", "event"])
 DEAD_LETTERS = Counter("chain_listener_dead_letters_total", "Logs sent to the DLQ", ["reason"])
+REORGS = Counter("chain_listener_reorgs_total", "Reorgs of published blocks", ["depth"])
+DEEP_REORGS = Counter(
+    "chain_listener_deep_reorgs_total", "Reorgs deeper than the confirmations (alert raised)"
+)
 RPC_ERRORS = Counter("chain_listener_rpc_errors_total", "Failed RPC calls", ["kind"])
+RANGE_SIZE = Gauge("chain_listener_range_blocks", "Blocks asked for in the latest eth_getLogs")
+INCOMPLETE_ANSWERS = Counter(
+    "chain_listener_incomplete_answers_total",
+    "eth_getLogs answers found truncated or inconsistent and fetched again",
+    ["kind"],
+)
+BLOCK_REQUERIES = Counter(
+    "chain_listener_block_requeries_total", "Blocks asked again by hash to prove completeness"
+)

@@ -1,0 +1,170 @@
+"""How fast the chain-listener backfills: events/s from a local node into Kafka, side by side
+with a plain eth_getLogs loop over the same blocks.
+
+A private Hardhat node (chain id 31339, so its event ids never meet the dev chain's) gets
+BENCH_BACKFILL_EVENTS FeeVault events from BatchDepositor transactions (contracts/test). Then:
+
+- plain loop: eth_getLogs over the whole range in as few calls as the node allows (Hardhat
+  has no range limit: one), raw JSON over HTTP, nothing decoded or published: what the node
+  can hand out at all;
+- the same with web3.py's `get_logs`, as a listener built on web3 would fetch;
+- the chain-listener in this process from the first block to the head: adaptive ranges,
+  completeness checks (block headers, blooms, re-queries), decoding and ABI validation, and
+  Kafka transactions with checkpoints, into the Kafka of a local stack of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from chain_listener.config import Settings
+from chain_listener.listener import ChainListener
+from chain_listener.metrics import PUBLISHED_BLOCK
+from devstack import stack
+from devstack.paths import repo_root, stack_dir
+from prometheus_client import REGISTRY
+from web3 import Web3
+
+# The private-node helpers of the listener's tests, reused rather than written twice. mypy
+# knows that directory's modules as `chain_listener.<file>`; at run time it is put on the path.
+sys.path.insert(0, str(repo_root() / "tests" / "chain_listener"))
+if TYPE_CHECKING:
+    from chain_listener.chains import (
+        PrivateChain,
+        compile_with_test_contracts,
+        deploy_test_contract,
+        deposit_for_many,
+        private_chain,
+    )
+else:
+    from chains import (
+        PrivateChain,
+        compile_with_test_contracts,
+        deploy_test_contract,
+        deposit_for_many,
+        private_chain,
+    )
+
+COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
+PER_TRANSACTION = 800  # new users cost ~31k gas each: 800 fit Hardhat's 30M block gas limit
+BENCH_CHAIN_ID = 31339
+
+
+def main() -> None:
+    """Print the figures of one run, and the command that produced them."""
+    with tempfile.TemporaryDirectory() as build, _kafka() as bootstrap:
+        contracts = compile_with_test_contracts(Path(build))
+        with private_chain(contracts, "bench-hardhat", BENCH_CHAIN_ID) as node:
+            first, last, events = _load(node, contracts, COUNT)
+            _raw_logs(node.rpc_url, first, last, node.addresses())  # the node warms up
+            addresses = node.addresses()
+            raw_s, raw_events = _timed(lambda: _raw_logs(node.rpc_url, first, last, addresses))
+            web3_s, web3_events = _timed(lambda: _web3_logs(node, first, last))
+            # Twice: the first run also pays for a cold broker (JIT, topic leaders, producer id).
+            cold_s, ours_s = (asyncio.run(_backfill(bootstrap, node, first, last)) for _ in "12")
+    assert raw_events == web3_events == events, (raw_events, web3_events, events)
+    ours, raw, web3 = events / ours_s, events / raw_s, events / web3_s
+    print(
+        f"backfill: {events:,} events in {last - first + 1} blocks from a local Hardhat node\n"
+        f"  chain-listener into Kafka (checked, decoded, validated, transactional): "
+        f"{ours_s:.2f}s = {ours:,.0f} events/s (first run, cold broker: {cold_s:.2f}s)\n"
+        f"  plain eth_getLogs loop, raw JSON, no decoding (the node's limit): "
+        f"{raw_s:.2f}s = {raw:,.0f} events/s\n"
+        f"  plain web3.py get_logs loop, no decoding: {web3_s:.2f}s = {web3:,.0f} events/s\n"
+        f"  ratio chain-listener / raw loop = {ours / raw:.2f}, / web3 loop = {ours / web3:.2f}\n"
+        f"  command: BENCH_BACKFILL_EVENTS={COUNT} {shlex.join(['make', 'bench'])}"
+    )
+
+
+@contextlib.contextmanager
+def _kafka() -> Iterator[str]:
+    """Kafka of a stack of the benchmark's own (in `bench-stack/` of the stack directory), so
+    the events of a throwaway chain never reach the topics a demo or the tests read. A new
+    world every run, stopped afterwards."""
+    previous = os.environ.get("RESERVESYNC_STACK_DIR")
+    os.environ["RESERVESYNC_STACK_DIR"] = str(stack_dir() / "bench-stack")
+    try:
+        values = stack.up(progress=lambda line: None)
+        try:
+            yield values["KAFKA_BOOTSTRAP_SERVERS"]
+        finally:
+            stack.down(progress=lambda line: None)
+    finally:
+        if previous is None:
+            del os.environ["RESERVESYNC_STACK_DIR"]
+        else:
+            os.environ["RESERVESYNC_STACK_DIR"] = previous
+
+
+def _load(node: PrivateChain, contracts: Path, count: int) -> tuple[int, int, int]:
+    """Mine `count` FeeVault events; returns (first block, last block, events)."""
+    depositor = deploy_test_contract(node.w3, contracts, "BatchDepositor")
+    first = node.head() + 1
+    made = 0
+    while made < count:
+        # One seed: the same users every time, so storage is warm and loading is quick.
+        batch = min(PER_TRANSACTION, count - made)
+        made += len(deposit_for_many(node.protocol, depositor, 1, batch)["logs"])
+    return first, node.head(), made
+
+
+def _timed(run: Any) -> tuple[float, int]:
+    started = time.perf_counter()
+    events = run()
+    return time.perf_counter() - started, int(events)
+
+
+def _raw_logs(rpc_url: str, first: int, last: int, addresses: list[str]) -> int:
+    async def fetch() -> int:
+        query = {"fromBlock": hex(first), "toBlock": hex(last), "address": addresses}
+        request = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [query]}
+        async with aiohttp.ClientSession() as session, session.post(rpc_url, json=request) as got:
+            return len((await got.json())["result"])
+
+    return asyncio.run(fetch())
+
+
+def _web3_logs(node: PrivateChain, first: int, last: int) -> int:
+    addresses = [Web3.to_checksum_address(a) for a in node.addresses()]
+    return len(node.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": addresses}))
+
+
+async def _backfill(bootstrap: str, node: PrivateChain, first: int, last: int) -> float:
+    """Seconds from the listener's start until it has published block `last`."""
+    settings = Settings.model_validate(
+        {
+            "kafka_bootstrap_servers": bootstrap,
+            "chain_rpc_url": node.rpc_url,
+            "chain_id": node.deployment.chain_id,
+            "chain_contracts": {
+                n.value: c.model_dump() for n, c in node.deployment.contracts.items()
+            },
+            "chain_start_block": first,
+            "chain_confirmations": 0,
+            "chain_poll_interval_s": 0.05,
+            "chain_transactional_id": f"bench-backfill-{time.time_ns()}",
+        }
+    )
+    stop = asyncio.Event()
+    PUBLISHED_BLOCK.set(0)  # the gauge still shows an earlier run's last block
+    started = time.perf_counter()
+    running = asyncio.create_task(ChainListener(settings).run(stop))
+    while (REGISTRY.get_sample_value("chain_listener_published_block") or 0) < last:
+        if running.done():
+            running.result()
+            raise RuntimeError("the listener stopped before the head")
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    stop.set()
+    await running
+    return elapsed

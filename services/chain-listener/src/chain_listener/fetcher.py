@@ -1,0 +1,101 @@
+"""Fetching one block range until it is known complete: logs and headers together, the range
+adapted to the provider, and the answer checked before anyone may publish it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from chain_listener import metrics
+from chain_listener.completeness import CompletenessCheck, InconsistentAnswer, VerifiedRange
+from chain_listener.node import Node
+from chain_listener.ranges import BlockRange, RangeSizer, range_refusal
+from chain_listener.rpc import RpcError, RpcUnavailable
+
+log = logging.getLogger(__name__)
+
+LOG_ATTEMPTS = 2
+"""Tries of one eth_getLogs before its range is halved: a range that keeps timing out is
+more likely too heavy than unlucky."""
+PAUSE_S = 0.5
+"""Wait before asking again after an answer that contradicted itself (a reorg in flight)."""
+
+
+class ParentMismatch(Exception):
+    """The range does not continue the last block handed on: the chain reorganised."""
+
+
+class RangeFetcher:
+    def __init__(self, node: Node, check: CompletenessCheck, sizer: RangeSizer) -> None:
+        self.node = node
+        self.check = check
+        self.sizer = sizer
+
+    async def fetch(self, first: int, last: int, parent_hash: str | None) -> VerifiedRange:
+        """The complete logs and headers of `[first, x]` for some x ≤ `last` (the range the
+        provider allows now); raises `ParentMismatch` when `first`'s parent is not
+        `parent_hash`."""
+        while True:
+            blocks = BlockRange(first, min(last, first + self.sizer.size - 1))
+            metrics.RANGE_SIZE.set(blocks.size)
+            started = time.monotonic()
+            try:
+                headers, logs = await asyncio.gather(
+                    self.node.headers(range(blocks.first, blocks.last + 1)),
+                    self.node.logs(blocks.first, blocks.last, attempts=LOG_ATTEMPTS),
+                )
+            except RpcError as error:
+                if not self._refused(blocks, error):
+                    await asyncio.sleep(PAUSE_S)
+                continue
+            except RpcUnavailable as error:
+                log.warning(
+                    "eth_getLogs keeps failing, halving the range",
+                    extra={"range": str(blocks), "kind": error.kind},
+                )
+                self.sizer.too_slow(blocks.size)
+                continue
+            self.sizer.succeeded(blocks.size, time.monotonic() - started, len(logs))
+            parent = headers[0].parent_hash if headers[0] is not None else None
+            if None not in (parent_hash, parent) and parent != parent_hash:
+                raise ParentMismatch(f"block {first}'s parent is {parent}, not {parent_hash}")
+            try:
+                verified = await self.check.verify(blocks, headers, logs)
+            except InconsistentAnswer as error:
+                metrics.INCOMPLETE_ANSWERS.labels("inconsistent").inc()
+                log.warning(
+                    "inconsistent answer, fetching the range again",
+                    extra={"range": str(blocks), "reason": str(error)},
+                )
+                await asyncio.sleep(PAUSE_S)
+                continue
+            if verified.truncated:
+                log.warning(
+                    "truncated eth_getLogs answer, fetching the rest again",
+                    extra={"range": str(blocks), "complete_through": verified.blocks.last},
+                )
+                self.sizer.truncated(verified.blocks.size)
+            return verified
+
+    def _refused(self, blocks: BlockRange, error: RpcError) -> bool:
+        """Adapt to a JSON-RPC error; returns whether it was a known range refusal."""
+        refusal = range_refusal(error) if error.method == "eth_getLogs" else None
+        if refusal is None:
+            # An error we do not know: a smaller range is the one change that may help, and
+            # the caller pauses so an error that never goes away is not a busy loop.
+            metrics.RPC_ERRORS.labels("rpc_error").inc()
+            log.error("rpc call failed", extra={"range": str(blocks), "error": str(error)[:500]})
+            self.sizer.too_slow(blocks.size)
+            return False
+        metrics.RPC_ERRORS.labels("range_refused").inc()
+        log.info(
+            "provider refused the range",
+            extra={
+                "range": str(blocks),
+                "suggested": refusal.suggested_size,
+                "error": error.message[:300],
+            },
+        )
+        self.sizer.refused(blocks.size, refusal.suggested_size)
+        return True

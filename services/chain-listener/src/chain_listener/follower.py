@@ -1,0 +1,111 @@
+"""Following the chain: which blocks are ready to publish, in order, and when published blocks
+stopped being canonical.
+
+The follower runs ahead of the publisher (a few verified ranges queued), so it owns the
+position: every piece of work it hands on carries the checkpoint that becomes true once that
+work is committed, and the publisher only writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from chain_listener import metrics
+from chain_listener.checkpoint import Checkpoint
+from chain_listener.completeness import VerifiedRange
+from chain_listener.config import Settings
+from chain_listener.fetcher import ParentMismatch, RangeFetcher
+from chain_listener.node import Node
+from chain_listener.reorgs import RecentBlocks, Reorg, find_reorg, tip_replaced
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RangeWork:
+    verified: VerifiedRange
+    checkpoint: Checkpoint
+    head: int
+
+
+@dataclass(frozen=True)
+class ReorgWork:
+    reorg: Reorg
+    checkpoint: Checkpoint
+
+
+Work = RangeWork | ReorgWork
+
+
+class ChainFollower:
+    def __init__(
+        self, settings: Settings, node: Node, fetcher: RangeFetcher, saved: Checkpoint | None
+    ) -> None:
+        self.settings = settings
+        self.node = node
+        self.fetcher = fetcher
+        self.next_block = saved.next_block if saved else settings.chain_start_block
+        published = saved.recent_blocks if saved else []
+        self.recent = RecentBlocks(settings.chain_reorg_window, published)
+        self.head_seen = saved.head_seen if saved else 0
+        if saved and saved.range_size:
+            fetcher.sizer.size = min(saved.range_size, fetcher.sizer.maximum)
+
+    async def run(self, out: asyncio.Queue[Work], stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            work = await self.step()
+            if work is not None:
+                await out.put(work)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.chain_poll_interval_s)
+
+    async def step(self) -> Work | None:
+        """The next work, or None when nothing is ready yet."""
+        head = await self.node.head()
+        metrics.HEAD.set(head)
+        # How deep a reorg found now reaches is measured from the old chain's head.
+        head_before, self.head_seen = self.head_seen, max(self.head_seen, head)
+        instant = self.settings.chain_delivery == "instant"
+        ready_through = head if instant else head - self.settings.chain_confirmations
+        if self.next_block > ready_through:
+            # Nothing new to publish; the chain may still have replaced what we published.
+            if await tip_replaced(self.node, self.recent, head):
+                return await self._reorganise(head_before)
+            return None
+        try:
+            verified = await self.fetcher.fetch(
+                self.next_block, ready_through, self.recent.hash_of(self.next_block - 1)
+            )
+        except ParentMismatch:
+            return await self._reorganise(head_before)
+        self.recent.extend(verified.headers)
+        self.next_block = verified.blocks.last + 1
+        return RangeWork(verified, self._checkpoint(), head)
+
+    async def _reorganise(self, old_head: int) -> ReorgWork:
+        reorg = await find_reorg(self.node, self.recent, old_head)
+        self.next_block = reorg.fork_block
+        self.head_seen = reorg.new_head.number
+        log.warning(
+            "chain reorganised",
+            extra={
+                "fork_block": reorg.fork_block,
+                "orphaned": len(reorg.orphaned_block_hashes),
+                "depth": reorg.depth,
+                "new_head": reorg.new_head.number,
+            },
+        )
+        return ReorgWork(reorg, self._checkpoint())
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            chain_id=self.settings.chain_id,
+            next_block=self.next_block,
+            recent_blocks=self.recent.snapshot(),
+            head_seen=self.head_seen,
+            range_size=self.fetcher.sizer.size,
+        )

@@ -1,0 +1,92 @@
+"""Fixtures of the chain-listener tests: the test-only contracts, a private chain for reorgs,
+and a clean registry afterwards.
+
+Helpers next to this file are imported by their file name (pytest puts this directory on the
+path); mypy knows them as `chain_listener.<file>`, hence the TYPE_CHECKING split below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from devstack.deploy import DeploymentRecord
+from devstack.protocol import Protocol
+from reservesync.messages import RegisteredContract
+from reservesync.topics import REGISTRY
+from support.stack import Endpoints
+from web3 import Web3
+from web3.contract import Contract
+
+if TYPE_CHECKING:
+    from chain_listener.chains import (
+        PrivateChain,
+        compile_with_test_contracts,
+        deploy_test_contract,
+        private_chain,
+    )
+else:
+    from chains import (
+        PrivateChain,
+        compile_with_test_contracts,
+        deploy_test_contract,
+        private_chain,
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pipeline_alongside(pipeline: Endpoints) -> Endpoints:
+    """The session's pipeline (listener and db-writer) runs while these tests run, as it would
+    in production: the thousands of events they make are consumed as they come, instead of
+    waiting as a backlog for whichever later test starts the db-writer."""
+    return pipeline
+
+
+@pytest.fixture(scope="session")
+def contracts_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_with_test_contracts(tmp_path_factory.mktemp("contracts-build"))
+
+
+@pytest.fixture(scope="session")
+def batch_depositor(protocol: Protocol, contracts_build: Path) -> Contract:
+    """BatchDepositor on the dev chain: thousands of FeeVault events in a few transactions."""
+    return deploy_test_contract(protocol.w3, contracts_build, "BatchDepositor")
+
+
+@pytest.fixture(scope="session")
+async def private(endpoints: Endpoints, contracts_build: Path) -> AsyncIterator[PrivateChain]:
+    """A chain of the reorg tests' own. Listeners of it publish the registry of chain 31338
+    under the contract names the dev chain's registry uses, so the dev chain's records are
+    published again afterwards."""
+    with private_chain(contracts_build, "test-private-hardhat") as chain:
+        try:
+            yield chain
+        finally:
+            await _republish_registry(endpoints)
+
+
+async def _republish_registry(endpoints: Endpoints) -> None:
+    deployment: DeploymentRecord = endpoints.deployment
+    w3 = Web3(Web3.HTTPProvider(endpoints.rpc_url))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=endpoints.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        for name, contract in deployment.contracts.items():
+            code = w3.eth.get_code(Web3.to_checksum_address(contract.address))
+            record = RegisteredContract(
+                name=name,
+                address=contract.address,
+                chain_id=deployment.chain_id,
+                deployed_block=contract.deployed_block,
+                code_present=len(code) > 0,
+                observed_at=datetime.now(UTC),
+            )
+            await producer.send_and_wait(REGISTRY.name, record.to_json(), key=name.value.encode())
+    finally:
+        await producer.stop()

@@ -1,0 +1,134 @@
+"""The listener's small decisions, on their own: reading a provider's range refusal, adapting
+the range size, choosing the RPC URL (and reading the URLs from the environment), and the
+logsBloom test (against a real block header)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from chain_listener.completeness import bloom_mask
+from chain_listener.config import Settings
+from chain_listener.failover import EndpointPool, parse_retry_after
+from chain_listener.node import BlockHeader
+from chain_listener.ranges import RangeSizer, range_refusal
+from chain_listener.rpc import RpcError
+from devstack.protocol import Protocol
+from reservesync.contracts import SystemContract
+
+
+def refusal(message: str, data: object = None) -> int | str | None:
+    found = range_refusal(
+        RpcError("eth_getLogs", {"code": -32005, "message": message, "data": data})
+    )
+    return "not a refusal" if found is None else found.suggested_size
+
+
+@pytest.mark.parametrize(
+    ("message", "data", "suggested"),
+    [
+        # Infura / geth-style, with the range to use
+        (
+            "query returned more than 10000 results. Try with this block range [0x1B4, 0x1C7].",
+            None,
+            20,
+        ),
+        # Alchemy: the hint sits in the message after a long explanation
+        (
+            "Log response size exceeded. You can make eth_getLogs requests with up to a 2K "
+            "block range and no limit on the response size, or you can request any block "
+            "range with a cap of 10K logs in the response. Based on your parameters, this "
+            "block range should work: [0x10, 0x5f]",
+            None,
+            80,
+        ),
+        ("invalid block range params", {"message": "block range too large"}, None),
+        ("exceed maximum block range: 5000", None, 5000),
+        ("eth_getLogs is limited to a 10,000 range", None, 10_000),
+        ("block range is too wide", None, None),
+        ("query returned more than 10000 results", None, None),
+        ("execution reverted", None, "not a refusal"),
+        ("header not found", None, "not a refusal"),
+    ],
+)
+def test_range_refusals_and_their_hints(message: str, data: object, suggested: object) -> None:
+    assert refusal(message, data) == suggested
+
+
+def test_sizer_grows_while_light_and_fits_heavy_answers() -> None:
+    sizer = RangeSizer(initial=100, maximum=1000, target_s=2.0, target_logs=1000)
+    sizer.succeeded(100, 0.1, 10)
+    assert sizer.size == 150
+    sizer.succeeded(150, 0.1, 10)
+    assert sizer.size == 225
+    sizer.succeeded(225, 0.1, 4500)  # 4.5x the log target: cut to fit
+    assert sizer.size == 50
+    sizer.succeeded(10, 0.1, 1)  # a short range at the head says nothing about the size
+    assert sizer.size == 50
+    sizer.succeeded(50, 9.0, 1)  # far too slow
+    assert sizer.size == 11
+
+
+def test_sizer_remembers_a_refused_size_as_a_ceiling() -> None:
+    sizer = RangeSizer(initial=1000, maximum=5000, target_s=2.0, target_logs=10_000)
+    sizer.refused(1000, suggested=20)
+    assert (sizer.size, sizer.ceiling) == (20, 20)
+    for _ in range(RangeSizer.GROWTH_RUN - 1):
+        sizer.succeeded(20, 0.01, 1)
+    assert sizer.size == 20, "no growth past a refusal before a run of successes"
+    sizer.succeeded(20, 0.01, 1)
+    assert (sizer.size, sizer.ceiling) == (25, 25)
+    sizer.refused(25, suggested=None)
+    assert sizer.size == 12
+    sizer.truncated(complete_blocks=3)
+    assert sizer.size == 3
+    sizer.too_slow(1)
+    assert sizer.size == 1
+
+
+def test_failover_prefers_the_first_url_that_is_not_resting() -> None:
+    pool = EndpointPool(["http://primary", "http://fallback"])
+    primary, wait = pool.choose()
+    assert (primary.url, wait) == ("http://primary", 0.0)
+    pool.failed(primary)
+    fallback, wait = pool.choose()
+    assert (fallback.url, wait) == ("http://fallback", 0.0)
+    pool.failed(fallback, retry_after_s=5.0)
+    soonest, wait = pool.choose()
+    assert soonest is primary, "with every URL resting, the one ready first"
+    assert 0 < wait <= 0.1
+    pool.succeeded(primary)
+    assert pool.choose() == (primary, 0.0)
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
+    assert 55 < (parse_retry_after(later) or 0) <= 60
+
+
+def test_bloom_says_maybe_exactly_for_blocks_with_our_logs(protocol: Protocol) -> None:
+    receipt = protocol.deposit_fees(protocol.new_user(), 10**15)
+    vault = protocol.deployment.contracts[SystemContract.FEE_VAULT].address
+    mask = bloom_mask(bytes.fromhex(vault[2:]))
+    with_log = protocol.w3.eth.get_block(receipt["blockNumber"])
+    assert int(bytes(with_log["logsBloom"]).hex(), 16) & mask == mask
+    empty = BlockHeader(number=0, hash="0x", parent_hash="0x", timestamp=0, logs_bloom=0)
+    assert empty.logs_bloom & mask != mask
+
+
+@pytest.mark.parametrize(
+    "value", ["http://b:8545, http://c:8545", '["http://b:8545", "http://c:8545"]']
+)
+def test_fallback_urls_come_comma_separated_or_as_json(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CHAIN_RPC_URL", "http://a:8545")
+    monkeypatch.setenv("CHAIN_RPC_FALLBACK_URLS", value)
+    monkeypatch.setenv(
+        "CHAIN_CONTRACTS", '{"FeeVault": {"address": "0x' + "11" * 20 + '", "deployed_block": 1}}'
+    )
+    settings = Settings()
+    assert settings.rpc_urls == ["http://a:8545", "http://b:8545", "http://c:8545"]

@@ -1,0 +1,100 @@
+"""A provider that rate-limits, times out, refuses large ranges and truncates log pages, behind
+a primary URL that does not answer at all: every event still arrives exactly once, and the
+listener keeps going."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from devstack.protocol import Protocol
+from reservesync.topics import CHAIN_EVENTS
+from support.stack import Endpoints
+from web3.contract import Contract
+from web3.types import TxReceipt
+
+if TYPE_CHECKING:  # see conftest.py
+    from chain_listener import kafka_records
+    from chain_listener import listener_harness as harness
+    from chain_listener.chains import batch_user, deposit_for_many, free_port, hash_hex
+    from chain_listener.rpc_fault_proxy import Faults, FaultyRpcProxy
+else:
+    import kafka_records
+    import listener_harness as harness
+    from chains import batch_user, deposit_for_many, free_port, hash_hex
+    from rpc_fault_proxy import Faults, FaultyRpcProxy
+
+TRUNCATED = ("chain_listener_incomplete_answers_total", {"kind": "truncated"})
+BATCHES, PER_BATCH = 4, 40
+ALLOWED_BLOCKS = 3
+FAULTS = Faults(
+    rate_limit_every=9,
+    timeout_every=13,
+    hold_s=1.5,
+    max_log_blocks=ALLOWED_BLOCKS,
+    truncate_every=2,
+)
+
+
+def expected_event_ids(chain_id: int, receipts: list[TxReceipt]) -> set[str]:
+    return {
+        f"{chain_id}:{hash_hex(r['transactionHash'])}:{log['logIndex']}"
+        for r in receipts
+        for log in r["logs"]
+    }
+
+
+def errors(kind: str) -> float:
+    return harness.metric("chain_listener_rpc_errors_total", {"kind": kind})
+
+
+async def test_faulty_provider_loses_nothing_and_duplicates_nothing(
+    endpoints: Endpoints, protocol: Protocol, batch_depositor: Contract
+) -> None:
+    seed = int.from_bytes(harness.unique_id("seed").encode()[-8:], "big")
+    before = {kind: errors(kind) for kind in ("rate_limited", "timeout", "connection")}
+    truncated_before = harness.metric(*TRUNCATED)
+    cursor = await kafka_records.TopicCursor.at_end(
+        endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name
+    )
+    async with FaultyRpcProxy(endpoints.rpc_url, FAULTS) as proxy:
+        settings = harness.dev_chain_listener(
+            endpoints,
+            "faults",
+            chain_rpc_url=f"http://127.0.0.1:{free_port()}",  # nobody listens there
+            chain_rpc_fallback_urls=[proxy.url],
+            chain_rpc_timeout_s=1.0,
+            chain_initial_block_range=20,
+        )
+        # Made before the listener starts: its first ranges are a backfill, larger than allowed.
+        receipts = [
+            deposit_for_many(protocol, batch_depositor, seed + i, PER_BATCH) for i in range(BATCHES)
+        ] + [protocol.deposit_fees(protocol.new_user(), 10**15) for _ in range(3)]
+        async with harness.running(settings) as listener:
+            last = max(r["blockNumber"] for r in receipts)
+            await harness.published_through(settings, last, listener=listener, within=120)
+    published = await cursor.messages(settings.producer_transactional_id, "chain.event/v1")
+
+    ids = Counter(e["event_id"] for e in published)
+    expected = expected_event_ids(endpoints.deployment.chain_id, receipts)
+    assert expected - set(ids) == set(), "events lost"
+    assert [i for i in expected if ids[i] > 1] == [], "events published twice"
+    batch_users = {e["args"]["user"] for e in published if e["tx_hash"] in _hashes(receipts)}
+    assert {
+        batch_user(seed + i, n) for i in range(BATCHES) for n in range(PER_BATCH)
+    } <= batch_users
+
+    assert set(proxy.injected) == {"rate_limited", "timeout", "range_refused", "truncated"}, (
+        f"every fault must really have happened: {dict(proxy.injected)}"
+    )
+    for (first, last_asked), (next_first, next_last) in zip(
+        proxy.log_ranges, proxy.log_ranges[1:], strict=False
+    ):
+        if last_asked - first + 1 > ALLOWED_BLOCKS and next_first == first:
+            assert next_last - next_first + 1 <= ALLOWED_BLOCKS, "the suggested range is used"
+    assert all(errors(kind) > before[kind] for kind in before), "errors are counted by kind"
+    assert harness.metric(*TRUNCATED) > truncated_before
+
+
+def _hashes(receipts: list[TxReceipt]) -> set[str]:
+    return {hash_hex(r["transactionHash"]) for r in receipts}
