@@ -267,9 +267,9 @@ def _already_applied(applied: Offsets, offsets: Offsets) -> bool:
     return all(applied.get(key, 0) >= next_offset for key, next_offset in offsets.items())
 
 
-def _is_new(row: dict[str, object], applied: Offsets) -> bool:
-    done = applied.get((str(row["src_topic"]), int(str(row["src_partition"]))), 0)
-    return int(str(row["src_offset"])) >= done
+def _is_new(row: Row, applied: Offsets) -> bool:
+    src_offset: int = row["src_offset"]
+    return src_offset >= applied.get((row["src_topic"], row["src_partition"]), 0)
 
 
 async def _recompute_participants(connection: asyncpg.Connection, users: set[str]) -> None:
