@@ -1,7 +1,8 @@
-"""Sustained events/s from Kafka into Postgres through one db-writer, beside the raw limit.
+"""Sustained events/s from Kafka into Postgres through the db-writer, beside the raw limit.
 
-A stream of mixed `chain.event/v1` is published once; one db-writer process sinks it into a
-fresh database, timed from its start until its stored offsets reach the end of every partition.
+A stream of mixed `chain.event/v1` is published once; for each count in `BENCH_SINK_WRITERS`
+(default 1 and 2), that many db-writer processes in one consumer group sink it into a fresh
+database, timed from their start until the stored offsets reach the end of every partition.
 The raw limit is COPY of the same rows (the writer's own mapping, deduplicated as the writer
 does) into a second fresh database on the same server. The target: the writer reaches at least
 half the raw limit.
@@ -49,6 +50,9 @@ from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "1000000"))
+# The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
+WRITER_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_SINK_WRITERS", "1,2").split(","))
+WRITERS = max(WRITER_COUNTS)
 STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench"
 PREFIX = "bench"
 """Process-name prefix of the benchmark's writer (the stack's `down` leaves it alone)."""
@@ -292,16 +296,19 @@ async def _stored_offsets(connection: asyncpg.Connection, group: str) -> dict[in
     return {int(r["partition"]): int(r["next_offset"]) for r in records}
 
 
-async def caught_up(db: Database, group: str, ends: Mapping[int, int], process: str) -> float:
-    """Waits until the writer has stored every partition's end offset; returns the
-    perf_counter time its first batch was seen in the database."""
+async def caught_up(
+    db: Database, group: str, ends: Mapping[int, int], processes: Sequence[str]
+) -> float:
+    """Waits until the writers have stored every partition's end offset; returns the
+    perf_counter time their first batch was seen in the database."""
     connection = await asyncpg.connect(db.writer_url)
     first: float | None = None
     try:
         while True:
-            if procs.running_pid(process) is None:
-                tail = _log_tail(process)
-                raise procs.StackError(f"the db-writer exited; last log lines:\n{tail}")
+            for process in processes:
+                if procs.running_pid(process) is None:
+                    tail = _log_tail(process)
+                    raise procs.StackError(f"a db-writer exited; last log lines:\n{tail}")
             stored = await _stored_offsets(connection, group)
             if stored and first is None:
                 first = time.perf_counter()
@@ -312,27 +319,39 @@ async def caught_up(db: Database, group: str, ends: Mapping[int, int], process: 
         await connection.close()
 
 
-def run_writer(env: Mapping[str, str], db: Database, ends: Mapping[int, int]) -> WriterRun:
-    """One db-writer process over the stream, from its start until it has stored it all."""
+def run_writer(
+    env: Mapping[str, str], db: Database, ends: Mapping[int, int], count: int
+) -> WriterRun:
+    """`count` db-writer processes in one consumer group over the stream, from their start
+    until they have stored it all; CPU is summed over them, peak memory is the largest."""
     group = f"bench-sink-{secrets.token_hex(3)}"
-    process = services.SERVICES["db-writer"].process(PREFIX)
+    prefixes = [f"{PREFIX}{i}" for i in range(count)]
+    processes = [services.SERVICES["db-writer"].process(prefix) for prefix in prefixes]
     timeout = 300 + sum(ends.values()) / 500
     started = time.perf_counter()
-    services.start(
-        ["db-writer"],
-        {"DATABASE_URL": db.writer_url, "WRITER_GROUP_ID": group},
-        stack=env,
-        prefix=PREFIX,
-    )
+    for prefix in prefixes:
+        services.start(
+            ["db-writer"],
+            {"DATABASE_URL": db.writer_url, "WRITER_GROUP_ID": group},
+            stack=env,
+            prefix=prefix,
+        )
     try:
-        pid = procs.running_pid(process)
-        if pid is None:
-            raise procs.StackError(f"the db-writer did not start:\n{_log_tail(process)}")
-        first = asyncio.run(asyncio.wait_for(caught_up(db, group, ends, process), timeout))
+        pids = [procs.running_pid(process) for process in processes]
+        if None in pids:
+            raise procs.StackError(f"a db-writer did not start:\n{_log_tail(processes[0])}")
+        first = asyncio.run(asyncio.wait_for(caught_up(db, group, ends, processes), timeout))
         seconds = time.perf_counter() - started
-        return WriterRun(seconds, first - started, _cpu_seconds(pid), _peak_rss_mib(pid))
+        live = [pid for pid in pids if pid is not None]
+        return WriterRun(
+            seconds,
+            first - started,
+            sum(_cpu_seconds(pid) for pid in live),
+            max(_peak_rss_mib(pid) for pid in live),
+        )
     finally:
-        services.stop(["db-writer"], prefix=PREFIX)
+        for prefix in prefixes:
+            services.stop(["db-writer"], prefix=prefix)
 
 
 CopyRecords = dict[str, list[tuple[Any, ...]]]
@@ -404,11 +423,13 @@ def bench_stack() -> Iterator[dict[str, str]]:
     previous = os.environ.get("RESERVESYNC_STACK_DIR")
     os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
     try:
-        services.stop(["db-writer"], prefix=PREFIX)
+        for i in range(WRITERS):
+            services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down(progress=lambda _: None)
         yield stack.up()
     finally:
-        services.stop(["db-writer"], prefix=PREFIX)
+        for i in range(WRITERS):
+            services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down()
         if previous is None:
             os.environ.pop("RESERVESYNC_STACK_DIR", None)
@@ -430,9 +451,13 @@ def run() -> dict[str, float]:
         records = serialised(deployment, COUNT)
         published = asyncio.run(publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
 
-        sink_db = fresh_database(env, "sink")
-        asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
-        writer = run_writer(env, sink_db, published.ends())
+        writers: dict[int, WriterRun] = {}
+        sink_dbs = []
+        for count in WRITER_COUNTS:
+            sink_db = fresh_database(env, f"sink{count}")
+            sink_dbs.append(sink_db)
+            asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
+            writers[count] = run_writer(env, sink_db, published.ends(), count)
 
         cipher = FieldCipher.from_settings(
             EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
@@ -444,7 +469,7 @@ def run() -> dict[str, float]:
         copy_s = asyncio.run(copy_into(raw_db.migrator_url, copy))
 
         expected = {table: len(rows) for table, rows in copy.items()}
-        for db in (sink_db, raw_db):
+        for db in (*sink_dbs, raw_db):
             asyncio.run(check_rows(db, expected))
     rows = sum(expected.values())
     return {
@@ -452,10 +477,17 @@ def run() -> dict[str, float]:
         "rows": rows,
         "tables": len(expected),
         "publish_s": published.seconds,
-        "writer_s": writer.seconds,
-        "writer_first_commit_s": writer.first_commit_s,
-        "writer_cpu_s": writer.cpu_s,
-        "writer_peak_rss_mib": writer.peak_rss_mib,
+        **{
+            f"writers{count}_{name}": value
+            for count, run in writers.items()
+            for name, value in (
+                ("s", run.seconds),
+                ("first_commit_s", run.first_commit_s),
+                ("cpu_s", run.cpu_s),
+                ("peak_rss_mib", run.peak_rss_mib),
+            )
+        },
+        "writer_counts": float(len(WRITER_COUNTS)),
         "writer_batch_max": _writer_batch_max(),
         "copy_s": copy_s,
         "total_s": time.perf_counter() - started,
@@ -463,26 +495,30 @@ def run() -> dict[str, float]:
 
 
 def lines(figures: Mapping[str, float]) -> list[str]:
-    events, rows = figures["events"], figures["rows"]
-    writer_s, copy_s = figures["writer_s"], figures["copy_s"]
-    ratio = copy_s / writer_s
-    verdict = "met" if ratio >= TARGET else "NOT met"
-    return [
+    events, rows, copy_s = figures["events"], figures["rows"], figures["copy_s"]
+    out = [
         f"sink: {events:,.0f} mixed chain.event/v1 ({MIX}) over {USERS:,} users "
         f"-> {rows:,.0f} rows in {figures['tables']:.0f} tables",
         f"  publish (not part of the sink figure): {figures['publish_s']:.1f}s = "
         f"{events / figures['publish_s']:,.0f} events/s, one idempotent batching producer",
-        f"  db-writer, one process (batches of <= {figures['writer_batch_max']:.0f}): "
-        f"{writer_s:.1f}s from process start to caught up (first batch in at "
-        f"{figures['writer_first_commit_s']:.1f}s) = {events / writer_s:,.0f} events/s, "
-        f"{rows / writer_s:,.0f} rows/s; CPU {figures['writer_cpu_s']:.1f}s = "
-        f"{100 * figures['writer_cpu_s'] / writer_s:.0f}% of one core; "
-        f"peak RSS {figures['writer_peak_rss_mib']:.0f} MiB",
         f"  raw limit, COPY of the same rows into a fresh database: {copy_s:.1f}s = "
         f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s",
-        f"  writer/COPY = {ratio:.2f} (target >= {TARGET:.2f}: {verdict}); "
-        f"whole benchmark {figures['total_s']:.0f}s",
     ]
+    for count in WRITER_COUNTS:
+        writer_s, cpu_s = figures[f"writers{count}_s"], figures[f"writers{count}_cpu_s"]
+        ratio = copy_s / writer_s
+        out += [
+            f"  db-writer x{count} in one group (batches of <= "
+            f"{figures['writer_batch_max']:.0f}): {writer_s:.1f}s from start to caught up "
+            f"(first batch in at {figures[f'writers{count}_first_commit_s']:.1f}s) = "
+            f"{events / writer_s:,.0f} events/s, {rows / writer_s:,.0f} rows/s; "
+            f"CPU {cpu_s:.1f}s = {100 * cpu_s / writer_s:.0f}% of one core in all; "
+            f"peak RSS {figures[f'writers{count}_peak_rss_mib']:.0f} MiB",
+            f"    writer/COPY = {ratio:.2f} "
+            f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'})",
+        ]
+    out.append(f"  whole benchmark {figures['total_s']:.0f}s")
+    return out
 
 
 def main() -> int:

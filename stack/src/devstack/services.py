@@ -7,6 +7,7 @@ import sys
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from devstack import envfile, procs
 from devstack.paths import run_dir
@@ -45,6 +46,20 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def _unassigned_port(preferred: int, own: Path) -> int:
+    """A free port no other service process of this stack was given (one just started may
+    not be listening yet, so "nothing answers" is not enough)."""
+    taken = {
+        int(path.read_text())
+        for path in run_dir().glob("*.port")
+        if path != own and procs.running_pid(path.stem) is not None
+    }
+    port = procs.free_port(preferred)
+    while port in taken:
+        port = procs.free_port(0)
+    return port
+
+
 def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[str, str]:
     env = dict(stack)
     if spec.database_url_key:
@@ -80,7 +95,7 @@ def start(
         process = spec.process(prefix)
         port_file = run_dir() / f"{process}.port"
         if procs.running_pid(process) is None:
-            port = procs.free_port(spec.port)
+            port = _unassigned_port(spec.port, port_file)
             port_file.write_text(str(port))
             env = {**environment(spec, stack, port), **(overrides or {})}
             procs.start(process, [sys.executable, "-m", spec.module], env=env)
