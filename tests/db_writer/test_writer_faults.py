@@ -20,7 +20,7 @@ from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS
 from support.databases import FreshDatabase
-from support.messages import deposited, publish_many
+from support.messages import deposited, publish
 from support.stack import Endpoints
 from support.topics import records_from
 from support.waiting import eventually
@@ -35,7 +35,7 @@ async def _stream(endpoints: Endpoints, count: int, users: int = 500) -> list[st
     for i in range(count):
         user = people[i % users]
         records.append((user.encode(), deposited(endpoints.deployment, user, i + 1).to_json()))
-    await publish_many(endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name, records)
+    await publish(endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name, records)
     return people
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
 from devstack.deploy import DeploymentRecord
+from reservesync import kafka
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent, make_event_id
+from reservesync.settings import KafkaSettings
 
 
 def random_hash() -> str:
@@ -55,28 +57,11 @@ def deposited(deployment: DeploymentRecord, user: str, amount_wei: int) -> Chain
 
 
 async def publish(
-    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes | None, bytes | None]]
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
-    await producer.start()
-    try:
-        for key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
-
-
-async def publish_many(
-    bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes | None]]
-) -> None:
-    """Publish a large stream with batching (acks are awaited once, at the end)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-    )
+    """Publish records in order with the services' own producer settings (idempotent,
+    acks=all), batched: every ack is awaited once all are sent."""
+    producer = kafka.producer(KafkaSettings(kafka_bootstrap_servers=bootstrap), linger_ms=20)
     await producer.start()
     try:
         futures = [await producer.send(topic, value, key=key) for key, value in records]

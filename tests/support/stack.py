@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,10 +35,7 @@ class Endpoints:
         """The environment a service process gets (its DATABASE_URL is set per service)."""
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "DATABASE_URL": self.migrator_url,
-            "DB_WRITER_DATABASE_URL": self.database_urls["rs_writer"],
-            "HEALTH_DATABASE_URL": self.database_urls["rs_health"],
-            "API_DATABASE_URL": self.database_urls["rs_api"],
+            **{database.ENV_KEYS[role]: url for role, url in self.database_urls.items()},
             "CHAIN_RPC_URL": self.rpc_url,
             "FIELD_ENCRYPTION_KEY": self.field_encryption_key,
             **self.deployment.env(),
@@ -72,12 +68,7 @@ def local_stack() -> Iterator[Endpoints]:
         yield Endpoints(
             kafka_bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
             admin_url=values["POSTGRES_ADMIN_URL"],
-            database_urls={
-                "rs_migrator": values["DATABASE_URL"],
-                "rs_writer": values["DB_WRITER_DATABASE_URL"],
-                "rs_health": values["HEALTH_DATABASE_URL"],
-                "rs_api": values["API_DATABASE_URL"],
-            },
+            database_urls={role: values[key] for role, key in database.ENV_KEYS.items()},
             rpc_url=values["CHAIN_RPC_URL"],
             deployment=record,
             field_encryption_key=values["FIELD_ENCRYPTION_KEY"],
@@ -122,7 +113,3 @@ def container_stack() -> Iterator[Endpoints]:
             deployment=deploy(rpc, chain.compile_contracts()),
             field_encryption_key=secrets.token_hex(32),
         )
-
-
-def deployment_json(record: DeploymentRecord) -> str:
-    return json.dumps(record.model_dump(mode="json"))

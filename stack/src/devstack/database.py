@@ -18,6 +18,15 @@ ROLES = {
 }
 
 
+# role -> the `.stack/env` key of its URL (`DATABASE_URL` is the migrator's: it owns the schema).
+ENV_KEYS = {
+    "rs_migrator": "DATABASE_URL",
+    "rs_writer": "DB_WRITER_DATABASE_URL",
+    "rs_health": "HEALTH_DATABASE_URL",
+    "rs_api": "API_DATABASE_URL",
+}
+
+
 def url(role: str, password: str, port: int, host: str = "127.0.0.1") -> str:
     return f"postgresql://{role}:{password}@{host}:{port}/{DATABASE}"
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import envfile, procs
+from devstack.database import ENV_KEYS
 from devstack.paths import run_dir
 
 
@@ -30,10 +31,10 @@ SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
         ServiceSpec("chain-listener", "chain_listener", 19101),
-        ServiceSpec("db-writer", "db_writer", 19102, "DB_WRITER_DATABASE_URL"),
+        ServiceSpec("db-writer", "db_writer", 19102, ENV_KEYS["rs_writer"]),
         ServiceSpec("oracle-logger", "oracle_logger", 18081, url_key="ORACLE_LOGGER_URL"),
-        ServiceSpec("health", "health_monitor", 18082, "HEALTH_DATABASE_URL", "HEALTH_URL"),
-        ServiceSpec("api", "realtime_api", 18083, "API_DATABASE_URL", "API_URL"),
+        ServiceSpec("health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL"),
+        ServiceSpec("api", "realtime_api", 18083, ENV_KEYS["rs_api"], "API_URL"),
     )
 }
 

@@ -82,10 +82,9 @@ def up(progress: Progress = print) -> dict[str, str]:
         {
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "POSTGRES_ADMIN_URL": admin_url,
-            "DATABASE_URL": database.url("rs_migrator", secret["rs_migrator"], pg),
-            "DB_WRITER_DATABASE_URL": database.url("rs_writer", secret["rs_writer"], pg),
-            "HEALTH_DATABASE_URL": database.url("rs_health", secret["rs_health"], pg),
-            "API_DATABASE_URL": database.url("rs_api", secret["rs_api"], pg),
+            **{
+                key: database.url(role, secret[role], pg) for role, key in database.ENV_KEYS.items()
+            },
             "FIELD_ENCRYPTION_KEY": secret["field_key"],
             "CHAIN_RPC_URL": rpc_url,
             **record.env(),

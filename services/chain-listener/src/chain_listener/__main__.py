@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
-
-from prometheus_client import start_http_server
-from reservesync import logging as structured_logging
+from reservesync import worker
 
 from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 
 
-async def _run(settings: Settings) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await ChainListener(settings).run(stop)
-
-
 def main() -> None:
     settings = Settings()
-    structured_logging.configure("chain-listener", settings.log_level)
-    if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    asyncio.run(_run(settings))
+    # Built inside the event loop: its Kafka clients need a running loop.
+    worker.run("chain-listener", settings, lambda stop: ChainListener(settings).run(stop))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import Offsets, SinkStore
 
 log = logging.getLogger(__name__)
+OUTBOX_BATCH = 1000
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
 TOPICS: dict[str, Topic] = {
@@ -151,6 +152,9 @@ class BatchWriter:
         self.store = store
         self.producer = producer
         self.cipher = cipher
+        # Whether the outbox may hold letters: at start (a predecessor may have crashed between
+        # queueing and sending), and after a batch queued some. Otherwise no round trip.
+        self.outbox_pending = True
 
     def settle_all(self, batch: Batch) -> list[Settled]:
         """The CPU half of a batch (decode, validate, map, encrypt); safe in a worker thread."""
@@ -170,8 +174,10 @@ class BatchWriter:
                 run.append(item)
         await self._write_run(run)
         metrics.RECORDS.inc(len(settled))
-        sent = await _retrying(lambda: self.store.publish_letters(self._send))
-        metrics.DEAD_LETTERS.inc(sent)
+        if self.outbox_pending or any(item.letter is not None for item in settled):
+            sent = await _retrying(lambda: self.store.publish_letters(self._send, OUTBOX_BATCH))
+            metrics.DEAD_LETTERS.inc(sent)
+            self.outbox_pending = sent == OUTBOX_BATCH
 
     async def _send(self, letters: Sequence[DeadLetter]) -> None:
         await dead_letters.publish(self.producer, letters)
@@ -208,6 +214,7 @@ class BatchWriter:
             )
         except DATA_ERRORS as exc:
             letter = dead_letters.dead_letter(item.record, exc, SERVICE)
+            self.outbox_pending = True
             return await _retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
 
 

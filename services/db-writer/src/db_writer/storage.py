@@ -230,7 +230,7 @@ async def _insert(connection: asyncpg.Connection, spec: TableSpec, rows: list[Ro
         except (asyncpg.UniqueViolationError, asyncpg.FeatureNotSupportedError):
             pass  # a duplicate key, or a role still under row-level security: upsert instead
     tally: Tally = Counter()
-    for record in await connection.fetch(spec.insert_sql(), *spec.arrays(rows)):
+    for record in await connection.fetch(spec.insert_sql, *spec.arrays(rows)):
         tally[(spec.name, record["src_topic"], record["src_partition"])] += record["inserted"]
     return tally
 

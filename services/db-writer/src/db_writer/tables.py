@@ -3,6 +3,7 @@ with the same key does (nothing, or an upsert that merges)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ class TableSpec:
     """Combines two rows of one key met in the same batch (Postgres refuses to upsert a row
     twice in one statement)."""
 
+    @functools.cached_property
     def insert_sql(self) -> str:
         names = ", ".join(c for c, _ in self.columns)
         arrays = ", ".join(f"${i}::{t}[]" for i, (_, t) in enumerate(self.columns, start=1))
