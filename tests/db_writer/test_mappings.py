@@ -359,12 +359,18 @@ async def test_yield_events_disputes_and_a_reorg(
         ),
         what="the participant who left",
     )
-    disputes = await eventually(
-        lambda: db.fetch(
+
+    async def both_facts() -> list[asyncpg.Record]:
+        # The two facts come from two topics; wait for both, not for whichever lands first.
+        found = await db.fetch(
             "SELECT kind, description_ciphertext FROM balance_disputes "
             "WHERE user_address = $1 ORDER BY kind",
             user,
-        ),
+        )
+        return found if len(found) >= 2 else []
+
+    disputes = await eventually(
+        both_facts,
         what="both dispute facts",
     )
     assert [d["kind"] for d in disputes] == ["RAISED", "RESOLVED"]
