@@ -1,8 +1,8 @@
 """The Merkle sum tree of the proof of reserves: one leaf per user, committing to every user's
 rBTC balance and to their total, so a user can check that their balance is counted.
 
-Definition (what a user recomputes; `||` is concatenation, amounts are 16-byte big-endian
-unsigned integers, SHA-256 throughout):
+Definition of the scheme `sha256-merkle-sum-v1` (what a user recomputes; `||` is
+concatenation, amounts are 16-byte big-endian unsigned integers, SHA-256 throughout):
 
 - leaf hash  = SHA-256(0x00 || address (20 bytes) || balance_sats (16 bytes))
 - entry      = hash (32 bytes) || sum (16 bytes); a leaf's sum is its balance

@@ -28,7 +28,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 SIGNATURE_PATTERN = r"^0x[0-9a-fA-F]{130}$"
-CHALLENGE_MAX_LENGTH = 200
+CHALLENGE_MAX_LENGTH = 256
 _CHALLENGE = re.compile(
     r"ReserveSync owner proof for (0x[0-9a-f]{40}) valid until "
     r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z) nonce ([0-9a-f]{32}) tag ([0-9a-f]{64})"
