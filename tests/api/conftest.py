@@ -1,26 +1,24 @@
-"""The API as a real process over a database of its own, filled with `world` by the
-db-writer's own code; a second process with a tight rate limit; and a checksum of every table,
-to show that hostile requests change nothing."""
+"""The API as a real process over a database of its own, filled with `support.world` by the
+db-writer's own code; a second process with a tight rate limit; the served OpenAPI document
+for the fuzzer."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
-import asyncpg
 import httpx
 import pytest
+import schemathesis
 from devstack import services
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
 from support import databases
+from support.api_process import API, start_api
 from support.databases import FreshDatabase
 from support.stack import Endpoints
 from support.world import World, build, write
-
-API = "api"
 
 
 def cipher_of(endpoints: Endpoints) -> FieldCipher:
@@ -35,34 +33,6 @@ def world_database(endpoints: Endpoints) -> Iterator[tuple[FreshDatabase, World]
         world = build(endpoints.deployment)
         asyncio.run(write(world, fresh.writer_url, cipher_of(endpoints)))
         yield fresh, world
-
-
-def wait_ready(url: str, within: float = 60.0) -> None:
-    """Until /readyz says the pool is open and the first snapshot is built."""
-    deadline = time.monotonic() + within
-    last = ""
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"{url}/readyz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise AssertionError(f"the API at {url} did not become ready: {last}")
-
-
-def start_api(endpoints: Endpoints, database_url: str, prefix: str, **settings: str) -> str:
-    overrides = {
-        "DATABASE_URL": database_url,
-        "API_SNAPSHOT_CHECK_INTERVAL_S": "0.2",
-        "API_SNAPSHOT_MIN_INTERVAL_S": "0",
-        **settings,
-    }
-    url = services.start([API], overrides, stack=endpoints.env(), prefix=prefix)["API_URL"]
-    wait_ready(url)
-    return url
 
 
 @pytest.fixture(scope="package")
@@ -95,31 +65,7 @@ def client(api: str) -> Iterator[httpx.Client]:
         yield http
 
 
-async def table_checksums(url: str) -> dict[str, str]:
-    """Every table of the schema (and the list of tables, functions and policies) as a digest
-    of its rows: equal before and after means nothing was written, dropped or altered."""
-    connection = await asyncpg.connect(url)
-    try:
-        tables = [
-            r["tablename"]
-            for r in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-            )
-        ]
-        sums = {
-            table: await connection.fetchval(
-                f"SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                f"FROM {table} t"
-            )
-            for table in tables
-        }
-        sums["<catalog>"] = await connection.fetchval(
-            "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
-            " SELECT 'table:' || tablename AS x FROM pg_tables WHERE schemaname = 'public'"
-            " UNION ALL SELECT 'function:' || proname FROM pg_proc p"
-            "   JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'"
-            " UNION ALL SELECT 'policy:' || tablename || '.' || policyname FROM pg_policies) c"
-        )
-        return sums
-    finally:
-        await connection.close()
+@pytest.fixture(scope="package")
+def api_schema(api: str) -> schemathesis.BaseSchema:
+    """The document the running API serves, for the fuzzer."""
+    return schemathesis.openapi.from_url(f"{api}/openapi.json")

@@ -89,7 +89,12 @@ def _canonical(address: str) -> str:
 
 
 _AddressParam = Query(
-    min_length=42, max_length=42, pattern=addresses.PATTERN, description=_ADDRESS_DOC
+    min_length=42,
+    max_length=42,
+    pattern=addresses.PATTERN,
+    description=_ADDRESS_DOC,
+    # A named format lets clients (and the fuzzer) know the checksum rule beyond the pattern.
+    json_schema_extra={"format": "evm-address"},
 )
 
 
