@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
             request, 503, exc.reason, str(exc), headers={"Retry-After": "1"}
         )
 
-    app.include_router(routes.router)
+    routes.include(app)
 
     async def database_answers() -> None:
         if runtime.reader is None:

@@ -51,7 +51,8 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_reader(runtime: RuntimeDep) -> Reader:
+async def get_reader(request: Request) -> Reader:
+    runtime: Runtime = request.app.state.runtime
     if runtime.reader is None:
         raise ApiError(
             503, "not_ready", "the database pool is not open", headers={"Retry-After": "1"}
@@ -74,8 +75,8 @@ def snapshot_of(runtime: Runtime) -> Snapshot:
     return runtime.keeper.current
 
 
-async def current_snapshot(runtime: RuntimeDep) -> Snapshot:
-    return snapshot_of(runtime)
+async def current_snapshot(request: Request) -> Snapshot:
+    return snapshot_of(request.app.state.runtime)
 
 
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]

@@ -19,7 +19,7 @@ async def get_balances(address: AddressDep, reader: ReaderDep) -> schemas.Balanc
     """The database's view of one user: the balance the oracle last synced on chain, how much
     of it is wrapped as wrBTC, the Synced event it came from, and the age of both the balance
     and the database's newest write."""
-    async with reader.as_user(address) as connection:
+    async with reader.connection() as connection:
         row = await connection.fetchrow(queries.BALANCES, address)
     if row is None:
         raise errors.ApiError(404, "unknown_address", f"no user {address} in the database")

@@ -46,7 +46,7 @@ async def get_bitcoin_addresses(
         except OwnerProofError as exc:
             raise errors.ApiError(401, "owner_proof_invalid", str(exc)) from exc
         owner = True
-    async with reader.as_user(address) as connection:
+    async with reader.connection() as connection:
         rows = await connection.fetch(queries.OWN_BITCOIN_ADDRESSES, address)
     items = []
     for row in rows:

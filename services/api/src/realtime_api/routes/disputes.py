@@ -15,7 +15,6 @@ from fastapi import APIRouter
 from realtime_api import errors, schemas
 from realtime_api.deps import OptionalAddressDep, PageDep, ReaderDep, RuntimeDep, snapshot_of
 from realtime_api.storage import queries
-from realtime_api.storage.database import ALL_USERS
 
 router = APIRouter(tags=["disputes"])
 _STATUS = {"RAISED": "open", "RESOLVED": "resolved", None: "none"}
@@ -45,7 +44,7 @@ async def get_disputes(
     fact: `open` (raised, not yet resolved), `resolved`, or `none`."""
     if address is None:
         snapshot = snapshot_of(runtime)
-        async with reader.as_user(ALL_USERS) as connection:
+        async with reader.connection() as connection:
             rows, next_offset = await queries.fetch_page(
                 connection, queries.RECENT_DISPUTES, limit=page.limit, offset=page.offset
             )
@@ -58,7 +57,7 @@ async def get_disputes(
         status = None
         as_of = snapshot.as_of
     else:
-        async with reader.as_user(address) as connection:
+        async with reader.connection() as connection:
             first, rows, next_offset = await queries.fetch_grouped_page(
                 connection, queries.USER_DISPUTES, address, limit=page.limit, offset=page.offset
             )

@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from realtime_api import errors, schemas
 from realtime_api.deps import OptionalAddressDep, PageDep, ReaderDep, RuntimeDep, snapshot_of
 from realtime_api.storage import queries
-from realtime_api.storage.database import ALL_USERS
 
 router = APIRouter(tags=["emergency burns"])
 
@@ -37,7 +36,7 @@ async def get_emergency_burns(
     whether the chain, the oracle or both reported them; newest first."""
     if address is None:
         snapshot = snapshot_of(runtime)
-        async with reader.as_user(ALL_USERS) as connection:
+        async with reader.connection() as connection:
             rows, next_offset = await queries.fetch_page(
                 connection, queries.RECENT_BURNS, limit=page.limit, offset=page.offset
             )
@@ -51,7 +50,7 @@ async def get_emergency_burns(
         )
         as_of = snapshot.as_of
     else:
-        async with reader.as_user(address) as connection:
+        async with reader.connection() as connection:
             first, rows, next_offset = await queries.fetch_grouped_page(
                 connection, queries.USER_BURNS, address, limit=page.limit, offset=page.offset
             )

@@ -19,7 +19,7 @@ async def get_sync_status(address: AddressDep, reader: ReaderDep) -> schemas.Syn
     """`in_sync` when the latest synced balance in the database equals the balance in the
     oracle's latest state for the user, `stale` when they differ, `not_registered` when the
     oracle has no state for the address."""
-    async with reader.as_user(address) as connection:
+    async with reader.connection() as connection:
         row = await connection.fetchrow(queries.SYNC_STATUS, address)
     database_sats = row["new_sats"] or 0
     oracle_sats = row["last_synced_sats"]

@@ -18,7 +18,7 @@ async def get_transactions(
     """MINT, BURN, EMERGENCY_BURN, DEPOSIT, FEE_SPENT, WITHDRAW, WRAP, REDEEM, SLASH and
     YIELD_CLAIM rows of one user, ordered by block then log index, newest first. An address
     with no transactions gets an empty page."""
-    async with reader.as_user(address) as connection:
+    async with reader.connection() as connection:
         rows, next_offset = await queries.fetch_page(
             connection, queries.TRANSACTIONS, address, limit=page.limit, offset=page.offset
         )

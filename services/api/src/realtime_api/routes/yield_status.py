@@ -45,7 +45,7 @@ async def get_yield_status(
     """Whether the user takes part in YieldScalesPool (as an rBTC holder or a USDT provider)
     and what they claimed, beside the pool's participants, commitments and latest yield and
     scales (from the aggregates snapshot, whose time `pool.as_of` gives)."""
-    async with reader.as_user(address) as connection:
+    async with reader.connection() as connection:
         row = await connection.fetchrow(queries.YIELD_PARTICIPANT, address)
     participant = None
     if row["participant_type"] is not None:

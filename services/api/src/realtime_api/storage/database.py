@@ -1,10 +1,12 @@
-"""The reader's pool and the transaction every read runs in.
+"""The reader's pool, and the two ways a read runs.
 
-Row-level security (migration 0002) shows `rs_api` a user's rows only when the session setting
-`reservesync.user` names that user, or every row when it is `'*'` (aggregates). Each read sets
-it transaction-locally (`set_config(..., true)`, i.e. SET LOCAL) inside its own read-only
-transaction, so the setting dies with the transaction and a pooled connection never carries
-one request's user into the next.
+Row-level security (migration 0002) shows `rs_api` a user's rows only when the setting
+`reservesync.user` names that user, or every row when it is `'*'` (aggregates). Requests call
+the `api_*` functions of migration 0003, which set it themselves, transaction-locally, inside
+the one statement's implicit read-only transaction (`connection()`); the aggregates snapshot
+reads several statements as every user in one explicit REPEATABLE READ transaction
+(`as_user()`). Either way the setting dies with the transaction, so a pooled connection never
+carries one request's user into the next.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ class DatabaseUnavailable(RuntimeError):
 
 
 async def _keep_state(_connection: asyncpg.Connection) -> None:
-    """Nothing to reset on release: requests only use SET LOCAL, and asyncpg itself rolls back
-    a transaction left open. (Its default reset costs a round trip per request.)"""
+    """Nothing to reset on release: no session state is ever set, and asyncpg itself rolls
+    back a transaction left open. (Its default reset costs a round trip per request.)"""
 
 
 async def create_pool(dsn: str, size: int, statement_timeout_ms: int) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
-        min_size=1,
+        # Every connection opened up front: opening one (a backend fork and a SCRAM exchange)
+        # under load would be a latency spike for the request that waits for it.
+        min_size=size,
         max_size=size,
         reset=_keep_state,
         server_settings={
@@ -55,28 +59,12 @@ class Reader:
         self._acquire_timeout_s = acquire_timeout_s
 
     @contextlib.asynccontextmanager
-    async def as_user(
-        self, user: str, *, consistent: bool = False
-    ) -> AsyncIterator[asyncpg.Connection]:
-        """A connection inside a read-only transaction that sees `user`'s rows (or all rows
-        for `ALL_USERS`); `consistent` makes every statement see the same instant (REPEATABLE
-        READ). `user` must already be a canonical address: it is spliced into the statement
-        (a script takes no bind parameters), so anything else is refused."""
-        if _SESSION_USER.fullmatch(user) is None:
-            raise ValueError(f"not a canonical address: {user!r}")
-        isolation = " ISOLATION LEVEL REPEATABLE READ" if consistent else ""
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection for `api_*` calls, with the database's failures turned into
+        `DatabaseUnavailable`."""
         try:
             async with self.pool.acquire(timeout=self._acquire_timeout_s) as connection:
-                # One round trip for both: the simple-query protocol takes a script. (`SET LOCAL`
-                # itself cannot name the setting: `user` is a reserved word there.)
-                await connection.execute(
-                    f"BEGIN{isolation} READ ONLY; "
-                    f"SELECT set_config('reservesync.user', '{user}', true)"
-                )
-                try:
-                    yield connection
-                finally:
-                    await connection.execute("COMMIT")
+                yield connection
         except TimeoutError as exc:
             raise DatabaseUnavailable(
                 "database_busy", "no database connection became free in time"
@@ -87,6 +75,26 @@ class Reader:
             raise DatabaseUnavailable(
                 "database_unavailable", "the database is unreachable"
             ) from exc
+
+    @contextlib.asynccontextmanager
+    async def as_user(self, user: str) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a read-only REPEATABLE READ transaction (every statement sees
+        the same instant) that sees `user`'s rows, or all rows for `ALL_USERS`. `user` is
+        spliced into the statement (a script takes no bind parameters), so anything but a
+        canonical address or `*` is refused."""
+        if _SESSION_USER.fullmatch(user) is None:
+            raise ValueError(f"not a canonical address: {user!r}")
+        async with self.connection() as connection:
+            # One round trip for both: the simple-query protocol takes a script. (`SET LOCAL`
+            # itself cannot name the setting: `user` is a reserved word there.)
+            await connection.execute(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                f"SELECT set_config('reservesync.user', '{user}', true)"
+            )
+            try:
+                yield connection
+            finally:
+                await connection.execute("COMMIT")
 
 
 async def wait_closed(pool: asyncpg.Pool, timeout_s: float = 5.0) -> None:

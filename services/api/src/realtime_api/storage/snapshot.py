@@ -148,7 +148,7 @@ class SnapshotKeeper:
 
     async def build(self) -> Snapshot:
         started = time.perf_counter()
-        async with self._reader.as_user(ALL_USERS, consistent=True) as connection:
+        async with self._reader.as_user(ALL_USERS) as connection:
             as_of = await connection.fetchval("SELECT now()")
             progress = await connection.fetchrow(FINGERPRINT)
             records = await connection.fetchval(LEAVES)
