@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import resource
 import secrets
@@ -41,7 +40,7 @@ from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
 from reservesync.settings import EncryptionSettings
 
-from bench import api_dataset
+from bench import api_dataset, machine
 
 USERS = int(os.environ.get("BENCH_API_USERS", "100000"))
 RATE = float(os.environ.get("BENCH_API_RATE", "500"))
@@ -319,11 +318,7 @@ def lines(figures: Figures) -> list[str]:
 
 
 def main() -> int:
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, "
-        f"{platform.python_implementation()} {platform.python_version()}, {sys.platform}"
-    )
+    print(machine.describe())
     print(
         f"command: BENCH_API_USERS={USERS} BENCH_API_RATE={RATE:.0f} "
         f"BENCH_API_SECONDS={SECONDS:.0f} .venv/bin/python -m bench.api"

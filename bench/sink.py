@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import platform
 import random
 import secrets
 import sys
@@ -48,6 +47,8 @@ from reservesync.db.migrate import upgrade
 from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
+
+from bench import machine
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "1000000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
@@ -522,11 +523,7 @@ def lines(figures: Mapping[str, float]) -> list[str]:
 
 
 def main() -> int:
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, {memory_gib:.0f} GiB, "
-        f"{platform.python_implementation()} {platform.python_version()}, {sys.platform}"
-    )
+    print(machine.describe())
     print(f"command: BENCH_SINK_EVENTS={COUNT} .venv/bin/python -m bench.sink")
     for line in lines(run()):
         print(line)

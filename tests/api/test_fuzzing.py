@@ -18,23 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
+from support.api_process import OPERATIONS
 from support.world import ALICE, BOB, CAROL, DAVE
 
 ERROR_KEYS = {"error", "message", "errors", "request_id"}
-OPERATIONS = [
-    f"GET /api/realtime/{name}"
-    for name in (
-        "balances",
-        "transactions",
-        "emergency-burns",
-        "yield-status",
-        "sync-status",
-        "proof-of-reserves",
-        "proof-of-reserves/proof",
-        "disputes",
-        "bitcoin-addresses",
-    )
-] + ["POST /api/realtime/owner-challenge"]
 WITHOUT_PARAMETERS = {"GET /api/realtime/proof-of-reserves"}
 """Nothing to make invalid there (unknown parameters are tested in test_http_contract)."""
 CASES = [

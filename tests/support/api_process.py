@@ -10,6 +10,22 @@ from devstack import services
 from support.stack import Endpoints
 
 API = "api"
+ROUTES = (
+    "balances",
+    "transactions",
+    "emergency-burns",
+    "yield-status",
+    "sync-status",
+    "proof-of-reserves",
+    "proof-of-reserves/proof",
+    "disputes",
+    "bitcoin-addresses",
+)
+"""The read endpoints under /api/realtime (all GET); POST /owner-challenge besides."""
+OPERATIONS = (
+    *(f"GET /api/realtime/{route}" for route in ROUTES),
+    "POST /api/realtime/owner-challenge",
+)
 
 
 def wait_ready(url: str, within: float = 60.0) -> None:

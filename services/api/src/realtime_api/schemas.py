@@ -7,15 +7,19 @@ decimal strings; times RFC 3339 UTC; ages in seconds. `as_of` is when the figure
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from reservesync.types import UtcDatetime
 
 
-def integer_text(value: int | Decimal) -> str:
-    """A numeric(78, 0) as plain digits (`str` of a Decimal may say `3E+4`)."""
-    return str(int(value))
+def _digits(value: object) -> object:
+    # `str` of a Decimal may say `3E+4`; a numeric(78, 0) is an integer, so it goes through int.
+    return str(int(value)) if isinstance(value, int | Decimal) else value
+
+
+IntegerText = Annotated[str, BeforeValidator(_digits)]
+"""A numeric(78, 0) (wei, uint256 amounts) as a decimal string of plain digits."""
 
 
 TxType = Literal[
@@ -86,11 +90,11 @@ class Transaction(BaseModel):
     log_index: int
     block_number: int
     block_timestamp: UtcDatetime
-    type: TxType
-    amount: str = Field(description="decimal string, in `unit`")
+    type: TxType = Field(validation_alias="tx_type")
+    amount: IntegerText = Field(description="decimal string, in `unit`")
     unit: Literal["sats", "wei"]
     balance_after_sats: int | None
-    fee_wei: str | None
+    fee_wei: IntegerText | None
     contract: str
     event: str
 
@@ -131,7 +135,7 @@ class EmergencyBurns(Page):
 class Participation(BaseModel):
     participant_type: int
     role: Literal["rbtc_holder", "usdt_provider"]
-    amount: str
+    amount: IntegerText
     active: bool
     joined_at: UtcDatetime
     left_at: UtcDatetime | None
@@ -153,8 +157,8 @@ class PoolStatus(BaseModel):
     code_present: bool | None
     participants_active: int
     participants_ever: int
-    rbtc_committed: str
-    usdt_committed: str
+    rbtc_committed: IntegerText
+    usdt_committed: IntegerText
     latest_yield: PoolEvent | None = Field(description="the newest YieldCalculated")
     latest_scales: PoolEvent | None = Field(description="the newest ScalesBalanceUpdated")
     as_of: UtcDatetime
@@ -227,8 +231,8 @@ class ReservesProof(BaseModel):
 class Dispute(BaseModel):
     user_address: str
     kind: Literal["RAISED", "RESOLVED"]
-    reported_balance: str | None
-    oracle_balance: str | None
+    reported_balance: IntegerText | None
+    oracle_balance: IntegerText | None
     occurred_at: UtcDatetime
     tx_hash: str | None
     operation_id: str | None

@@ -26,13 +26,7 @@ async def get_balances(address: AddressDep, reader: ReaderDep) -> schemas.Balanc
     now = datetime.now(UTC)
     synced = row["new_sats"] or 0
     wrapped = int(row["wrapped"]) - int(row["redeemed"]) - int(row["slashed"])
-    last = None
-    if row["block_number"] is not None:
-        last = schemas.LastUpdate(
-            block_number=row["block_number"],
-            block_timestamp=row["block_timestamp"],
-            tx_hash=row["tx_hash"],
-        )
+    last = None if row["block_number"] is None else schemas.LastUpdate.model_validate(dict(row))
     return schemas.Balances(
         address=address,
         synced_sats=synced,

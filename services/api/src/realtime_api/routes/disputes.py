@@ -6,34 +6,15 @@ A dispute is RAISED on chain (YieldScalesPool.BalanceDisputed) and RESOLVED by t
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
-
-import asyncpg
 from fastapi import APIRouter
 
 from realtime_api import errors, schemas
-from realtime_api.deps import OptionalAddressDep, PageDep, ReaderDep, RuntimeDep, snapshot_of
+from realtime_api.deps import OptionalAddressDep, PageDep, ReaderDep, RuntimeDep
+from realtime_api.routes.listing import read_listing
 from realtime_api.storage import queries
 
 router = APIRouter(tags=["disputes"])
 _STATUS = {"RAISED": "open", "RESOLVED": "resolved", None: "none"}
-
-
-def _amount(value: Decimal | None) -> str | None:
-    return None if value is None else schemas.integer_text(value)
-
-
-def _dispute(row: asyncpg.Record) -> schemas.Dispute:
-    return schemas.Dispute(
-        user_address=row["user_address"],
-        kind=row["kind"],
-        reported_balance=_amount(row["reported_balance"]),
-        oracle_balance=_amount(row["oracle_balance"]),
-        occurred_at=row["occurred_at"],
-        tx_hash=row["tx_hash"],
-        operation_id=row["operation_id"],
-    )
 
 
 @router.get("/disputes", responses=errors.responses(400, 429, 503))
@@ -42,37 +23,27 @@ async def get_disputes(
 ) -> schemas.Disputes:
     """Balance disputes, newest first. With an address, `status` is the outcome of its latest
     fact: `open` (raised, not yet resolved), `resolved`, or `none`."""
-    if address is None:
-        snapshot = snapshot_of(runtime)
-        async with reader.connection() as connection:
-            rows, next_offset = await queries.fetch_page(
-                connection, queries.RECENT_DISPUTES, limit=page.limit, offset=page.offset
-            )
-        t = snapshot.totals
-        totals = schemas.DisputeTotals(
-            raised=t["disputes_raised"],
-            resolved=t["disputes_resolved"],
-            open=t["disputes_open_users"],
-        )
-        status = None
-        as_of = snapshot.as_of
-    else:
-        async with reader.connection() as connection:
-            first, rows, next_offset = await queries.fetch_grouped_page(
-                connection, queries.USER_DISPUTES, address, limit=page.limit, offset=page.offset
-            )
-        status = _STATUS[first["latest_kind"]]
-        totals = schemas.DisputeTotals(
-            raised=first["raised"], resolved=first["resolved"], open=int(status == "open")
-        )
-        as_of = datetime.now(UTC)
+    listing = await read_listing(
+        reader,
+        runtime,
+        address,
+        page,
+        for_user=queries.USER_DISPUTES,
+        across_users=queries.RECENT_DISPUTES,
+    )
+    t = listing.totals
+    status = None if address is None else _STATUS[t["latest_kind"]]
     return schemas.Disputes(
         address=address,
         status=status,
-        totals=totals,
-        totals_as_of=as_of,
+        totals=schemas.DisputeTotals(
+            raised=t["raised"],
+            resolved=t["resolved"],
+            open=t["open_users"] if address is None else int(status == "open"),
+        ),
+        totals_as_of=listing.as_of,
         limit=page.limit,
         offset=page.offset,
-        next_offset=next_offset,
-        items=[_dispute(row) for row in rows],
+        next_offset=listing.next_offset,
+        items=[schemas.Dispute.model_validate(dict(row)) for row in listing.rows],
     )

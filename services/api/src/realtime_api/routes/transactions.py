@@ -27,21 +27,5 @@ async def get_transactions(
         limit=page.limit,
         offset=page.offset,
         next_offset=next_offset,
-        items=[
-            schemas.Transaction(
-                chain_id=row["chain_id"],
-                tx_hash=row["tx_hash"],
-                log_index=row["log_index"],
-                block_number=row["block_number"],
-                block_timestamp=row["block_timestamp"],
-                type=row["tx_type"],
-                amount=schemas.integer_text(row["amount"]),
-                unit=row["unit"],
-                balance_after_sats=row["balance_after_sats"],
-                fee_wei=None if row["fee_wei"] is None else schemas.integer_text(row["fee_wei"]),
-                contract=row["contract"],
-                event=row["event"],
-            )
-            for row in rows
-        ],
+        items=[schemas.Transaction.model_validate(dict(row)) for row in rows],
     )

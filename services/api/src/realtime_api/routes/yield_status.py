@@ -29,8 +29,8 @@ def pool_status(snapshot: Snapshot, now: datetime) -> schemas.PoolStatus:
         code_present=snapshot.pool_code_present,
         participants_active=t["participants_active"],
         participants_ever=t["participants_ever"],
-        rbtc_committed=schemas.integer_text(t["rbtc_committed"]),
-        usdt_committed=schemas.integer_text(t["usdt_committed"]),
+        rbtc_committed=t["rbtc_committed"],
+        usdt_committed=t["usdt_committed"],
         latest_yield=_event(snapshot.latest_yield),
         latest_scales=_event(snapshot.latest_scales),
         as_of=snapshot.as_of,
@@ -49,14 +49,8 @@ async def get_yield_status(
         row = await connection.fetchrow(queries.YIELD_PARTICIPANT, address)
     participant = None
     if row["participant_type"] is not None:
-        participant = schemas.Participation(
-            participant_type=row["participant_type"],
-            role=ROLES[row["participant_type"]],
-            amount=schemas.integer_text(row["amount"]),
-            active=row["active"],
-            joined_at=row["joined_at"],
-            left_at=row["left_at"],
-        )
+        role = ROLES[row["participant_type"]]
+        participant = schemas.Participation.model_validate({**dict(row), "role": role})
     return schemas.YieldStatus(
         address=address,
         participant=participant,

@@ -46,19 +46,21 @@ LEFT JOIN LATERAL (
     ORDER BY block_number DESC, log_index DESC LIMIT 1
 ) h ON true
 """
+# Named as the per-user reads name their totals (api_user_burns, api_user_disputes), so the
+# listing routes read either the same way.
 TOTALS = """
 SELECT * FROM
 (SELECT count(*) AS oracle_users, coalesce(sum(last_synced_sats), 0) AS oracle_sats
  FROM oracle_user_states) o,
-(SELECT count(*) AS burns, coalesce(sum(burned_sats), 0) AS burned_sats,
-        count(*) FILTER (WHERE seen_on_chain) AS burns_seen_on_chain,
-        count(*) FILTER (WHERE reported_by_oracle) AS burns_reported_by_oracle,
+(SELECT count(*) AS total_burns, coalesce(sum(burned_sats), 0) AS total_burned_sats,
+        count(*) FILTER (WHERE seen_on_chain) AS seen_on_chain_count,
+        count(*) FILTER (WHERE reported_by_oracle) AS reported_by_oracle_count,
         count(DISTINCT user_address) AS burn_users
  FROM emergency_burns) b,
-(SELECT count(*) FILTER (WHERE kind = 'RAISED') AS disputes_raised,
-        count(*) FILTER (WHERE kind = 'RESOLVED') AS disputes_resolved
+(SELECT count(*) FILTER (WHERE kind = 'RAISED') AS raised,
+        count(*) FILTER (WHERE kind = 'RESOLVED') AS resolved
  FROM balance_disputes) d,
-(SELECT count(*) FILTER (WHERE kind = 'RAISED') AS disputes_open_users FROM (
+(SELECT count(*) FILTER (WHERE kind = 'RAISED') AS open_users FROM (
     SELECT DISTINCT ON (user_address) kind FROM balance_disputes
     ORDER BY user_address, occurred_at DESC, id DESC) latest) od,
 (SELECT count(*) FILTER (WHERE active) AS participants_active,
