@@ -6,6 +6,9 @@ default, see `bench.api_dataset`). The API runs as a real process (`python -m re
 one uvicorn worker, access log on, the rate limiter on but set above the offered rate), and an
 open-loop generator sends `BENCH_API_RATE` requests per second (default 500) for
 `BENCH_API_SECONDS` (default 30, after 5 s of warm-up) across the endpoints, for random users.
+Meanwhile the db-writer's stored offsets move every half second, as under a live writer, so
+the snapshots rebuild during the measurement: the aggregates at their default cadence (2 s),
+the reserves Merkle tree every 15 s (`RESERVES_EVERY_S`; its default is 60 s).
 
 Open loop: request i is due at t0 + i/rate whether or not earlier ones have answered, and its
 latency counts from when it was due, so a stalled server (or generator) shows up in the figures
@@ -21,6 +24,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import resource
 import secrets
 import statistics
@@ -50,6 +54,8 @@ KEEP = os.environ.get("BENCH_API_KEEP") == "1"
 STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench-api"
 PROCESS = "bench-api"
 TARGET_P99_MS = 20.0
+RESERVES_EVERY_S = float(os.environ.get("BENCH_API_RESERVES_EVERY_S", "15"))
+CHURN_EVERY_S = 0.5
 # (weight, label, path, what the query string needs)
 MIX = (
     (20, "balances", "/balances", "address"),
@@ -117,6 +123,7 @@ def start_api(database_url: str, field_key: str) -> tuple[str, int]:
         # On, so its cost is measured, but above the offered rate of this one client.
         "API_RATE_LIMIT_PER_S": str(RATE * 20),
         "API_RATE_LIMIT_BURST": str(int(RATE * 20)),
+        "API_RESERVES_MIN_INTERVAL_S": f"{RESERVES_EVERY_S:g}",
     }
     pid = procs.start(PROCESS, [sys.executable, "-m", "realtime_api"], env=env)
     url = f"http://127.0.0.1:{port}"
@@ -189,9 +196,23 @@ def _request(rng: random.Random) -> tuple[str, str, dict[str, str]]:
     return label, f"/api/realtime{path}", params
 
 
-async def load(url: str) -> tuple[list[Sample], float]:
-    """Open loop at RATE for WARMUP_S + SECONDS; returns the samples after the warm-up and the
-    measured window's length."""
+async def churn(migrator_url: str) -> None:
+    """What the snapshots' change detector sees of a live db-writer: its offsets moving."""
+    connection = await asyncpg.connect(migrator_url)
+    try:
+        while True:
+            await connection.execute(
+                "UPDATE sink_offsets SET next_offset = next_offset + 1, updated_at = now()"
+            )
+            await asyncio.sleep(CHURN_EVERY_S)
+    finally:
+        await connection.close()
+
+
+async def load(url: str, migrator_url: str) -> tuple[list[Sample], float]:
+    """Open loop at RATE for WARMUP_S + SECONDS, with the writer's offsets moving; returns the
+    samples after the warm-up and the measured window's length."""
+    writer = asyncio.create_task(churn(migrator_url))
     loop = asyncio.get_running_loop()
     rng = random.Random(7)
     total = int(RATE * (WARMUP_S + SECONDS))
@@ -219,7 +240,20 @@ async def load(url: str) -> tuple[list[Sample], float]:
             tasks.append(asyncio.create_task(one(*_request(rng), due)))
         await asyncio.gather(*tasks)
         window = loop.time() - (start + WARMUP_S)
+    writer.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
     return samples, window
+
+
+def _rebuilds(url: str) -> dict[str, int]:
+    """Snapshot rebuilds per part so far, from the API's own metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = re.findall(r'api_snapshot_build_seconds_count\{part="(\w+)"\} ([0-9.]+)', text)
+    return {part: int(float(count)) for part, count in found}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -240,6 +274,7 @@ class Figures:
     samples: list[Sample]
     window_s: float
     cpu: CpuUse
+    rebuilds: dict[str, int]
     fill_s: float
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
@@ -264,7 +299,8 @@ def run() -> Figures:
         url, pid = start_api(urls["rs_api"], field_key)
         load_before = os.getloadavg()
         cpu_before = (_tree_cpu_s(pid), asyncio.run(_backend_cpu(urls["admin"])), _own_cpu_s())
-        samples, window = asyncio.run(load(url))
+        samples, window = asyncio.run(load(url, urls["rs_migrator"]))
+        rebuilds = _rebuilds(url)
         backends = asyncio.run(_backend_cpu(urls["admin"]))
         cpu = CpuUse(
             api_s=_tree_cpu_s(pid) - cpu_before[0],
@@ -274,7 +310,15 @@ def run() -> Figures:
         load_after = os.getloadavg()
         log = str(log_dir() / f"{PROCESS}.log")
     return Figures(
-        samples, window, cpu, fill_s, load_before, load_after, time.perf_counter() - started, log
+        samples,
+        window,
+        cpu,
+        rebuilds,
+        fill_s,
+        load_before,
+        load_after,
+        time.perf_counter() - started,
+        log,
     )
 
 
@@ -305,6 +349,8 @@ def lines(figures: Figures) -> list[str]:
     cpu, elapsed = figures.cpu, WARMUP_S + window
     requests = int(RATE * elapsed)
     out += [
+        f"  snapshot rebuilds during the run (first builds included): "
+        f"{', '.join(f'{part} {n}' for part, n in sorted(figures.rebuilds.items()))}",
         f"  CPU per request (whole load, {requests:,} requests): API process "
         f"{1000 * cpu.api_s / requests:.2f} ms ({100 * cpu.api_s / elapsed:.0f}% of a core), "
         f"PostgreSQL backends {1000 * cpu.postgres_s / requests:.2f} ms "

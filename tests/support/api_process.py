@@ -48,7 +48,8 @@ def start_api(endpoints: Endpoints, database_url: str, prefix: str, **settings: 
     overrides = {
         "DATABASE_URL": database_url,
         "API_SNAPSHOT_CHECK_INTERVAL_S": "0.2",
-        "API_SNAPSHOT_MIN_INTERVAL_S": "0",
+        "API_AGGREGATES_MIN_INTERVAL_S": "0",
+        "API_RESERVES_MIN_INTERVAL_S": "0",
         **settings,
     }
     url = services.start([API], overrides, stack=endpoints.env(), prefix=prefix)["API_URL"]

@@ -63,7 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
                 runtime.reader,
                 hasher,
                 check_interval_s=settings.api_snapshot_check_interval_s,
-                min_interval_s=settings.api_snapshot_min_interval_s,
+                aggregates_min_interval_s=settings.api_aggregates_min_interval_s,
+                reserves_min_interval_s=settings.api_reserves_min_interval_s,
                 max_age_s=settings.api_snapshot_max_age_s,
             )
             stack.callback(setattr, runtime, "keeper", None)
@@ -95,8 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
         await runtime.reader.pool.fetchval("SELECT 1")
 
     async def snapshot_built() -> None:
-        if runtime.keeper is None or runtime.keeper.current is None:
-            raise RuntimeError("the first aggregates snapshot is not built yet")
+        if runtime.keeper is None or not runtime.keeper.ready:
+            raise RuntimeError("the first snapshots are not built yet")
 
     add_probes(app, {"database": database_answers, "snapshot": snapshot_built})
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]

@@ -35,8 +35,17 @@ class Settings(DatabaseSettings, HttpSettings, EncryptionSettings):
     api_snapshot_check_interval_s: float = Field(
         2.0, gt=0, description="how often the aggregates' change detector runs"
     )
-    api_snapshot_min_interval_s: float = Field(
-        5.0, ge=0, description="shortest time between two rebuilds while data keeps changing"
+    api_aggregates_min_interval_s: float = Field(
+        2.0,
+        ge=0,
+        description="shortest time between two rebuilds of the burn, dispute and "
+        "pool totals while data keeps changing",
+    )
+    api_reserves_min_interval_s: float = Field(
+        60.0,
+        ge=0,
+        description="shortest time between two rebuilds of the reserves Merkle tree while "
+        "data keeps changing (about a second of database time per 100k users)",
     )
     api_snapshot_max_age_s: float = Field(
         300.0, gt=0, description="rebuild at least this often, even when nothing seems changed"

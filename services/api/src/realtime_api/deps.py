@@ -20,7 +20,7 @@ from realtime_api.domain import addresses
 from realtime_api.domain.owner import CHALLENGE_MAX_LENGTH, SIGNATURE_PATTERN, OwnerProofs
 from realtime_api.errors import ApiError, parameter_error
 from realtime_api.storage.database import Reader
-from realtime_api.storage.snapshot import Snapshot, SnapshotKeeper
+from realtime_api.storage.snapshot import Aggregates, Reserves, SnapshotKeeper
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -63,23 +63,38 @@ async def get_reader(request: Request) -> Reader:
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 
 
-def snapshot_of(runtime: Runtime) -> Snapshot:
-    """The aggregates snapshot, or 503 while the first one is being built."""
-    if runtime.keeper is None or runtime.keeper.current is None:
-        raise ApiError(
-            503,
-            "snapshot_not_ready",
-            "the aggregates snapshot is being built; retry shortly",
-            headers={"Retry-After": "2"},
-        )
-    return runtime.keeper.current
+def _not_ready(part: str) -> ApiError:
+    return ApiError(
+        503,
+        "snapshot_not_ready",
+        f"the {part} snapshot is being built; retry shortly",
+        headers={"Retry-After": "2"},
+    )
 
 
-async def current_snapshot(request: Request) -> Snapshot:
-    return snapshot_of(request.app.state.runtime)
+def aggregates_of(runtime: Runtime) -> Aggregates:
+    """The burn, dispute and pool totals, or 503 while the first are being built."""
+    if runtime.keeper is None or runtime.keeper.aggregates.current is None:
+        raise _not_ready("aggregates")
+    return runtime.keeper.aggregates.current
 
 
-SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
+async def current_aggregates(request: Request) -> Aggregates:
+    return aggregates_of(request.app.state.runtime)
+
+
+AggregatesDep = Annotated[Aggregates, Depends(current_aggregates)]
+
+
+async def current_reserves(request: Request) -> Reserves:
+    """The reserves Merkle tree, or 503 while the first is being built."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.keeper is None or runtime.keeper.reserves.current is None:
+        raise _not_ready("reserves")
+    return runtime.keeper.reserves.current
+
+
+ReservesDep = Annotated[Reserves, Depends(current_reserves)]
 
 
 def _canonical(address: str) -> str:

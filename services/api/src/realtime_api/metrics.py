@@ -15,13 +15,14 @@ RATE_LIMITED = Counter(
 )
 SNAPSHOT_BUILD_SECONDS = Histogram(
     "api_snapshot_build_seconds",
-    "Time to read the aggregates and build the reserves Merkle tree",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    "Time to rebuild a snapshot part (aggregates; reserves: read and hash the Merkle tree)",
+    ["part"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 SNAPSHOT_FAILURES = Counter(
     "api_snapshot_failures_total", "Snapshot checks or rebuilds that failed (and were retried)"
 )
 SNAPSHOT_USERS = Gauge("api_snapshot_users", "Leaves of the current reserves Merkle tree")
 SNAPSHOT_AS_OF = Gauge(
-    "api_snapshot_as_of_seconds", "Unix time of the data the current aggregates snapshot shows"
+    "api_snapshot_as_of_seconds", "Unix time of the data a snapshot part shows", ["part"]
 )

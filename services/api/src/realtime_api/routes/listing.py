@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from realtime_api.deps import PageParams, Runtime, snapshot_of
+from realtime_api.deps import PageParams, Runtime, aggregates_of
 from realtime_api.storage import queries
 from realtime_api.storage.database import Reader
 
@@ -20,7 +20,7 @@ class Listing:
     rows: list[asyncpg.Record]
     next_offset: int | None
     totals: Mapping[str, Any]
-    """The user's totals columns, or the snapshot's totals (the same names)."""
+    """The user's totals columns, or the aggregates snapshot's totals (the same names)."""
     as_of: datetime
     """When the totals were read: now for one user, the snapshot's time across users."""
 
@@ -35,7 +35,7 @@ async def read_listing(
     across_users: str,
 ) -> Listing:
     if address is None:
-        snapshot = snapshot_of(runtime)
+        snapshot = aggregates_of(runtime)
         async with reader.connection() as connection:
             rows, next_offset = await queries.fetch_page(
                 connection, across_users, limit=page.limit, offset=page.offset

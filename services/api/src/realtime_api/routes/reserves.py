@@ -1,7 +1,7 @@
 """GET /proof-of-reserves and /proof-of-reserves/proof: total rBTC against the BTC the oracle
 reports, and the Merkle sum tree that lets each user check their own balance is counted.
 
-Both read the aggregates snapshot (see `storage.snapshot`); `as_of` and `age_s` say how old it
+Both read the reserves snapshot (see `storage.snapshot`); `as_of` and `age_s` say how old it
 is. The tree's definition is in `domain.merkle` and in this operation's description.
 """
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from realtime_api import errors, schemas
-from realtime_api.deps import AddressDep, SnapshotDep
+from realtime_api.deps import AddressDep, ReservesDep
 from realtime_api.domain import merkle
 from realtime_api.domain.freshness import age_s
 
@@ -29,17 +29,17 @@ def _hex(value: bytes) -> str:
     responses=errors.responses(400, 429, 503),
     description=merkle.__doc__,
 )
-async def get_proof_of_reserves(snapshot: SnapshotDep) -> schemas.ProofOfReserves:
+async def get_proof_of_reserves(snapshot: ReservesDep) -> schemas.ProofOfReserves:
     tree = snapshot.tree
     rbtc = tree.total
-    btc = snapshot.totals["oracle_sats"]
+    btc = snapshot.oracle_sats
     return schemas.ProofOfReserves(
         total_rbtc_sats=rbtc,
         total_btc_sats=btc,
         backing_ratio=round(btc / rbtc, 6) if rbtc else None,
         fully_backed=btc >= rbtc,
         users=tree.leaf_count,
-        oracle_users=snapshot.totals["oracle_users"],
+        oracle_users=snapshot.oracle_users,
         merkle=schemas.MerkleCommitment(
             scheme=SCHEME, root=_hex(tree.root), total_sats=rbtc, leaves=tree.leaf_count
         ),
@@ -49,7 +49,7 @@ async def get_proof_of_reserves(snapshot: SnapshotDep) -> schemas.ProofOfReserve
 
 
 @router.get("/proof-of-reserves/proof", responses=errors.responses(400, 404, 429, 503))
-async def get_reserves_proof(address: AddressDep, snapshot: SnapshotDep) -> schemas.ReservesProof:
+async def get_reserves_proof(address: AddressDep, snapshot: ReservesDep) -> schemas.ReservesProof:
     """The user's leaf and its path to the root: recompute the leaf from your address and
     balance, fold the path in (`side` says where each sibling stands) and compare with `root`
     and `total_sats` of /proof-of-reserves at the same `as_of`."""

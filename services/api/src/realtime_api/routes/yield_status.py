@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 
 from realtime_api import errors, schemas
-from realtime_api.deps import AddressDep, ReaderDep, SnapshotDep
+from realtime_api.deps import AddressDep, AggregatesDep, ReaderDep
 from realtime_api.domain.freshness import age_s
 from realtime_api.storage import queries
-from realtime_api.storage.snapshot import PoolEvent, Snapshot
+from realtime_api.storage.aggregates import PoolEvent
+from realtime_api.storage.snapshot import Aggregates
 
 router = APIRouter(tags=["yield"])
 ROLES = {0: "rbtc_holder", 1: "usdt_provider"}
@@ -22,7 +23,7 @@ def _event(event: PoolEvent | None) -> schemas.PoolEvent | None:
     return schemas.PoolEvent(values=event.values, block_number=event.block_number, at=event.at)
 
 
-def pool_status(snapshot: Snapshot, now: datetime) -> schemas.PoolStatus:
+def pool_status(snapshot: Aggregates, now: datetime) -> schemas.PoolStatus:
     t = snapshot.totals
     return schemas.PoolStatus(
         contract=snapshot.pool_contract,
@@ -40,7 +41,7 @@ def pool_status(snapshot: Snapshot, now: datetime) -> schemas.PoolStatus:
 
 @router.get("/yield-status", responses=errors.responses(400, 429, 503))
 async def get_yield_status(
-    address: AddressDep, reader: ReaderDep, snapshot: SnapshotDep
+    address: AddressDep, reader: ReaderDep, snapshot: AggregatesDep
 ) -> schemas.YieldStatus:
     """Whether the user takes part in YieldScalesPool (as an rBTC holder or a USDT provider)
     and what they claimed, beside the pool's participants, commitments and latest yield and
