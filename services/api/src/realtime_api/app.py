@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -30,6 +31,7 @@ from realtime_api.storage.database import DatabaseUnavailable, Reader, create_po
 from realtime_api.storage.snapshot import SnapshotKeeper
 
 log = logging.getLogger(__name__)
+HASHER_NICENESS = 10
 
 DESCRIPTION = """Read endpoints over the synchronised ReserveSync database.
 
@@ -57,7 +59,13 @@ def create_app(settings: Settings) -> FastAPI:
             runtime.reader = Reader(pool, settings.api_pool_timeout_s)
             stack.callback(setattr, runtime, "reader", None)
             # spawn, not fork: a forked child would inherit the event loop and the sockets.
-            hasher = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # Niced: on a busy machine, hashing waits for the requests, not the other way round.
+            hasher = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=os.nice,
+                initargs=(HASHER_NICENESS,),
+            )
             stack.callback(hasher.shutdown, wait=True, cancel_futures=True)
             runtime.keeper = SnapshotKeeper(
                 runtime.reader,
