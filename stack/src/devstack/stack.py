@@ -124,6 +124,13 @@ def _forget_state() -> None:
     postgres.wipe()
 
 
+def restart_kafka() -> None:
+    """Stop the broker and start it again on the same ports (clients must ride it out)."""
+    ports = _ports()
+    kafka.down()
+    kafka.up(ports["kafka"], ports["kafka_controller"])
+
+
 def down(progress: Progress = print) -> None:
     for prefix in ("svc", "test"):
         services.stop(prefix=prefix)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from reservesync.messages import OracleAction
@@ -72,9 +72,13 @@ class SeedWorld:
 
 
 async def play(
-    oracle: RunningOracle, protocol: Protocol, report: Callable[[str], None] = print
+    oracle: RunningOracle,
+    protocol: Protocol,
+    report: Callable[[str], None] = print,
+    after_step: Callable[[], Awaitable[None]] | None = None,
 ) -> SeedWorld:
-    """Runs the scenario step by step: set Bitcoin balances, pay fees, one oracle cycle."""
+    """Runs the scenario step by step: set Bitcoin balances, pay fees, one oracle cycle;
+    `after_step` runs after each (the fault drills inject their faults there)."""
     world = SeedWorld()
     first, second, third = (Protocol.new_user().lower() for _ in range(3))
     for user, spare in ((first, 40_000), (second, 15_000), (third, None)):
@@ -95,6 +99,8 @@ async def play(
         done = await oracle.simulator.cycle()
         summary = ", ".join(f"{op.action.value} {op.amount_sats or ''}".strip() for op in done)
         report(f"  {what}: {summary or 'nothing to do'}")
+        if after_step is not None:
+            await after_step()
 
     async def pay(user: str, wei: int) -> None:
         await asyncio.to_thread(protocol.deposit_fees, Web3.to_checksum_address(user), wei)
