@@ -5,7 +5,8 @@ Supported: `resources` (files and directories with their own kustomization), `na
 `images` (newName / newTag / digest). Any other field is refused: a patch or generator added to
 deploy/k8s must come with its support here, or the tests would check manifests that
 `kubectl apply -k` never sees. Resources come out in the order they are declared (kustomize
-sorts by kind; nothing here depends on order).
+sorts by kind; nothing here depends on order). When written, it rendered deploy/k8s (base and
+overlays/local) to exactly the resources `kubectl kustomize` (kustomize v5.5.0) emits.
 """
 
 from __future__ import annotations
