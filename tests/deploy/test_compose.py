@@ -26,6 +26,7 @@ from deploy.workspace import (
     INIT_JOB_SETTINGS,
     PENDING_SETTINGS,
     env_names,
+    env_problems,
     settings_of,
 )
 from pydantic_settings import BaseSettings
@@ -669,15 +670,8 @@ def test_service_image_runs_its_own_package(name: str) -> None:
 
 def _check_settings_env(name: str, env: dict[str, str]) -> type[BaseSettings]:
     cls = settings_class(name)
-    known = fields(cls)
-    unknown = sorted(set(env) - known - set(PENDING_SETTINGS.get(name, {})))
-    assert not unknown, (
-        f"service {name} sets {unknown}, which {cls.__module__}.{cls.__name__} does not read "
-        f"(its fields: {sorted(known)}). Fix the name, or add it to PENDING_SETTINGS with a reason"
-    )
-    required = sorted(f.upper() for f, info in cls.model_fields.items() if info.is_required())
-    missing = [field for field in required if field not in env]
-    assert not missing, f"service {name}: required settings {missing} are not provided"
+    problems = env_problems(name, cls, set(env))
+    assert not problems, "\n".join(problems)
     return cls
 
 
@@ -997,7 +991,7 @@ def test_workers_serve_metrics_and_are_checked_there(name: str) -> None:
         f"service {name}: METRICS_HOST must be 0.0.0.0 (the default is loopback, unscrapable)"
     )
     assert env.get("METRICS_PORT", "0") != "0", f"service {name}: set METRICS_PORT"
-    test = services()[name]["healthcheck"]["test"]
+    test = (services()[name].get("healthcheck") or {}).get("test", "")
     text = test if isinstance(test, str) else " ".join(test)
     for needed in ("/metrics", "METRICS_PORT"):
         assert needed in text, (
