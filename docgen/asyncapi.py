@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from chain_listener.checkpoint import Checkpoint
+from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
 from db_writer.config import Settings as WriterSettings
-from db_writer.consumer import TOPICS as WRITER_TOPICS
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from reservesync.messages.codec import MESSAGE_TYPES

@@ -359,7 +359,7 @@ def test_jobs_run_what_the_compose_init_jobs_run(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_db_writer_scales_on_lag_up_to_its_partition_count(overlay: str) -> None:
-    from db_writer.consumer import TOPICS
+    from db_writer.config import SOURCE_TOPICS as TOPICS
 
     scaled = [r for r in rendered(overlay) if r["kind"] == "ScaledObject"]
     assert len(scaled) == 1, f"overlay {overlay}: expected one ScaledObject, got {len(scaled)}"
@@ -383,7 +383,7 @@ def test_db_writer_scales_on_lag_up_to_its_partition_count(overlay: str) -> None
     triggers = spec["triggers"]
     assert {t["type"] for t in triggers} == {"kafka"}
     assert sorted(t["metadata"].get("topic") for t in triggers) == sorted(TOPICS), (
-        f"one trigger per topic db_writer.consumer.TOPICS consumes: {sorted(TOPICS)}"
+        f"one trigger per topic db_writer.config.SOURCE_TOPICS holds: {sorted(TOPICS)}"
     )
     writer = settings_of("db-writer")
     for trigger in triggers:
