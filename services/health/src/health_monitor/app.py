@@ -25,6 +25,8 @@ from health_monitor.sources import SourceReader
 
 
 async def _sources_read(monitor: Monitor) -> None:
+    if monitor.parts.reader.failure is not None:
+        raise RuntimeError(f"reading failed: {monitor.parts.reader.failure}")
     if not monitor.parts.reader.caught_up.is_set():
         raise RuntimeError("still reading what the producers published")
 

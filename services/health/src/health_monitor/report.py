@@ -37,7 +37,7 @@ def render(report: HealthReport) -> str:
     lines = [
         "# ReserveSync Synchronization Report",
         "",
-        f"**Overall System Health Score: {_pct(report.score)}** "
+        f"**Overall System Health Score: {percent_text(report.score)}** "
         f"({report.overall.value}, computed {report.computed_at:%Y-%m-%d %H:%M:%S} UTC)",
     ]
     if not report.sources_ready:
@@ -96,7 +96,7 @@ def _metrics(report: HealthReport) -> list[str]:
     ]
     for c in report.components:
         lines.append(
-            f"| **{c.title}** | {c.percent}% | {c.weight}% | {_pct(c.contribution)} "
+            f"| **{c.title}** | {c.percent}% | {c.weight}% | {percent_text(c.contribution)} "
             f"| {METRIC_STATUS[c.status]} |"
         )
     if report.score >= 100:
@@ -105,7 +105,8 @@ def _metrics(report: HealthReport) -> list[str]:
         overall = f"{OK} Healthy"
     else:
         overall = f"{WARN} Operational"
-    lines.append(f"| **TOTAL SYSTEM HEALTH** | - | - | **{_pct(report.score)}** | {overall} |")
+    total = percent_text(report.score)
+    lines.append(f"| **TOTAL SYSTEM HEALTH** | - | - | **{total}** | {overall} |")
     return lines
 
 
@@ -142,7 +143,8 @@ def _lag(report: HealthReport) -> list[str]:
     return lines
 
 
-def _pct(value: float) -> str:
+def percent_text(value: float) -> str:
+    """A percent as the seed writes it: one decimal, two when the weights need them."""
     text = f"{value:.2f}"
     return (text[:-1] if text.endswith("0") else text) + "%"
 

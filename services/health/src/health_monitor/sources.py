@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import TypeAdapter, ValidationError
 from reservesync import kafka
 from reservesync.messages import (
@@ -88,6 +89,7 @@ class SourceReader:
         on_new_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
+        self.bootstrap_servers = settings.kafka_bootstrap_servers
         self.tally = tally
         self.letters = letters
         self.feed = feed
@@ -98,8 +100,18 @@ class SourceReader:
         self._record_ends: dict[TopicPartition, int] = {}
         self._stable: dict[TopicPartition, tuple[int, int]] = {}
         self.records = 0
+        self.failure: str | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._read(stop)
+        except Exception as exc:
+            # Readiness reports it, so the orchestrator restarts the service (and the tally).
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("reading the sources failed")
+            raise
+
+    async def _read(self, stop: asyncio.Event) -> None:
         await self.consumer.start()
         try:
             partitions = await self._assign()
@@ -136,11 +148,19 @@ class SourceReader:
         return readable
 
     async def _assign(self) -> list[TopicPartition]:
-        await self.consumer.topics()  # loads the cluster's metadata
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(TOPICS))
+        finally:
+            await admin.close()
+        missing = [d["topic"] for d in described if d["error_code"] != 0]
+        if missing:
+            raise RuntimeError(f"topics missing: {', '.join(missing)} (run ensure_topics)")
         partitions = [
-            TopicPartition(name, p)
-            for name in TOPICS
-            for p in sorted(self.consumer.partitions_for_topic(name) or ())
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            for p in sorted(d["partitions"], key=lambda p: int(p["partition"]))
         ]
         self.consumer.assign(partitions)
         await self.consumer.seek_to_beginning(*partitions)
