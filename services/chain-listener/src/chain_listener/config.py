@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
-from pydantic import Field, TypeAdapter, field_validator, model_validator
-from pydantic_settings import NoDecode
+from pydantic import Field, TypeAdapter, model_validator
 from reservesync.contracts import Deployment
-from reservesync.settings import ChainSettings, KafkaSettings
+from reservesync.settings import ChainSettings, KafkaSettings, NameList
 
 
 class Settings(KafkaSettings, ChainSettings):
@@ -20,7 +18,7 @@ class Settings(KafkaSettings, ChainSettings):
     chain_contracts_file: Path | None = Field(
         None, description="a deployment record (compose's deploy job writes one) instead"
     )
-    chain_rpc_fallback_urls: Annotated[list[str], NoDecode] = Field(
+    chain_rpc_fallback_urls: NameList = Field(
         default_factory=list,
         description="more JSON-RPC URLs of the same chain, comma-separated or a JSON list; "
         "requests fail over to them when CHAIN_RPC_URL errs, times out or rate-limits",
@@ -61,16 +59,6 @@ class Settings(KafkaSettings, ChainSettings):
     chain_transactional_id: str = Field(
         "chain-listener", description="one per chain: a restarted listener fences its zombie"
     )
-
-    @field_validator("chain_rpc_fallback_urls", mode="before")
-    @classmethod
-    def _url_list(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [url.strip() for url in text.split(",") if url.strip()]
 
     @model_validator(mode="after")
     def _contracts_known(self) -> Self:

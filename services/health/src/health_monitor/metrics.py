@@ -27,6 +27,9 @@ GROUP_STATUS = Gauge(
     ["group", "status"],
 )
 ALERTS = Counter("health_alerts_total", "Alerts announced", ["kind", "severity", "state"])
+ALERT_PUBLISH_FAILURES = Counter(
+    "health_alert_publish_failures_total", "Alerts Kafka did not acknowledge in time"
+)
 WEBHOOK = Counter("health_webhook_deliveries_total", "Webhook deliveries", ["outcome"])
 DEAD_LETTERS = Gauge("health_dead_letters", "Dead letters on the DLQ per source", ["source_topic"])
 SOURCE_RECORDS = Counter("health_source_records_total", "Records read from the topics", ["topic"])

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 from reservesync.contracts import SystemContract
 
 from health_monitor import metrics
@@ -25,11 +24,11 @@ from health_monitor.domain.alerting import AlertBook, Thresholds, conditions
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.dead_letters import DeadLetterBook, component_of
 from health_monitor.domain.lag import GroupLag, LagBook, Offsets
-from health_monitor.domain.score import Component, Counts
 from health_monitor.domain.tally import SourceTally
-from health_monitor.models import DeadLetterCount, HealthReport, Overall, Usage
+from health_monitor.models import DeadLetterCount, HealthReport, Overall
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
+from health_monitor.sides import Contracts, component_counts, usage
 from health_monitor.sources import SourceReader
 
 log = logging.getLogger(__name__)
@@ -47,16 +46,6 @@ class Parts:
     code: CodeChecker
     sampler: OffsetSampler
     notifier: Notifier
-
-
-@dataclass(frozen=True)
-class Contracts:
-    verified: int
-    """Registered system contracts whose code is on chain."""
-    pool_ready: bool
-    """YieldScalesPool registered with code, its tables in place."""
-    pool_on_chain: bool
-    """The pool the chain-listener announced has code on chain."""
 
 
 class Monitor:
@@ -149,7 +138,7 @@ class Monitor:
     async def _sample_lag(self, at: float) -> list[GroupLag]:
         try:
             samples = await self.parts.sampler.sample(list(self.settings.health_groups))
-        except (KafkaError, OSError) as exc:
+        except Exception as exc:  # the score goes on without fresh lag
             metrics.CYCLE_ERRORS.labels("lag").inc()
             log.warning("lag not sampled, showing the last", extra={"error": str(exc)})
             return self._groups
@@ -174,31 +163,12 @@ class Monitor:
     def _report(
         self, now: datetime, view: DatabaseView, contracts: Contracts, groups: list[GroupLag]
     ) -> HealthReport:
-        tally, letters = self.parts.tally, self.parts.letters
+        letters = self.parts.letters
         at = now.timestamp()
-
-        def against(component: Component) -> int:
-            return letters.against(component, at)
-
-        rows = view.rows
-        counts = {
-            Component.CONTRACTS: Counts(
-                contracts.verified, len(SystemContract) + against(Component.CONTRACTS)
-            ),
-            Component.TRANSACTIONS: Counts(
-                rows["transactions"], tally.transactions + against(Component.TRANSACTIONS)
-            ),
-            Component.USERS: Counts(rows["users"], len(tally.users) + against(Component.USERS)),
-            Component.EMERGENCY_BURNS: Counts(rows["emergency_burns"], len(tally.burns)),
-            Component.ORACLE_OPERATIONS: Counts(
-                rows["oracle_operations_log"],
-                tally.operations + against(Component.ORACLE_OPERATIONS),
-            ),
-            Component.YIELD_SCALES: Counts(int(contracts.pool_ready), 1),
-        }
-        components = score.components(counts)
+        components = score.components(
+            component_counts(view, contracts, self.parts.tally, letters, at)
+        )
         total = score.total(components)
-        verified, monitored = tally.bitcoin_addresses
         growth = letters.growth(at, self.settings.health_dlq_growth_s)
         return HealthReport(
             score=total,
@@ -212,20 +182,7 @@ class Monitor:
                 pool_awaiting=not view.yield_participants,
             ),
             lag=groups,
-            usage=Usage(
-                active_users=rows["users"],
-                users_pending=max(0, len(tally.users) - rows["users"]),
-                total_transactions=rows["transactions"],
-                transactions_by_type={k: v for k, v in tally.transactions_by_type.items() if v},
-                rbtc_tracked_sats=tally.synced_sats,
-                bitcoin_addresses_verified=verified,
-                bitcoin_addresses_monitored=monitored,
-                emergency_burns_database=rows["emergency_burns"],
-                emergency_burns_oracle=tally.oracle_burns,
-                emergency_burns_sources=len(tally.burns),
-                emergency_burned_sats=tally.burned_sats,
-                yield_participants=view.yield_participants,
-            ),
+            usage=usage(view, self.parts.tally),
             dead_letters=[
                 DeadLetterCount(
                     source_topic=topic,

@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from reservesync import kafka
 from reservesync.messages import Alert
 from reservesync.topics import ALERTS
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
 FIRST_RETRY_S = 0.5
 LAST_RETRY_S = 30.0
+PUBLISH_TIMEOUT_S = 30.0
 
 
 class Notifier:
@@ -38,13 +40,19 @@ class Notifier:
         await self.producer.stop()
 
     async def announce(self, alerts: Sequence[Alert]) -> None:
-        """Publish and wait for the acknowledgements, then hand them to the webhook."""
-        futures = [
-            await self.producer.send(ALERTS.name, a.to_json(), key=a.alert_id.encode())
-            for a in alerts
-        ]
-        for future in futures:
-            await future
+        """Publish and wait for the acknowledgements (not forever: the evaluation loop waits
+        on this), and hand them to the webhook either way."""
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                futures = [
+                    await self.producer.send(ALERTS.name, a.to_json(), key=a.alert_id.encode())
+                    for a in alerts
+                ]
+                for future in futures:
+                    await future
+        except (KafkaError, TimeoutError) as exc:
+            metrics.ALERT_PUBLISH_FAILURES.inc(len(alerts))
+            log.error("alerts not published to Kafka", extra={"error": repr(exc)})
         for alert in alerts:
             metrics.ALERTS.labels(alert.kind, alert.severity.value, alert.state.value).inc()
             log.warning(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -53,6 +54,9 @@ TOPICS: dict[str, Topic] = {
     t.name: t for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, DLQ, ALERTS)
 }
 BATCH = 5000
+POLL_MS = 300
+STILL_S = 3 * POLL_MS / 1000
+"""A position unmoved this long against an unchanged log end has nothing left to read."""
 ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
@@ -98,7 +102,7 @@ class SourceReader:
         """Set once everything published before the start has been read."""
         self._first_ends: dict[TopicPartition, int] = {}
         self._record_ends: dict[TopicPartition, int] = {}
-        self._stable: dict[TopicPartition, tuple[int, int]] = {}
+        self._stable: dict[TopicPartition, tuple[int, int, float]] = {}
         self.records = 0
         self.failure: str | None = None
 
@@ -117,7 +121,7 @@ class SourceReader:
             partitions = await self._assign()
             self._first_ends = dict(await self.consumer.end_offsets(partitions))
             while not stop.is_set():
-                batch = await self.consumer.getmany(timeout_ms=300, max_records=BATCH)
+                batch = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH)
                 if batch:
                     decoded = await asyncio.to_thread(_read_all, batch)
                     for record, message in decoded:
@@ -133,7 +137,7 @@ class SourceReader:
         (see `PartitionWindow.observe`); the log end where that is not known yet.
 
         Known means: this reader's position is at the log end, or it has stood still at the
-        same position against the same log end since the last call (the offsets in between are
+        same position against the same log end for a few polls (the offsets in between are
         transaction markers or aborted records, which a read_committed reader skips)."""
         readable: dict[TopicPartition, int] = {}
         for tp, end in ends.items():
@@ -141,9 +145,11 @@ class SourceReader:
                 readable[tp] = end
                 continue
             position = await self.consumer.position(tp)
-            stable = self._stable.get(tp) == (position, end)
-            self._stable[tp] = (position, end)
-            known = position >= end or stable
+            now = time.monotonic()
+            seen = self._stable.get(tp)
+            if seen is None or seen[:2] != (position, end):
+                seen = self._stable[tp] = (position, end, now)
+            known = position >= end or now - seen[2] >= STILL_S
             readable[tp] = self._record_ends.get(tp, 0) if known else end
         return readable
 
