@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import html
 import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+import httpx
 from devstack import browser
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.score import Component, ComponentHealth, SyncStatus
 from health_monitor.models import HealthReport
 from health_monitor.report import percent_text
-from reservesync.messages import AlertState
-from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE
-from support.messages import deposited, publish
+from reservesync.messages import Alert, AlertState, Severity
+from reservesync.topics import ALERTS, CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE
+from support.messages import deposited, publish, random_hash
 from support.waiting import eventually
 
 from health.builders import new_user, operation, oracle_state, synced
@@ -130,9 +133,22 @@ async def _states(
     return seen if done else {}
 
 
-async def _webhook_states(world: World, alert_id: str) -> list[str]:
+async def _webhook_states(world: World, alert_id: str, until: str = "resolved") -> list[str]:
     states = [a["state"] for a in world.webhook.received if a["alert_id"] == alert_id]
-    return states if states[-1:] == ["resolved"] else []
+    return states if states[-1:] == [until] else []
+
+
+def deep_reorg() -> Alert:
+    """What the chain-listener publishes when a reorg outruns its confirmations."""
+    return Alert(
+        alert_id=f"chain-reorg:31337:{secrets.randbelow(10**6)}:{random_hash()}",
+        kind="chain_reorg_beyond_confirmations",
+        severity=Severity.CRITICAL,
+        state=AlertState.FIRING,
+        summary="chain 31337: a reorg 5 blocks deep replaced published blocks from 120",
+        details={"chain_id": 31337, "fork_block": 120, "depth": 5},
+        raised_at=datetime.now(UTC),
+    )
 
 
 async def test_a_legacy_oracle_that_logs_no_operations_scores_0_until_it_does(
@@ -174,13 +190,17 @@ async def test_the_dashboard_shows_what_the_endpoint_says(world: World) -> None:
     await world.publish(ORACLE_STATE.name, [oracle_state(user, performed=2)])
     # A record nobody can read goes to the dead-letter topic and shows there.
     await publish(world.bootstrap, CHAIN_EVENTS.name, [(user.encode(), b"{not json")])
+    # The chain-listener's deep-reorg alert is surfaced, not raised a second time.
+    reorg = deep_reorg()
+    await publish(world.bootstrap, ALERTS.name, [(reorg.alert_id.encode(), reorg.to_json())])
     shown = await report_where(
         world,
         lambda r: (
             component(r, Component.ORACLE_OPERATIONS).status is not SyncStatus.COMPLETE
             and bool(r.dead_letters)
+            and reorg.alert_id in {a.alert_id for a in r.alerts}
         ),
-        "an unsynchronized world with a dead letter",
+        "an unsynchronized world with a dead letter and a deep reorg",
     )
     dom = await asyncio.to_thread(browser.rendered_dom, f"{world.health_url}/dashboard")
     page = _visible_text(dom)
@@ -193,7 +213,14 @@ async def test_the_dashboard_shows_what_the_endpoint_says(world: World) -> None:
     assert world.group in page  # the lag table's partitions
     assert "rbtc.chain.events.v1/" in page  # the dead letter
     assert "not UTF-8 JSON" in page
+    assert reorg.summary in page
     assert "not refreshed" not in page
+    forwarded = await eventually(
+        lambda: _webhook_states(world, reorg.alert_id, until="firing"),
+        what="the deep-reorg alert on the webhook",
+    )
+    assert forwarded == ["firing"]
+    assert [a.alert_id for a in await world.alerts()].count(reorg.alert_id) == 1
     # Put right again for the next test.
     await world.publish(ORACLE_OPERATIONS.name, [operation(user) for _ in range(2)])
     await settled(world)
@@ -217,6 +244,11 @@ async def test_the_report_command_prints_the_seed_sections(world: World) -> None
     assert "| **TOTAL SYSTEM HEALTH** | - | - | **100.0%** | ✅ Perfect |" in text
     assert f"- **Total Transactions**: {report.usage.total_transactions:,}" in text
     assert "| **Oracle Operations Log** | 100% | 10% | 10.0% | ✅ Perfect |" in text
+    async with httpx.AsyncClient(timeout=10) as client:
+        metrics = (await client.get(f"{world.health_url}/metrics")).text
+    assert "health_score_percent 100.0" in metrics
+    assert 'health_component_percent{component="oracle_operations_log"} 100.0' in metrics
+    assert f'health_consumer_group_status{{group="{world.group}",status="OK"}} 1.0' in metrics
 
 
 def _visible_text(dom: str) -> str:
