@@ -11,7 +11,6 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import TopicPartition
 from reservesync.contracts import SystemContract
 
 from health_monitor import metrics
@@ -150,7 +149,6 @@ class Monitor:
                     committed, sample.ends.get(tp, committed), readable.get(tp, committed)
                 )
                 for tp, committed in sample.committed.items()
-                if isinstance(tp, TopicPartition)
             }
             groups.append(self.lag.observe(sample.group, at, offsets, consumer_alive=sample.alive))
         self._groups = groups
