@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import backfill, codec, sink
+from bench import backfill, codec, health, sink
 
 
 def main() -> int:
@@ -13,7 +13,10 @@ def main() -> int:
         f"machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {sys.platform}"
     )
-    print("command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N to change the sizes)")
+    print(
+        "command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N, BENCH_HEALTH_ROWS=N "
+        "to change the sizes)"
+    )
     figures = codec.run()
     print(
         f"codec: decode+validate+map {figures['events']:.0f} chain.event/v1 in "
@@ -23,6 +26,8 @@ def main() -> int:
     for line in sink.lines(sink.run()):
         print(line)
     backfill.main()
+    for line in health.lines(health.run()):
+        print(line)
     return 0
 
 

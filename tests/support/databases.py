@@ -30,7 +30,7 @@ def _on(url: str, name: str) -> str:
 
 @contextlib.contextmanager
 def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
-    """A new, migrated database on the stack's server, dropped afterwards."""
+    """A new database on the stack's server, migrated, dropped afterwards."""
     name = f"reservesync_t_{secrets.token_hex(4)}"
     asyncio.run(database.create(endpoints.admin_url, name))
     fresh = FreshDatabase(

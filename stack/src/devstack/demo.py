@@ -52,7 +52,7 @@ def _oracle_logger_env(oracle: RunningOracle, token: str) -> dict[str, str]:
     }
 
 
-async def _report(env: Mapping[str, str], title: str) -> health_report.HealthReport:
+async def _report(env: Mapping[str, str], title: str) -> health_report.HealthVerdict:
     report = await health_report.fresh(env["HEALTH_URL"])
     say(f"\n## {title}: {report.score_text}\n")
     say(report.markdown)
@@ -61,7 +61,7 @@ async def _report(env: Mapping[str, str], title: str) -> health_report.HealthRep
 
 async def _legacy_phase(
     env: dict[str, str], oracle: RunningOracle, protocol: Protocol, token: str
-) -> health_report.HealthReport:
+) -> health_report.HealthVerdict:
     say("\n# 1. The seed's pipeline: only Synced indexed, the oracle's side never imported")
     urls = await asyncio.to_thread(
         services.start,
@@ -78,7 +78,7 @@ async def _legacy_phase(
 
 async def _our_phase(
     env: dict[str, str], oracle: RunningOracle, token: str, start_block: int
-) -> health_report.HealthReport:
+) -> health_report.HealthVerdict:
     say("\n# 2. Our pipeline: backfill, widen, log, reconcile")
     await asyncio.to_thread(services.stop, ["chain-listener", "db-writer"])
     end = await phases.published_through(env)
@@ -125,7 +125,7 @@ async def _run(once: bool) -> int:
 
 
 def _summary(
-    env: Mapping[str, str], legacy: health_report.HealthReport, ours: health_report.HealthReport
+    env: Mapping[str, str], legacy: health_report.HealthVerdict, ours: health_report.HealthVerdict
 ) -> None:
     say("\n## Result")
     say(f"- the seed's pipeline: {legacy.score_text}; ours: {ours.score_text}")

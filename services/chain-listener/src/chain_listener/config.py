@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, TypeAdapter, field_validator, model_validator
-from pydantic_settings import NoDecode
 from reservesync.contracts import Deployment
-from reservesync.settings import ChainSettings, KafkaSettings
+from reservesync.settings import ChainSettings, KafkaSettings, NameList
 
 from chain_listener.selection import EventSelection, parse_event_names
 
@@ -22,7 +20,7 @@ class Settings(KafkaSettings, ChainSettings):
     chain_contracts_file: Path | None = Field(
         None, description="a deployment record (compose's deploy job writes one) instead"
     )
-    chain_rpc_fallback_urls: Annotated[list[str], NoDecode] = Field(
+    chain_rpc_fallback_urls: NameList = Field(
         default_factory=list,
         description="more JSON-RPC URLs of the same chain, comma-separated or a JSON list; "
         "requests fail over to them when CHAIN_RPC_URL errs, times out or rate-limits",
@@ -63,12 +61,12 @@ class Settings(KafkaSettings, ChainSettings):
     chain_transactional_id: str = Field(
         "chain-listener", description="one per chain: a restarted listener fences its zombie"
     )
-    chain_events_include: Annotated[list[str], NoDecode] = Field(
+    chain_events_include: NameList = Field(
         default_factory=list,
         description="publish only these events (`Contract.Event` or `Event`, comma-separated); "
         "empty: all",
     )
-    chain_events_exclude: Annotated[list[str], NoDecode] = Field(
+    chain_events_exclude: NameList = Field(
         default_factory=list, description="never publish these events (same form)"
     )
     chain_end_block: int | None = Field(
@@ -76,18 +74,6 @@ class Settings(KafkaSettings, ChainSettings):
         ge=0,
         description="a backfill: publish through this block, then exit (the checkpoint stays)",
     )
-
-    @field_validator(
-        "chain_rpc_fallback_urls", "chain_events_include", "chain_events_exclude", mode="before"
-    )
-    @classmethod
-    def _list(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [item.strip() for item in text.split(",") if item.strip()]
 
     @field_validator("chain_events_include", "chain_events_exclude")
     @classmethod

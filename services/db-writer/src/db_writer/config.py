@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
-from reservesync.settings import DatabaseSettings, EncryptionSettings, KafkaSettings
+from reservesync.settings import DatabaseSettings, EncryptionSettings, KafkaSettings, NameList
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, Topic
 
 SOURCE_TOPICS: dict[str, Topic] = {
@@ -16,7 +13,7 @@ SOURCE_TOPICS: dict[str, Topic] = {
 
 class Settings(KafkaSettings, DatabaseSettings, EncryptionSettings):
     writer_group_id: str = "rbtc-db-writer"
-    writer_topics: Annotated[list[str], NoDecode] = Field(
+    writer_topics: NameList = Field(
         default_factory=lambda: list(SOURCE_TOPICS),
         description="the topics to write, comma-separated (default: all four); a topic added "
         "later is written from its beginning",
@@ -26,13 +23,6 @@ class Settings(KafkaSettings, DatabaseSettings, EncryptionSettings):
     writer_batch_max: int = Field(20_000, ge=1, description="records per database transaction")
     writer_poll_timeout_ms: int = Field(200, ge=1)
     writer_retention_interval_s: float = Field(3600, gt=0)
-
-    @field_validator("writer_topics", mode="before")
-    @classmethod
-    def _comma_separated(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [name.strip() for name in value.split(",") if name.strip()]
-        return value
 
     @field_validator("writer_topics")
     @classmethod

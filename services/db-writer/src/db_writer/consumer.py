@@ -249,6 +249,9 @@ async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
             asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
             asyncpg.CannotConnectNowError,
+            # A connection Postgres dropped mid-transaction can fail its reset on release this
+            # way (seen when Postgres restarts); the next attempt takes a fresh connection.
+            asyncpg.InternalClientError,
         ) as exc:
             metrics.DB_RETRIES.inc()
             log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})
