@@ -40,8 +40,8 @@ def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
         api_url=_on(endpoints.database_urls["rs_api"], name),
         health_url=_on(endpoints.database_urls["rs_health"], name),
     )
-    upgrade(fresh.migrator_url)
     try:
+        upgrade(fresh.migrator_url)
         yield fresh
     finally:
         asyncio.run(_drop(endpoints.admin_url, name))
@@ -51,5 +51,35 @@ async def _drop(admin_url: str, name: str) -> None:
     connection = await asyncpg.connect(admin_url)
     try:
         await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await connection.close()
+
+
+async def table_checksums(url: str) -> dict[str, str]:
+    """Every table of the schema (and the list of tables, functions and policies) as a digest
+    of its rows: equal before and after means nothing was written, dropped or altered."""
+    connection = await asyncpg.connect(url)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        sums = {
+            table: await connection.fetchval(
+                f"SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
+                f"FROM {table} t"
+            )
+            for table in tables
+        }
+        sums["<catalog>"] = await connection.fetchval(
+            "SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ("
+            " SELECT 'table:' || tablename AS x FROM pg_tables WHERE schemaname = 'public'"
+            " UNION ALL SELECT 'function:' || proname FROM pg_proc p"
+            "   JOIN pg_namespace n ON n.oid = p.pronamespace WHERE nspname = 'public'"
+            " UNION ALL SELECT 'policy:' || tablename || '.' || policyname FROM pg_policies) c"
+        )
+        return sums
     finally:
         await connection.close()

@@ -1,19 +1,141 @@
-"""The realtime API HTTP application.
+"""The realtime API application: the read routes under /api/realtime, probes and metrics.
 
-Its own routes arrive with its issue; until then it serves what every service serves, so it
-can already be deployed, probed and scraped.
+The database pool, the aggregates snapshot keeper and the process that hashes the reserves
+tree live as long as the app's lifespan; readiness reports the pool and the first snapshot, so
+a replica is taken into rotation only once every endpoint can answer.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from reservesync import probes
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from reservesync.crypto import FieldCipher
 from reservesync.http import add_probes
 
+from realtime_api import errors, routes
 from realtime_api.config import Settings
+from realtime_api.deps import Runtime
+from realtime_api.domain.owner import OwnerProofs, derive_key
+from realtime_api.middleware import RequestContext
+from realtime_api.ratelimit import RateLimiter
+from realtime_api.storage.database import DatabaseUnavailable, Reader, create_pool, wait_closed
+from realtime_api.storage.snapshot import SnapshotKeeper
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Read endpoints over the synchronised ReserveSync database.
+
+Every error is a 4xx (or 503 while a dependency is down) with the body
+`{"error", "message", "errors": [{"in", "name", "message"}], "request_id"}`. Unknown or
+repeated query parameters are refused. Requests carry `X-Request-ID` (given or generated).
+Clients are rate limited per address (429 with `Retry-After`)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="ReserveSync realtime API", version="0.1.0")
-    add_probes(app, {"database": lambda: probes.database_reachable(settings)})
+    secret = bytes.fromhex(settings.field_encryption_key.get_secret_value())
+    runtime = Runtime(
+        settings=settings,
+        cipher=FieldCipher.from_settings(settings),
+        owner_proofs=OwnerProofs(derive_key(secret), settings.api_owner_challenge_ttl_s),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            pool = await create_pool(
+                settings.asyncpg_dsn, settings.database_pool_size, settings.api_statement_timeout_ms
+            )
+            stack.push_async_callback(wait_closed, pool)
+            runtime.reader = Reader(pool, settings.api_pool_timeout_s)
+            stack.callback(setattr, runtime, "reader", None)
+            # spawn, not fork: a forked child would inherit the event loop and the sockets.
+            hasher = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            stack.callback(hasher.shutdown, wait=True, cancel_futures=True)
+            runtime.keeper = SnapshotKeeper(
+                runtime.reader,
+                hasher,
+                check_interval_s=settings.api_snapshot_check_interval_s,
+                min_interval_s=settings.api_snapshot_min_interval_s,
+                max_age_s=settings.api_snapshot_max_age_s,
+            )
+            stack.callback(setattr, runtime, "keeper", None)
+            task = asyncio.create_task(runtime.keeper.run(), name="aggregates-snapshot")
+            stack.push_async_callback(_cancel, task)
+            yield
+
+    app = FastAPI(
+        title="ReserveSync realtime API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable", extra={"reason": exc.reason, "error": str(exc)})
+        return errors.error_response(
+            request, 503, exc.reason, str(exc), headers={"Retry-After": "1"}
+        )
+
+    routes.include(app)
+
+    async def database_answers() -> None:
+        if runtime.reader is None:
+            raise RuntimeError("the pool is not open")
+        await runtime.reader.pool.fetchval("SELECT 1")
+
+    async def snapshot_built() -> None:
+        if runtime.keeper is None or runtime.keeper.current is None:
+            raise RuntimeError("the first aggregates snapshot is not built yet")
+
+    add_probes(app, {"database": database_answers, "snapshot": snapshot_built})
+    app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
+    app.add_middleware(
+        RequestContext,
+        limiter=RateLimiter(
+            settings.api_rate_limit_per_s,
+            settings.api_rate_limit_burst,
+            settings.api_rate_limit_clients,
+        ),
+        limited_prefix=routes.PREFIX,
+        known_paths=[*app.openapi()["paths"], "/healthz", "/readyz", "/metrics"],
+        trusted_proxies=settings.api_trusted_proxies,
+        access_log=settings.api_access_log,
+    )
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> Any:
+    """FastAPI documents a 422 for every route with parameters; this API answers 400 in its
+    own error shape instead (see `errors`), so the document says that and nothing else."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = original()
+            for path in document.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = document.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    return openapi
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,75 @@
+"""GET /proof-of-reserves and /proof-of-reserves/proof: total rBTC against the BTC the oracle
+reports, and the Merkle sum tree that lets each user check their own balance is counted.
+
+Both read the aggregates snapshot (see `storage.snapshot`); `as_of` and `age_s` say how old it
+is. The tree's definition is in `domain.merkle` and in this operation's description.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter
+
+from realtime_api import errors, schemas
+from realtime_api.deps import AddressDep, SnapshotDep
+from realtime_api.domain import merkle
+from realtime_api.domain.freshness import age_s
+
+router = APIRouter(tags=["proof of reserves"])
+SCHEME = "sha256-merkle-sum-v1"
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+@router.get(
+    "/proof-of-reserves",
+    responses=errors.responses(400, 429, 503),
+    description=merkle.__doc__,
+)
+async def get_proof_of_reserves(snapshot: SnapshotDep) -> schemas.ProofOfReserves:
+    tree = snapshot.tree
+    rbtc = tree.total
+    btc = snapshot.totals["oracle_sats"]
+    return schemas.ProofOfReserves(
+        total_rbtc_sats=rbtc,
+        total_btc_sats=btc,
+        backing_ratio=round(btc / rbtc, 6) if rbtc else None,
+        fully_backed=btc >= rbtc,
+        users=tree.leaf_count,
+        oracle_users=snapshot.totals["oracle_users"],
+        merkle=schemas.MerkleCommitment(
+            scheme=SCHEME, root=_hex(tree.root), total_sats=rbtc, leaves=tree.leaf_count
+        ),
+        as_of=snapshot.as_of,
+        age_s=age_s(snapshot.as_of, datetime.now(UTC)) or 0.0,
+    )
+
+
+@router.get("/proof-of-reserves/proof", responses=errors.responses(400, 404, 429, 503))
+async def get_reserves_proof(address: AddressDep, snapshot: SnapshotDep) -> schemas.ReservesProof:
+    """The user's leaf and its path to the root: recompute the leaf from your address and
+    balance, fold the path in (`side` says where each sibling stands) and compare with `root`
+    and `total_sats` of /proof-of-reserves at the same `as_of`."""
+    tree = snapshot.tree
+    index = tree.index_of(bytes.fromhex(address[2:]))
+    if index is None:
+        raise errors.ApiError(
+            404, "unknown_address", f"{address} is not a leaf of the snapshot of {snapshot.as_of}"
+        )
+    return schemas.ReservesProof(
+        address=address,
+        balance_sats=tree.balance(index),
+        leaf_index=index,
+        leaf_hash=_hex(tree.entry(0, index)[: merkle.HASH_BYTES]),
+        path=[
+            schemas.ProofStep(side=step.side, hash=_hex(step.hash), sum_sats=step.sum)
+            for step in tree.proof(index)
+        ],
+        root=_hex(tree.root),
+        total_sats=tree.total,
+        as_of=snapshot.as_of,
+        age_s=age_s(snapshot.as_of, datetime.now(UTC)) or 0.0,
+    )

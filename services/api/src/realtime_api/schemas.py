@@ -1,0 +1,275 @@
+"""The JSON shapes the API answers with; each is in the served OpenAPI document.
+
+Conventions: addresses lowercase; sats as JSON integers; uint256 amounts (wei, pool amounts) as
+decimal strings; times RFC 3339 UTC; ages in seconds. `as_of` is when the figures were read.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from reservesync.types import UtcDatetime
+
+
+def integer_text(value: int | Decimal) -> str:
+    """A numeric(78, 0) as plain digits (`str` of a Decimal may say `3E+4`)."""
+    return str(int(value))
+
+
+TxType = Literal[
+    "MINT",
+    "BURN",
+    "EMERGENCY_BURN",
+    "DEPOSIT",
+    "FEE_SPENT",
+    "WITHDRAW",
+    "WRAP",
+    "REDEEM",
+    "SLASH",
+    "YIELD_CLAIM",
+]
+
+
+class Page(BaseModel):
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="offset of the next page; null on the last")
+
+
+class LastUpdate(BaseModel):
+    block_number: int
+    block_timestamp: UtcDatetime
+    tx_hash: str
+
+
+class Freshness(BaseModel):
+    balance_updated_at: UtcDatetime | None = Field(
+        description="block time of the newest balance change the database holds for the user"
+    )
+    balance_age_s: float | None
+    writer_last_commit_at: UtcDatetime | None = Field(
+        description="when the db-writer last committed anything (for any user): how current "
+        "the database is. A quiet chain also leaves it old; consumer lag is the health "
+        "service's figure"
+    )
+    writer_age_s: float | None
+
+
+class WrapMovements(BaseModel):
+    wrapped_sats: int
+    redeemed_sats: int
+    slashed_sats: int
+
+
+class Balances(BaseModel):
+    address: str
+    synced_sats: int = Field(
+        description="the oracle-attested balance last synced on chain (OracleAggregator.Synced)"
+    )
+    rbtc_sats: int = Field(description="unwrapped rBTC: synced_sats - wrbtc_sats (never < 0)")
+    wrbtc_sats: int = Field(
+        description="net wrBTC wrapped by this user: WRAP - REDEEM - SLASH. wrBTC transfers "
+        "between holders are not indexed, so this is what the user wrapped and still has "
+        "wrapped, not a wallet balance of received wrBTC"
+    )
+    wrbtc_movements: WrapMovements
+    last_update: LastUpdate | None = Field(description="the Synced event of synced_sats")
+    freshness: Freshness
+    as_of: UtcDatetime
+
+
+class Transaction(BaseModel):
+    chain_id: int
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_timestamp: UtcDatetime
+    type: TxType
+    amount: str = Field(description="decimal string, in `unit`")
+    unit: Literal["sats", "wei"]
+    balance_after_sats: int | None
+    fee_wei: str | None
+    contract: str
+    event: str
+
+
+class Transactions(Page):
+    address: str
+    items: list[Transaction] = Field(description="newest first (block, then log index)")
+
+
+class EmergencyBurn(BaseModel):
+    user_address: str
+    burned_sats: int
+    reason: str
+    tx_hash: str | None
+    block_number: int | None
+    occurred_at: UtcDatetime
+    seen_on_chain: bool
+    reported_by_oracle: bool
+
+
+class BurnTotals(BaseModel):
+    burns: int
+    burned_sats: int
+    seen_on_chain: int
+    reported_by_oracle: int
+    users: int
+
+
+class EmergencyBurns(Page):
+    address: str | None
+    totals: BurnTotals
+    totals_as_of: UtcDatetime = Field(
+        description="for one address: now; across users: the aggregates snapshot's time"
+    )
+    items: list[EmergencyBurn] = Field(description="newest first")
+
+
+class Participation(BaseModel):
+    participant_type: int
+    role: Literal["rbtc_holder", "usdt_provider"]
+    amount: str
+    active: bool
+    joined_at: UtcDatetime
+    left_at: UtcDatetime | None
+
+
+class YieldClaims(BaseModel):
+    claims: int
+    claimed_sats: int
+
+
+class PoolEvent(BaseModel):
+    values: dict[str, str] = Field(description="the event's arguments as decoded")
+    block_number: int
+    at: UtcDatetime
+
+
+class PoolStatus(BaseModel):
+    contract: str | None = Field(description="YieldScalesPool's address, null if unregistered")
+    code_present: bool | None
+    participants_active: int
+    participants_ever: int
+    rbtc_committed: str
+    usdt_committed: str
+    latest_yield: PoolEvent | None = Field(description="the newest YieldCalculated")
+    latest_scales: PoolEvent | None = Field(description="the newest ScalesBalanceUpdated")
+    as_of: UtcDatetime
+    age_s: float
+
+
+class YieldStatus(BaseModel):
+    address: str
+    participant: Participation | None
+    claims: YieldClaims
+    pool: PoolStatus
+
+
+class SyncStatus(BaseModel):
+    address: str
+    status: Literal["in_sync", "stale", "not_registered"]
+    known_to_database: bool
+    database_sats: int = Field(description="latest synced balance in the database (0 if none)")
+    database_block: int | None
+    database_at: UtcDatetime | None
+    oracle_sats: int | None
+    oracle_last_sync_at: UtcDatetime | None
+    oracle_as_of: UtcDatetime | None
+    difference_sats: int | None = Field(description="oracle_sats - database_sats")
+    newer: Literal["database", "oracle"] | None = Field(
+        description="which side saw the balance change last (null if unknown or equal)"
+    )
+    as_of: UtcDatetime
+
+
+class MerkleCommitment(BaseModel):
+    scheme: Literal["sha256-merkle-sum-v1"]
+    root: str = Field(description="0x-prefixed root hash")
+    total_sats: int = Field(description="the root's sum: every leaf's balance")
+    leaves: int
+
+
+class ProofOfReserves(BaseModel):
+    total_rbtc_sats: int = Field(description="sum of every user's synced rBTC balance")
+    total_btc_sats: int = Field(description="sum of the BTC the oracle reports per user")
+    backing_ratio: float | None = Field(
+        description="total_btc_sats / total_rbtc_sats (6 decimals); null when no rBTC exists"
+    )
+    fully_backed: bool
+    users: int
+    oracle_users: int
+    merkle: MerkleCommitment
+    as_of: UtcDatetime
+    age_s: float
+
+
+class ProofStep(BaseModel):
+    side: Literal["left", "right"] = Field(description="where the sibling stands")
+    hash: str
+    sum_sats: int
+
+
+class ReservesProof(BaseModel):
+    address: str
+    balance_sats: int
+    leaf_index: int
+    leaf_hash: str
+    path: list[ProofStep] = Field(description="siblings from the leaf up to the root")
+    root: str
+    total_sats: int
+    as_of: UtcDatetime
+    age_s: float
+
+
+class Dispute(BaseModel):
+    user_address: str
+    kind: Literal["RAISED", "RESOLVED"]
+    reported_balance: str | None
+    oracle_balance: str | None
+    occurred_at: UtcDatetime
+    tx_hash: str | None
+    operation_id: str | None
+
+
+class DisputeTotals(BaseModel):
+    raised: int
+    resolved: int
+    open: int = Field(description="users whose latest dispute fact is RAISED")
+
+
+class Disputes(Page):
+    address: str | None
+    status: Literal["open", "resolved", "none"] | None = Field(
+        description="with an address: its latest fact's outcome; null across users"
+    )
+    totals: DisputeTotals
+    totals_as_of: UtcDatetime
+    items: list[Dispute] = Field(description="newest first")
+
+
+class BitcoinAddress(BaseModel):
+    network: Literal["mainnet", "testnet", "signet", "regtest"]
+    verified_at: UtcDatetime | None
+    monitoring: bool
+    masked: str = Field(description="type prefix and last 4 characters, e.g. bc1q…7k9x")
+    address: str | None = Field(description="the full address: only with a valid owner proof")
+
+
+class BitcoinAddresses(BaseModel):
+    address: str
+    owner_verified: bool
+    verified: int
+    monitored: int
+    items: list[BitcoinAddress]
+
+
+class OwnerChallenge(BaseModel):
+    address: str
+    challenge: str = Field(
+        description="sign this exact text with the address's key (EIP-191 personal_sign) and "
+        "send it as X-Owner-Challenge with the signature as X-Owner-Signature"
+    )
+    expires_at: UtcDatetime
