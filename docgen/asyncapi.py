@@ -31,6 +31,7 @@ from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
 from db_writer.config import Settings as WriterSettings
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from health_monitor.sources import TOPICS as HEALTH_TOPICS
 from reservesync.messages.codec import MESSAGE_TYPES
 from reservesync.topics import (
     ALERTS,
@@ -110,9 +111,10 @@ SERVICES = (
     KafkaUse(
         "health",
         sends=(ALERTS,),
-        receives=(ORACLE_STATE, REGISTRY, DLQ),
-        note="As SPEC section 3 assigns it; the health service's consumers arrive with its "
-        "issue, and this entry is not yet checked against its code.",
+        receives=tuple(HEALTH_TOPICS.values()),
+        note="Reads every partition from the beginning, read_committed and without a consumer "
+        "group: it commits nothing and rebuilds its tally at each start. The lag of the watched "
+        "groups comes from Kafka's admin API, not from reading their topics.",
     ),
 )
 

@@ -9,16 +9,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from deploy.workspace import ROOT, service_module
+from deploy.workspace import ROOT, service_module, service_names
 from reservesync import topics
 from reservesync.messages import Message
 from reservesync.topics import ALL_TOPICS, Topic
 
 from docgen import asyncapi
-
-# Services whose Kafka use the document states from their code today; health's consumers come
-# with its issue (SERVICES says so in the document) and join this set then.
-CHECKED_AGAINST_CODE = ("chain-listener", "oracle-logger", "db-writer")
 
 
 def committed() -> dict[str, Any]:
@@ -97,23 +93,65 @@ def test_state_tombstones_and_reorg_notices_are_stated() -> None:
     assert "every partition" in asyncapi.KEYS[topics.CHAIN_EVENTS.name]
 
 
+def imports(service: str) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements of a service's code."""
+    source = ROOT / "services" / service / "src" / service_module(service)
+    return [
+        node
+        for path in source.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+
+
 def referenced_topics(service: str) -> set[str]:
     """Topics of reservesync.topics a service's code imports by name."""
-    source = ROOT / "services" / service / "src" / service_module(service)
-    names: set[str] = set()
-    for path in source.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module == "reservesync.topics":
-                names |= {alias.name for alias in node.names}
+    names = {
+        alias.name
+        for node in imports(service)
+        if isinstance(node, ast.ImportFrom) and node.module == "reservesync.topics"
+        for alias in node.names
+    }
     return {value.name for name in names if isinstance(value := getattr(topics, name, None), Topic)}
 
 
-@pytest.mark.parametrize("service", CHECKED_AGAINST_CODE)
+def kafka_clients(service: str) -> set[str]:
+    """The Kafka client modules a service's code imports (aiokafka, reservesync.kafka)."""
+    found = set()
+    for node in imports(service):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif node.module == "reservesync":
+            modules = [f"reservesync.{alias.name}" for alias in node.names]
+        else:
+            modules = [node.module or ""]
+        found |= {m for m in modules if m == "reservesync.kafka" or m.split(".")[0] == "aiokafka"}
+    return found
+
+
+def test_the_document_describes_workspace_services() -> None:
+    """Each service of SERVICES is one of services/*, once: a misspelt or doubled entry would
+    escape the check below."""
+    named = [use.service for use in asyncapi.SERVICES]
+    assert len(named) == len(set(named)), f"SERVICES names a service twice: {named}"
+    unknown = sorted(set(named) - set(service_names()))
+    assert not unknown, f"SERVICES names {unknown}, which are not services/* of the workspace"
+
+
+@pytest.mark.parametrize("service", service_names())
 def test_each_services_topics_match_its_code(service: str) -> None:
-    (use,) = [u for u in asyncapi.SERVICES if u.service == service]
-    declared = {t.name for t in (*use.sends, *use.receives)}
+    """Every service of the workspace: one with no SERVICES entry (the api, which reads the
+    database only) declares no topic, so its code must import none."""
+    uses = [u for u in asyncapi.SERVICES if u.service == service]
+    declared = {t.name for use in uses for t in (*use.sends, *use.receives)}
     undeclared = referenced_topics(service) - declared
     assert not undeclared, (
         f"{service}'s code uses {sorted(undeclared)}, which docgen/asyncapi.py SERVICES does "
         "not list for it"
     )
+    if not uses:
+        clients = sorted(kafka_clients(service))
+        assert not clients, (
+            f"{service} imports {clients} but has no entry in docgen/asyncapi.py SERVICES: "
+            "say which topics it sends and receives"
+        )

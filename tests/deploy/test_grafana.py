@@ -8,6 +8,7 @@ here instead of leaving an empty panel.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from functools import cache
@@ -15,14 +16,21 @@ from typing import Any
 
 import pytest
 from deploy.workspace import ROOT, metric_labels, service_module
+from prometheus_client.metrics import MetricWrapperBase
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "reservesync.json"
 # Series Prometheus adds to every target, and the labels the scrape attaches.
 PROMETHEUS_SERIES = {"up"}
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
-# Services whose every metric has a panel. health and api export only the process collectors
-# so far; their own metrics join the dashboard (and this tuple) with their issues.
-COVERED_SERVICES = ("chain-listener", "db-writer", "oracle-logger")
+# Services whose every metric has a panel, with the prefix their metrics module gives every
+# metric name (not always the module's name: health_monitor's are health_*, realtime_api's api_*).
+METRIC_PREFIXES = {
+    "chain-listener": "chain_listener_",
+    "db-writer": "db_writer_",
+    "oracle-logger": "oracle_logger_",
+    "health": "health_",
+    "api": "api_",
+}
 
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 _MATCHERS = re.compile(r"\{([^}]*)\}")
@@ -113,9 +121,32 @@ def test_every_query_reads_series_the_services_export(title: str, expr: str) -> 
     assert not missing, f"panel {title} uses labels {missing} that {sorted(names)} do not carry"
 
 
-@pytest.mark.parametrize("service", COVERED_SERVICES)
-def test_every_metric_of_the_service_has_a_panel(service: str) -> None:
-    prefix = service_module(service) + "_"
+def declared_metrics(service: str) -> set[str]:
+    """The names (without `_total`) of the metrics a service's metrics module defines."""
+    module = importlib.import_module(f"{service_module(service)}.metrics")
+    return {
+        family.name
+        for value in vars(module).values()
+        if isinstance(value, MetricWrapperBase)
+        for family in value.describe()
+    }
+
+
+@pytest.mark.parametrize(("service", "prefix"), METRIC_PREFIXES.items())
+def test_the_prefix_is_the_services_own(service: str, prefix: str) -> None:
+    """Every metric of the service carries its prefix, and no other covered service's metric
+    does, so the check below sees exactly that service's metrics."""
+    own = declared_metrics(service)
+    assert own, f"{service_module(service)}.metrics defines no metric"
+    astray = sorted(n for n in own if not n.startswith(prefix))
+    assert not astray, f"{service}'s metrics {astray} do not start with {prefix!r}"
+    others = set().union(*(declared_metrics(s) for s in METRIC_PREFIXES if s != service))
+    shared = sorted(n for n in others if n.startswith(prefix))
+    assert not shared, f"{shared} of other services also start with {service}'s {prefix!r}"
+
+
+@pytest.mark.parametrize(("service", "prefix"), METRIC_PREFIXES.items())
+def test_every_metric_of_the_service_has_a_panel(service: str, prefix: str) -> None:
     declared = {
         name.removesuffix("_total").removesuffix("_bucket")
         for name in metric_labels()

@@ -20,17 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Variables a service may receive although its Settings does not read them (yet), per service,
 # with the reason. Keep this small: test_pending_settings_are_still_pending fails as soon as the
 # service's Settings reads one, so the entry goes and the variable is checked like any other.
-PENDING_SETTINGS: dict[str, dict[str, str]] = {
-    # SPEC section 5: the API decrypts Bitcoin addresses and dispute texts for their owner and
-    # hashes addresses for lookups, with the db-writer's keys; its Settings gains
-    # EncryptionSettings with its routes (issue 8).
-    "api": {
-        "FIELD_ENCRYPTION_KEY": "at-rest field encryption key (SPEC section 5)",
-        "FIELD_ENCRYPTION_KEY_ID": "id of that key, written into each ciphertext",
-        "FIELD_ENCRYPTION_PREVIOUS_KEYS": "retired keys that still decrypt during a rotation",
-        "FIELD_LOOKUP_KEY": "key of the keyed lookup hashes",
-    },
-}
+PENDING_SETTINGS: dict[str, dict[str, str]] = {}
 
 # The one-shot jobs of the init image, and the settings class of the code each one runs.
 INIT_JOB_SETTINGS: dict[str, str] = {
