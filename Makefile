@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3.11
 
-.PHONY: setup stack-up stack-down test lint demo bench
+.PHONY: setup stack-up stack-down test lint demo drills bench
 
 $(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml stack/pyproject.toml services/*/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
@@ -32,6 +32,9 @@ test: lint
 
 demo: setup
 	$(PY) -m devstack.demo $(if $(ONCE),--once)
+
+drills: setup
+	$(PY) -m devstack.drills
 
 bench: setup
 	$(PY) -m bench

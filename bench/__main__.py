@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import sys
 
-from bench import api, backfill, codec, sink
+from bench import api, backfill, codec, health, sink
 
 
 def main() -> int:
@@ -14,8 +14,8 @@ def main() -> int:
         f"{platform.python_version()}, {sys.platform}"
     )
     print(
-        "command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N, BENCH_API_USERS=N, "
-        "BENCH_API_RATE=N to change the sizes)"
+        "command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N, BENCH_HEALTH_ROWS=N, "
+        "BENCH_API_USERS=N, BENCH_API_RATE=N to change the sizes)"
     )
     figures = codec.run()
     print(
@@ -26,6 +26,8 @@ def main() -> int:
     for line in sink.lines(sink.run()):
         print(line)
     backfill.main()
+    for line in health.lines(health.run()):
+        print(line)
     for line in api.lines(api.run()):
         print(line)
     return 0

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from devstack.protocol import Protocol
+from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
 from support.stack import Endpoints
 from web3.contract import Contract
@@ -17,12 +18,10 @@ if TYPE_CHECKING:  # see conftest.py
     from chain_listener import kafka_records
     from chain_listener import listener_harness as harness
     from chain_listener.chains import batch_user, deposit_for_many, free_port, hash_hex
-    from chain_listener.rpc_fault_proxy import Faults, FaultyRpcProxy
 else:
     import kafka_records
     import listener_harness as harness
     from chains import batch_user, deposit_for_many, free_port, hash_hex
-    from rpc_fault_proxy import Faults, FaultyRpcProxy
 
 TRUNCATED = ("chain_listener_incomplete_answers_total", {"kind": "truncated"})
 BATCHES, PER_BATCH = 4, 40

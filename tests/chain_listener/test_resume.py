@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from chain_listener.config import Settings
 from devstack import services
 from devstack.protocol import Protocol
+from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
 from support.stack import Endpoints
 from support.waiting import eventually
@@ -18,12 +19,10 @@ if TYPE_CHECKING:  # see conftest.py
     from chain_listener import kafka_records
     from chain_listener import listener_harness as harness
     from chain_listener.chains import batch_user, deposit_for_many, hash_hex
-    from chain_listener.rpc_fault_proxy import Faults, FaultyRpcProxy
 else:
     import kafka_records
     import listener_harness as harness
     from chains import batch_user, deposit_for_many, hash_hex
-    from rpc_fault_proxy import Faults, FaultyRpcProxy
 
 BATCHES, PER_BATCH = 12, 250
 KILLS = 2

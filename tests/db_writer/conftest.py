@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support import databases
-from support.databases import FreshDatabase
+from support.databases import FreshDatabase, fresh_database
 from support.stack import Endpoints
 
 
-@pytest.fixture
-def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
-    with databases.fresh_database(endpoints) as fresh:
+@pytest.fixture(name="fresh_database")
+def _fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
+    with fresh_database(endpoints) as fresh:
         yield fresh

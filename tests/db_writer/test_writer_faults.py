@@ -12,7 +12,7 @@ import sys
 import asyncpg
 import pytest
 from db_writer.checksum import combined, database_checksum
-from db_writer.consumer import TOPICS
+from db_writer.config import SOURCE_TOPICS
 from devstack import postgres, services
 from devstack.protocol import Protocol
 from pydantic import SecretStr
@@ -75,7 +75,7 @@ async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> b
     }
     every = {
         (t.name, p): stored.get((t.name, p), 0)
-        for t in TOPICS.values()
+        for t in SOURCE_TOPICS.values()
         for p in range(t.partitions)
     }
     return await records_from(endpoints.kafka_bootstrap_servers, every) == 0

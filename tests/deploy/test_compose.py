@@ -21,6 +21,14 @@ from typing import Any
 
 import pytest
 import yaml
+from deploy.workspace import (
+    DATABASE_ROLE,
+    INIT_JOB_SETTINGS,
+    PENDING_SETTINGS,
+    env_names,
+    env_problems,
+    settings_of,
+)
 from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,33 +49,6 @@ VENV_PYTHON = "/app/.venv/bin/python"
 # A service image runs `python -m $SERVICE_MODULE` (ENV baked from the MODULE build arg). The shell
 # only expands the variable and `exec`s, so Python itself receives SIGTERM.
 SERVICE_ENTRYPOINT = ["/bin/sh", "-c", f'exec {VENV_PYTHON} -m "$SERVICE_MODULE" "$@"', "service"]
-
-# Variables a service may receive although no field of its Settings reads them. Keep this small
-# and say why each one is here.
-NON_SETTINGS_ENV: dict[str, str] = {
-    # SPEC section 5: Bitcoin addresses and dispute texts are encrypted at rest with a key from
-    # configuration (the local stack writes it to .stack/env as well). db-writer encrypts and
-    # api decrypts / hashes for lookups, so compose hands it to both; at the time of writing
-    # neither service's Settings declares `field_encryption_key` yet. Once one does, the
-    # variable is checked like every other field.
-    "FIELD_ENCRYPTION_KEY": "at-rest field encryption key (SPEC section 5)",
-}
-
-# The one-shot jobs of the init image, and the settings class of the code each one runs.
-INIT_JOB_SETTINGS: dict[str, str] = {
-    "create-topics": "reservesync.settings:KafkaSettings",  # python -m reservesync.create_topics
-    "migrate": "reservesync.settings:DatabaseSettings",  # python -m reservesync.db.migrate
-    # the deploy script takes --rpc-url from $CHAIN_RPC_URL, the ChainSettings name for it
-    "deploy-contracts": "reservesync.settings:ChainSettings",
-}
-
-# Which Postgres role each database client connects as (SPEC section 5, devstack.database).
-DATABASE_ROLE: dict[str, str] = {
-    "migrate": "rs_migrator",
-    "db-writer": "rs_writer",
-    "health": "rs_health",
-    "api": "rs_api",
-}
 
 INFRASTRUCTURE = {
     "kafka": "apache/kafka:4.1.1",
@@ -689,15 +670,8 @@ def test_service_image_runs_its_own_package(name: str) -> None:
 
 def _check_settings_env(name: str, env: dict[str, str]) -> type[BaseSettings]:
     cls = settings_class(name)
-    known = fields(cls)
-    unknown = sorted(set(env) - known - set(NON_SETTINGS_ENV))
-    assert not unknown, (
-        f"service {name} sets {unknown}, which {cls.__module__}.{cls.__name__} does not read "
-        f"(its fields: {sorted(known)}). Fix the name, or add it to NON_SETTINGS_ENV with a reason"
-    )
-    required = sorted(f.upper() for f, info in cls.model_fields.items() if info.is_required())
-    missing = [field for field in required if field not in env]
-    assert not missing, f"service {name}: required settings {missing} are not provided"
+    problems = env_problems(name, cls, set(env))
+    assert not problems, "\n".join(problems)
     return cls
 
 
@@ -737,7 +711,7 @@ def test_environment_matches_the_settings(
     cls = _check_settings_env(name, env)
 
     # The settings must also accept the values: load them exactly as the container would.
-    for key in fields(cls) | set(NON_SETTINGS_ENV):
+    for key in fields(cls) | set(PENDING_SETTINGS.get(name, {})):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         if key == "CHAIN_CONTRACTS_FILE" and value == deployment_file():
@@ -988,3 +962,52 @@ def test_init_jobs_run_modules_that_exist() -> None:
         users = [i.args.split(":")[0] for i in image.final("USER")]
         assert users, f"{image.where}: the runtime stage must switch to a non-root USER"
         assert users[-1] not in {"root", "0"}, f"{image.where}: runs as {users[-1]}"
+
+
+def test_pending_settings_are_still_pending() -> None:
+    for name, variables in PENDING_SETTINGS.items():
+        read = sorted(set(variables) & env_names(settings_of(name)))
+        assert not read, (
+            f"{name}'s Settings now reads {read}: delete them from PENDING_SETTINGS "
+            "(tests/deploy/workspace.py) so they are checked like every other setting"
+        )
+
+
+def test_every_long_running_service_reports_health() -> None:
+    jobs = set(init_jobs())
+    for name, service in services().items():
+        if name in jobs:
+            continue
+        assert service.get("healthcheck"), (
+            f"service {name} runs until stopped but has no healthcheck, so nothing can wait "
+            "for it with service_healthy and `docker compose ps` cannot say it is broken"
+        )
+
+
+@pytest.mark.parametrize("name", [n for n in app_names() if build_of(n).target == "worker"])
+def test_workers_serve_metrics_and_are_checked_there(name: str) -> None:
+    env = container_env(name)
+    assert env.get("METRICS_HOST") == "0.0.0.0", (
+        f"service {name}: METRICS_HOST must be 0.0.0.0 (the default is loopback, unscrapable)"
+    )
+    assert env.get("METRICS_PORT", "0") != "0", f"service {name}: set METRICS_PORT"
+    test = (services()[name].get("healthcheck") or {}).get("test", "")
+    text = test if isinstance(test, str) else " ".join(test)
+    for needed in ("/metrics", "METRICS_PORT"):
+        assert needed in text, (
+            f"service {name}: the healthcheck must request /metrics on $METRICS_PORT: {text}"
+        )
+    image = image_of(name)
+    healthchecks = [i.args for i in image.final("HEALTHCHECK")]
+    assert healthchecks, f"{image.where}: a worker image needs a HEALTHCHECK"
+    assert "METRICS_PORT" in healthchecks[-1], (
+        f"{image.where}: the HEALTHCHECK must request /metrics on $METRICS_PORT"
+    )
+    assert image.env().get("METRICS_HOST") == "0.0.0.0", (
+        f"{image.where}: ENV METRICS_HOST=0.0.0.0, or the image's metrics are unreachable"
+    )
+    exposed = [i.args.split("/")[0] for i in image.final("EXPOSE")]
+    assert image.env().get("METRICS_PORT") in exposed, (
+        f"{image.where}: ENV METRICS_PORT={image.env().get('METRICS_PORT')} must be a port the "
+        f"image EXPOSEs ({exposed})"
+    )

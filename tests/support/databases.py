@@ -21,6 +21,7 @@ class FreshDatabase:
     writer_url: str
     migrator_url: str
     api_url: str
+    health_url: str
 
 
 def _on(url: str, name: str) -> str:
@@ -29,7 +30,7 @@ def _on(url: str, name: str) -> str:
 
 @contextlib.contextmanager
 def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
-    """A new, migrated database on the stack's server, dropped afterwards."""
+    """A new database on the stack's server, migrated, dropped afterwards."""
     name = f"reservesync_t_{secrets.token_hex(4)}"
     asyncio.run(database.create(endpoints.admin_url, name))
     fresh = FreshDatabase(
@@ -37,6 +38,7 @@ def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
         writer_url=_on(endpoints.database_urls["rs_writer"], name),
         migrator_url=_on(endpoints.migrator_url, name),
         api_url=_on(endpoints.database_urls["rs_api"], name),
+        health_url=_on(endpoints.database_urls["rs_health"], name),
     )
     try:
         upgrade(fresh.migrator_url)

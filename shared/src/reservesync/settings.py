@@ -7,10 +7,25 @@ Each piece reads the environment names of SPEC section 2 (`KAFKA_BOOTSTRAP_SERVE
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _names(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+NameList = Annotated[list[str], NoDecode, BeforeValidator(_names)]
+"""A list from the environment as `a,b,c` or as a JSON list."""
 
 
 class ServiceSettings(BaseSettings):

@@ -1,179 +1,163 @@
-"""`make demo`: the local stack, the five services, and a scenario that makes them work.
+"""`make demo`: the seed's world on a fresh local stack, first through the seed's pipeline, then
+through ours, with the health report of each: 68.4 % → 100 %.
 
-For now the scenario is the first vertical slice at the seed's scale: three users pay fee
-deposits, the committee syncs their balances (mints and burns), and one user, whose deposit
-ran dry, is emergency-burned. Every money-moving event must come out of the chain, through
-Kafka, into Postgres; the report shows each stage's count and says whether they agree.
+1. A new world: fresh chain with the six contracts, empty topics and database, migrations.
+2. The oracle (in this process): a fake mempool-compatible Bitcoin node, the oracle's sealed
+   `/users` and `/operations`, the simulator syncing balances on chain as the committee.
+3. The seed's pipeline: the listener indexes only `Synced`, the writer takes only chain events
+   and the registry, the oracle does not log its operations. The seed scenario runs; report.
+4. Ours: the events the narrow listener skipped are backfilled, the listener widened, the
+   writer takes every topic, the oracle logs, and reconciliation publishes what the database
+   still lacks of the oracle's world; report.
+5. `--once`: exit 0 only at 100 %. Otherwise the oracle keeps syncing every few seconds and
+   the services keep running until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import signal
 import sys
-import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 
-import asyncpg
+from db_writer.config import SOURCE_TOPICS
+from oracle_logger.reconcile import ReconcileSettings, reconcile
+from pydantic import SecretStr
 from reservesync.db.migrate import upgrade
-from reservesync.topics import CHAIN_EVENTS
-from web3.types import TxReceipt
 
-from devstack import envfile, services, stack
+from devstack import health_report, phases, services, settling, stack
+from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
+from devstack.oracle.running import RunningOracle, running_oracle
+from devstack.oracle.seed import SEED, play
 from devstack.paths import stack_dir
 from devstack.protocol import Protocol
 
-# Events that become `transactions` rows (the emergency burn's balance-only Synced does not).
-# Kept apart from db_writer.mapping on purpose: the demo checks the writer's output against the
-# chain's own receipts, so it must not derive its expectation from the code it checks.
-MONEY_EVENTS = {
-    "Deposited",
-    "Spent",
-    "Withdrawn",
-    "EmergencyBurn",
-    "Wrapped",
-    "Redeemed",
-    "Slashed",
-    "YieldClaimed",
-}
-FEE_DEPOSIT_WEI = 10**16  # enough for a few syncs at 1e15 fixed + 1% of the delta
+ORACLE_ID = "oracle-1"
+ORACLE_INTERVAL_S = 5.0
 
 
-@dataclass
-class Scenario:
-    users: list[str] = field(default_factory=list)
-    receipts: list[TxReceipt] = field(default_factory=list)
-
-    def run(self, protocol: Protocol) -> None:
-        """Balances in sats per user and step; user 3 runs out of fee deposit before its
-        last (downward) sync, which the contract turns into an emergency burn."""
-        plans = [
-            [120_000, 180_000, 150_000, 210_000],
-            [90_000, 140_000, 100_000],
-            [60_000, 95_000, 20_000],
-        ]
-        deposits = [FEE_DEPOSIT_WEI, FEE_DEPOSIT_WEI, 3 * 10**15]
-        for plan, deposit in zip(plans, deposits, strict=True):
-            user = protocol.new_user()
-            self.users.append(user.lower())
-            self.receipts.append(protocol.deposit_fees(user, deposit))
-            for balance in plan:
-                self.receipts.append(protocol.sync(user, balance))
-
-    def expected_rows(self, protocol: Protocol) -> int:
-        """Money-moving events in the receipts, decoded by the contracts' own ABIs."""
-        count = 0
-        for receipt in self.receipts:
-            for log in receipt["logs"]:
-                name = protocol.event_name(log)
-                if name in MONEY_EVENTS or (
-                    name == "Synced" and not protocol.is_emergency_synced(log)
-                ):
-                    count += 1
-        return count
+def say(line: str = "") -> None:
+    print(line, flush=True)
 
 
-async def _database_view(url: str, users: list[str]) -> dict[str, int]:
-    connection = await asyncpg.connect(url)
-    try:
-        rows = await connection.fetch(
-            "SELECT tx_type, count(*) AS n FROM transactions WHERE user_address = ANY($1) "
-            "GROUP BY tx_type ORDER BY tx_type",
-            users,
+def _oracle_logger_env(oracle: RunningOracle, token: str) -> dict[str, str]:
+    return {
+        "ORACLE_TOKENS": f'{{"{ORACLE_ID}": "{token}"}}',
+        "ORACLE_USERS_URL": oracle.users_url,
+        "ORACLE_STATE_KEY": oracle.key.hex(),
+        "ORACLE_PULL_INTERVAL_S": "1",
+    }
+
+
+async def _report(env: Mapping[str, str], title: str) -> health_report.HealthVerdict:
+    report = await health_report.fresh(env["HEALTH_URL"])
+    say(f"\n## {title}: {report.score_text}\n")
+    say(report.markdown)
+    return report
+
+
+async def _legacy_phase(
+    env: dict[str, str], oracle: RunningOracle, protocol: Protocol, token: str
+) -> health_report.HealthVerdict:
+    say("\n# 1. The seed's pipeline: only Synced indexed, the oracle's side never imported")
+    urls = await asyncio.to_thread(
+        services.start,
+        services.SERVICES,
+        {**phases.DEMO_CHAIN, **phases.LEGACY, **_oracle_logger_env(oracle, token)},
+    )
+    env.update(urls)
+    say("services: " + ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
+    say("the seed scenario, the oracle not logging its operations:")
+    await play(oracle, protocol, say)
+    await settling.until_idle(env, phases.LEGACY_WRITER_TOPICS, oracle.book.states, say=say)
+    return await _report(env, "Health with the seed's pipeline")
+
+
+async def _our_phase(
+    env: dict[str, str], oracle: RunningOracle, token: str, start_block: int
+) -> health_report.HealthVerdict:
+    say("\n# 2. Our pipeline: backfill, widen, log, reconcile")
+    await asyncio.to_thread(services.stop, ["chain-listener", "db-writer"])
+    end = await phases.published_through(env)
+    await phases.backfill_skipped(env, start_block, end, say)
+    await asyncio.to_thread(services.start, ["chain-listener", "db-writer"], phases.DEMO_CHAIN)
+    say("  listener widened to every event; writer on every topic (the oracle's from the start)")
+    oracle.start_logging(env["ORACLE_LOGGER_URL"], token)
+    say("  the oracle now logs every operation to the oracle-logger")
+    await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
+    settings = ReconcileSettings(
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        database_url=SecretStr(env[ENV_KEYS["rs_health"]]),
+        oracle_users_url=oracle.users_url,
+        oracle_operations_url=oracle.operations_url,
+        oracle_state_key=SecretStr(oracle.key.hex()),
+    )
+    say("  reconciliation (python -m oracle_logger.reconcile):")
+    await reconcile(settings, wait_s=120, say=lambda line: say(f"    {line}"))
+    await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
+    return await _report(env, "Health with our pipeline")
+
+
+async def _run(once: bool) -> int:
+    env = dict(await asyncio.to_thread(stack.new_world))
+    say("applying migrations")
+    await asyncio.to_thread(upgrade, env[ENV_KEYS["rs_migrator"]])
+    record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
+    protocol = Protocol(env["CHAIN_RPC_URL"], record)
+    start_block = min(c.deployed_block for c in record.contracts.values())
+    token = secrets.token_hex(16)
+    async with running_oracle(protocol, oracle_id=ORACLE_ID) as oracle:
+        say(
+            f"oracle {ORACLE_ID}: state at {oracle.users_url} (sealed), Bitcoin node at "
+            f"{oracle.bitcoin.url}"
         )
-        view = {r["tx_type"]: int(r["n"]) for r in rows}
-        view["users"] = int(
-            await connection.fetchval("SELECT count(*) FROM users WHERE address = ANY($1)", users)
-        )
-        return view
-    finally:
-        await connection.close()
+        legacy = await _legacy_phase(env, oracle, protocol, token)
+        ours = await _our_phase(env, oracle, token, start_block)
+        _summary(env, legacy, ours)
+        if once:
+            await asyncio.to_thread(services.stop)
+            return 0 if ours.score == 100 else 1
+        await _keep_running(oracle)
+    return 0
 
 
-async def _topic_size(bootstrap: str) -> int:
-    from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: PLC0415
+def _summary(
+    env: Mapping[str, str], legacy: health_report.HealthVerdict, ours: health_report.HealthVerdict
+) -> None:
+    say("\n## Result")
+    say(f"- the seed's pipeline: {legacy.score_text}; ours: {ours.score_text}")
+    say(
+        f"- the scenario: {SEED.users} users, {SEED.bitcoin_addresses_verified} Bitcoin addresses "
+        f"({SEED.bitcoin_addresses_monitored} monitored), {SEED.mints} mints, {SEED.burns} burns, "
+        f"{SEED.emergency_burns} emergency burns ({SEED.emergency_burned_sats:,} sats), "
+        f"{SEED.synced_sats:,} sats synced"
+    )
+    say(f"- dashboard: {env['HEALTH_URL']}/   health JSON: {env['HEALTH_URL']}/v1/health")
+    say(f"- realtime API: {env['API_URL']}/docs")
+    say(
+        '- data: `set -a; . .stack/env; psql "$DATABASE_URL"`; logs in .stack/logs/; '
+        "contracts in .stack/deployment.json"
+    )
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(CHAIN_EVENTS.name, p) for p in range(CHAIN_EVENTS.partitions)]
-        ends = await consumer.end_offsets(partitions)
-        return sum(ends.values())
-    finally:
-        await consumer.stop()
+
+async def _keep_running(oracle: RunningOracle) -> None:
+    say(f"\nrunning until interrupted (Ctrl-C); the oracle syncs every {ORACLE_INTERVAL_S:.0f}s")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await oracle.simulator.run(ORACLE_INTERVAL_S, stop)
+    await asyncio.to_thread(services.stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--once", action="store_true", help="print the report and exit")
+    parser.add_argument("--once", action="store_true", help="print the reports and exit")
     args = parser.parse_args(argv)
-
-    env = stack.up()
-    print("applying migrations")
-    upgrade(env["DATABASE_URL"])
-    print("starting services: " + ", ".join(services.SERVICES))
-    urls = services.start()
-    env = envfile.read()
-    record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
-    protocol = Protocol(env["CHAIN_RPC_URL"], record)
-
-    print("running the scenario on the chain (3 users, deposits, mints, burns, emergency burn)")
-    scenario = Scenario()
-    scenario.run(protocol)
-    expected = scenario.expected_rows(protocol)
-
-    deadline = time.monotonic() + 60
-    view: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        view = asyncio.run(_database_view(env["DATABASE_URL"], scenario.users))
-        if sum(v for k, v in view.items() if k != "users") >= expected:
-            break
-        time.sleep(0.5)
-    written = sum(v for k, v in view.items() if k != "users")
-    complete = written == expected and view.get("users") == len(scenario.users)
-
-    print()
-    print("## What flowed")
-    print(
-        f"- chain: {len(scenario.receipts)} transactions, {expected} money-moving events "
-        f"(chain {record.chain_id}, contracts in .stack/deployment.json)"
-    )
-    print(
-        f"- kafka: {asyncio.run(_topic_size(env['KAFKA_BOOTSTRAP_SERVERS']))} records on "
-        f"{CHAIN_EVENTS.name} (all runs so far)"
-    )
-    print(
-        f"- postgres: {written} transactions rows for this run's users: "
-        + ", ".join(f"{k} {v}" for k, v in sorted(view.items()) if k != "users")
-    )
-    print(f"- users: {view.get('users', 0)} of {len(scenario.users)}")
-    print(f"- result: {'COMPLETE' if complete else 'INCOMPLETE'}")
-    print()
-    print(
-        "Where things are: endpoints in .stack/env, logs in .stack/logs/, "
-        '`psql "$DATABASE_URL"` after `set -a; . .stack/env`.'
-    )
-    for key, url in urls.items():
-        print(f"- {key}: {url}")
-    if args.once:
-        services.stop()
-        return 0 if complete else 1
-
-    print("\nrunning until interrupted (Ctrl-C); the stack stays up, `make stack-down` ends it")
-    stop = False
-
-    def interrupted(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, interrupted)
-    signal.signal(signal.SIGTERM, interrupted)
-    while not stop:
-        time.sleep(1)
-    services.stop()
-    return 0
+    return asyncio.run(_run(args.once))
 
 
 if __name__ == "__main__":

@@ -94,6 +94,14 @@ def up(progress: Progress = print) -> dict[str, str]:
     return values
 
 
+def new_world(progress: Progress = print) -> dict[str, str]:
+    """A fresh chain with empty topics and database (what `make demo` starts from, so its
+    figures are the scenario's alone): without its chain, `up` starts a new world."""
+    services.stop(prefix="svc")
+    chain.down()
+    return up(progress)
+
+
 def _deployment(rpc_url: str) -> DeploymentRecord:
     path = stack_dir() / "deployment.json"
     if path.exists():
@@ -114,6 +122,13 @@ def _forget_state() -> None:
     kafka.wipe()
     postgres.down()
     postgres.wipe()
+
+
+def restart_kafka() -> None:
+    """Stop the broker and start it again on the same ports (clients must ride it out)."""
+    ports = _ports()
+    kafka.down()
+    kafka.up(ports["kafka"], ports["kafka_controller"])
 
 
 def down(progress: Progress = print) -> None:

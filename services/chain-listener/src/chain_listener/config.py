@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal, Self
+from typing import Literal, Self
 
 from pydantic import Field, TypeAdapter, field_validator, model_validator
-from pydantic_settings import NoDecode
 from reservesync.contracts import Deployment
-from reservesync.settings import ChainSettings, KafkaSettings
+from reservesync.settings import ChainSettings, KafkaSettings, NameList
+
+from chain_listener.selection import EventSelection, parse_event_names
 
 
 class Settings(KafkaSettings, ChainSettings):
@@ -20,7 +20,7 @@ class Settings(KafkaSettings, ChainSettings):
     chain_contracts_file: Path | None = Field(
         None, description="a deployment record (compose's deploy job writes one) instead"
     )
-    chain_rpc_fallback_urls: Annotated[list[str], NoDecode] = Field(
+    chain_rpc_fallback_urls: NameList = Field(
         default_factory=list,
         description="more JSON-RPC URLs of the same chain, comma-separated or a JSON list; "
         "requests fail over to them when CHAIN_RPC_URL errs, times out or rate-limits",
@@ -61,16 +61,24 @@ class Settings(KafkaSettings, ChainSettings):
     chain_transactional_id: str = Field(
         "chain-listener", description="one per chain: a restarted listener fences its zombie"
     )
+    chain_events_include: NameList = Field(
+        default_factory=list,
+        description="publish only these events (`Contract.Event` or `Event`, comma-separated); "
+        "empty: all",
+    )
+    chain_events_exclude: NameList = Field(
+        default_factory=list, description="never publish these events (same form)"
+    )
+    chain_end_block: int | None = Field(
+        None,
+        ge=0,
+        description="a backfill: publish through this block, then exit (the checkpoint stays)",
+    )
 
-    @field_validator("chain_rpc_fallback_urls", mode="before")
+    @field_validator("chain_events_include", "chain_events_exclude")
     @classmethod
-    def _url_list(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [url.strip() for url in text.split(",") if url.strip()]
+    def _known_events(cls, value: list[str]) -> list[str]:
+        return sorted(parse_event_names(value))
 
     @model_validator(mode="after")
     def _contracts_known(self) -> Self:
@@ -82,9 +90,17 @@ class Settings(KafkaSettings, ChainSettings):
             object.__setattr__(self, "chain_contracts", contracts)
         if not self.chain_contracts:
             raise ValueError("set CHAIN_CONTRACTS or CHAIN_CONTRACTS_FILE")
+        if self.chain_end_block is not None and self.chain_end_block < self.chain_start_block:
+            raise ValueError("CHAIN_END_BLOCK is before CHAIN_START_BLOCK")
         if self.chain_reorg_window <= self.chain_confirmations:
             raise ValueError("CHAIN_REORG_WINDOW must exceed CHAIN_CONFIRMATIONS")
         return self
+
+    @property
+    def event_selection(self) -> EventSelection:
+        return EventSelection(
+            frozenset(self.chain_events_include), frozenset(self.chain_events_exclude)
+        )
 
     @property
     def rpc_urls(self) -> list[str]:

@@ -55,13 +55,19 @@ class ChainFollower:
             fetcher.sizer.size = min(saved.range_size, fetcher.sizer.maximum)
 
     async def run(self, out: asyncio.Queue[Work], stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        while not stop.is_set() and not self.finished:
             work = await self.step()
             if work is not None:
                 await out.put(work)
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.settings.chain_poll_interval_s)
+
+    @property
+    def finished(self) -> bool:
+        """A backfill with an end block has fetched everything it was asked for."""
+        end = self.settings.chain_end_block
+        return end is not None and self.next_block > end
 
     async def step(self) -> Work | None:
         """The next work, or None when nothing is ready yet."""
@@ -71,6 +77,8 @@ class ChainFollower:
         head_before, self.head_seen = self.head_seen, max(self.head_seen, head)
         instant = self.settings.chain_delivery == "instant"
         ready_through = head if instant else head - self.settings.chain_confirmations
+        if self.settings.chain_end_block is not None:
+            ready_through = min(ready_through, self.settings.chain_end_block)
         if self.next_block > ready_through:
             # Nothing new to publish; the chain may still have replaced what we published.
             if await tip_replaced(self.node, self.recent, head):

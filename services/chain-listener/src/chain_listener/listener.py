@@ -31,6 +31,7 @@ class ChainListener:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.decoder = EventDecoder(settings.chain_id, settings.chain_contracts)
+        self.selection = settings.event_selection
         self.client = JsonRpcClient(
             settings.rpc_urls,
             timeout_s=settings.chain_rpc_timeout_s,
@@ -64,6 +65,9 @@ class ChainListener:
                     "resumed": saved is not None,
                     "delivery": self.settings.chain_delivery,
                     "confirmations": self.settings.chain_confirmations,
+                    "end_block": self.settings.chain_end_block,
+                    "events_include": self.settings.chain_events_include,
+                    "events_exclude": self.settings.chain_events_exclude,
                 },
             )
             await self.registry.publish_all()
@@ -91,6 +95,9 @@ class ChainListener:
                 work = await self._next(queue, following)
                 if work is not None:
                     await self._publish(work)
+                elif follower.finished and queue.empty():
+                    log.info("backfill complete", extra={"end_block": follower.next_block - 1})
+                    return
                 await self.registry.check_if_due()
         finally:
             following.cancel()
@@ -151,8 +158,13 @@ class ChainListener:
         dead_letters: list[DeadLetter] = []
         for entry in work.verified.logs:
             try:
-                events.append(self.decoder.decode(entry, timestamps[entry.block_number]))
+                event = self.decoder.decode(entry, timestamps[entry.block_number])
             except ValueError as error:
                 metrics.DEAD_LETTERS.labels(type(error).__name__).inc()
                 dead_letters.append(self.decoder.dead_letter(entry, error))
+                continue
+            if self.selection.wants(event.contract.value, event.event):
+                events.append(event)
+            else:
+                metrics.EVENTS_NOT_SELECTED.labels(event.contract.value, event.event).inc()
         return events, dead_letters

@@ -6,6 +6,11 @@ HEAD = Gauge("chain_listener_head_block", "Latest block number the node reports"
 PUBLISHED_BLOCK = Gauge("chain_listener_published_block", "Last block whose events are published")
 BLOCKS_BEHIND = Gauge("chain_listener_blocks_behind", "Head minus last published block")
 EVENTS = Counter("chain_listener_events_published_total", "Events published", ["contract", "event"])
+EVENTS_NOT_SELECTED = Counter(
+    "chain_listener_events_not_selected_total",
+    "Decoded events left out by CHAIN_EVENTS_INCLUDE/EXCLUDE",
+    ["contract", "event"],
+)
 DEAD_LETTERS = Counter("chain_listener_dead_letters_total", "Logs sent to the DLQ", ["reason"])
 REORGS = Counter("chain_listener_reorgs_total", "Reorgs of published blocks", ["depth"])
 DEEP_REORGS = Counter(

@@ -22,10 +22,10 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from reservesync import dead_letters, kafka
 from reservesync.crypto import FieldCipher
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
-from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, Topic
+from reservesync.topics import ORACLE_STATE
 
 from db_writer import metrics, retention
-from db_writer.config import Settings
+from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import Offsets, SinkStore
 
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 OUTBOX_BATCH = 1000
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
-TOPICS: dict[str, Topic] = {
-    topic.name: topic for topic in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
-}
 # Errors that say "this data can never be written", as opposed to "Postgres is away".
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
@@ -90,7 +87,9 @@ class DbWriter:
         consumer = kafka.consumer(
             self.settings, group_id=self.settings.writer_group_id, max_poll_interval_ms=600_000
         )
-        consumer.subscribe(list(TOPICS), listener=SeekToStoredOffsets(consumer, store))
+        consumer.subscribe(
+            self.settings.writer_topics, listener=SeekToStoredOffsets(consumer, store)
+        )
         producer = kafka.producer(self.settings)
         cipher = FieldCipher.from_settings(self.settings)
         await producer.start()
@@ -129,7 +128,7 @@ def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled
     try:
         if record.topic == ORACLE_STATE.name and record.value is None:
             return Settled(record, gone_user=_user_key(record.key))
-        message = decode(record.value, TOPICS[record.topic].carries)
+        message = decode(record.value, SOURCE_TOPICS[record.topic].carries)
         if isinstance(message, ChainReorg):
             return Settled(record, reorg=message)
         source = Source(record.topic, record.partition, record.offset)
@@ -250,6 +249,9 @@ async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
             asyncpg.PostgresConnectionError,
             asyncpg.InterfaceError,
             asyncpg.CannotConnectNowError,
+            # A connection Postgres dropped mid-transaction can fail its reset on release this
+            # way (seen when Postgres restarts); the next attempt takes a fresh connection.
+            asyncpg.InternalClientError,
         ) as exc:
             metrics.DB_RETRIES.inc()
             log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})

@@ -19,8 +19,8 @@ from reservesync import logging as structured_logging
 from reservesync.crypto import FieldCipher
 
 from db_writer import retention
-from db_writer.config import Settings
-from db_writer.consumer import TOPICS, BatchWriter
+from db_writer.config import SOURCE_TOPICS, Settings
+from db_writer.consumer import BatchWriter
 from db_writer.storage import SinkStore
 
 REPLAY_GROUP = "rbtc-db-writer-replay"
@@ -36,7 +36,7 @@ async def replay(settings: Settings, database_url: str, progress_every_s: float 
     try:
         partitions = [
             TopicPartition(topic.name, p)
-            for topic in TOPICS.values()
+            for topic in SOURCE_TOPICS.values()
             for p in range(topic.partitions)
         ]
         consumer.assign(partitions)

@@ -1,25 +1,94 @@
-"""The health HTTP application.
-
-Its own routes arrive with its issue; until then it serves what every service serves, so it
-can already be deployed, probed and scraped.
-"""
+"""The health HTTP application: the evaluation loop and the source reader run for as long as
+the app's lifespan; the routes serve the latest snapshot."""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from reservesync import probes
 from reservesync.http import add_probes
 
+from health_monitor import routes
+from health_monitor.chain import CodeChecker
 from health_monitor.config import Settings
+from health_monitor.database import DatabaseReader
+from health_monitor.domain.alert_feed import AlertFeed
+from health_monitor.domain.dead_letters import DeadLetterBook
+from health_monitor.domain.tally import SourceTally
+from health_monitor.monitor import Monitor, Parts
+from health_monitor.notify import Notifier
+from health_monitor.offsets import OffsetSampler
+from health_monitor.sources import SourceReader
+
+
+async def _sources_read(monitor: Monitor) -> None:
+    if monitor.parts.reader.failure is not None:
+        raise RuntimeError(f"reading failed: {monitor.parts.reader.failure}")
+    if not monitor.parts.reader.caught_up.is_set():
+        raise RuntimeError("still reading what the producers published")
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(title="ReserveSync health", version="0.1.0")
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        async with contextlib.AsyncExitStack() as stack:
+            tally = SourceTally(settings.health_reorg_window_blocks)
+            letters = DeadLetterBook(settings.health_dlq_window_s)
+            feed = AlertFeed()
+            notifier = Notifier(settings)
+            await notifier.start()
+            stack.push_async_callback(notifier.stop)
+            database = await DatabaseReader.connect(
+                settings.asyncpg_dsn, settings.database_pool_size
+            )
+            stack.push_async_callback(database.close)
+            sampler = OffsetSampler(settings)
+            await sampler.start()
+            stack.push_async_callback(sampler.stop)
+            reader = SourceReader(settings, tally, letters, feed, on_new_alert=notifier.forward)
+            monitor = Monitor(
+                settings,
+                Parts(
+                    tally=tally,
+                    letters=letters,
+                    feed=feed,
+                    reader=reader,
+                    database=database,
+                    code=CodeChecker(settings.chain_rpc_url, settings.health_code_cache_s),
+                    sampler=sampler,
+                    notifier=notifier,
+                ),
+            )
+            app.state.monitor = monitor
+            tasks = [
+                asyncio.create_task(reader.run(stop), name="sources"),
+                asyncio.create_task(monitor.run(stop), name="monitor"),
+                asyncio.create_task(notifier.deliver(stop), name="webhook"),
+            ]
+            try:
+                yield
+            finally:
+                stop.set()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    app = FastAPI(
+        title="ReserveSync health",
+        version="0.2.0",
+        description="The synchronization score of SPEC section 6, consumer lag judged in the "
+        "manner of Burrow, alerts, and a dashboard at /dashboard.",
+        lifespan=lifespan,
+    )
     add_probes(
         app,
         {
             "kafka": lambda: probes.kafka_reachable(settings),
             "database": lambda: probes.database_reachable(settings),
+            "sources": lambda: _sources_read(app.state.monitor),
         },
     )
+    app.include_router(routes.router)
     return app

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from reservesync.settings import HttpSettings, KafkaSettings
+from reservesync.settings import HttpSettings, KafkaSettings, ServiceSettings
 
 _ORACLE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")  # the `Identifier` of the message contract
 _MIN_SECRET_CHARS = 16
@@ -28,7 +28,28 @@ def _credentials(value: dict[str, SecretStr]) -> dict[str, SecretStr]:
     return value
 
 
-class Settings(KafkaSettings, HttpSettings):
+class OracleKey(ServiceSettings):
+    """The AES-256-GCM key of the oracle's sealed payloads (`/users`, `/operations`)."""
+
+    oracle_state_key: SecretStr | None = Field(
+        None, description="64 hex chars: the AES-256-GCM key of the /users payload"
+    )
+
+    @field_validator("oracle_state_key")
+    @classmethod
+    def _check_state_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()) is None:
+            raise ValueError("must be 64 hex characters (32 bytes)")
+        return value
+
+    @property
+    def state_key(self) -> bytes:
+        if self.oracle_state_key is None:
+            raise RuntimeError("ORACLE_STATE_KEY is not configured")
+        return bytes.fromhex(self.oracle_state_key.get_secret_value())
+
+
+class Settings(KafkaSettings, HttpSettings, OracleKey):
     kafka_client_id: str = "oracle-logger"
 
     oracle_tokens: dict[str, SecretStr] = Field(
@@ -54,9 +75,6 @@ class Settings(KafkaSettings, HttpSettings):
 
     # Pull mode: both set enables it.
     oracle_users_url: str | None = Field(None, description="the oracle's GET /users endpoint")
-    oracle_state_key: SecretStr | None = Field(
-        None, description="64 hex chars: the AES-256-GCM key of the /users payload"
-    )
     oracle_pull_interval_s: float = Field(30.0, gt=0)
     oracle_pull_timeout_s: float = Field(10.0, gt=0)
 
@@ -65,22 +83,9 @@ class Settings(KafkaSettings, HttpSettings):
     def _check_credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         return _credentials(value)
 
-    @field_validator("oracle_state_key")
-    @classmethod
-    def _check_state_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and re.fullmatch(r"[0-9a-fA-F]{64}", value.get_secret_value()) is None:
-            raise ValueError("must be 64 hex characters (32 bytes)")
-        return value
-
     @model_validator(mode="after")
     def _pull_mode_is_whole(self) -> Settings:
         # Half a pull configuration is a mistake, not a wish to stay in push mode.
         if (self.oracle_users_url is None) != (self.oracle_state_key is None):
             raise ValueError("ORACLE_USERS_URL and ORACLE_STATE_KEY must be set together")
         return self
-
-    @property
-    def state_key(self) -> bytes:
-        if self.oracle_state_key is None:
-            raise RuntimeError("pull mode is not configured")
-        return bytes.fromhex(self.oracle_state_key.get_secret_value())

@@ -18,16 +18,14 @@ ones are named (by index) in a dead letter. Users missing from a later payload a
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from reservesync.dead_letters import dead_letter
+from reservesync.envelope import EnvelopeRejected, unseal
 from reservesync.messages import OracleUserState
 
 from oracle_logger import metrics
@@ -38,56 +36,15 @@ log = logging.getLogger(__name__)
 SOURCE = "oracle:/users"
 """The dead letters' `source_topic`: not a Kafka topic, the endpoint the payload came from."""
 SERVICE = "oracle-logger"
-_TAG_BYTES = 16
-_HEX = r"^([0-9a-fA-F]{2})*$"
-
-
-class EncryptedUsers(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
-
-    encrypted: Literal[True]
-    data: str = Field(pattern=_HEX)
-    iv: str = Field(pattern=_HEX, min_length=16)
-    auth_tag: str = Field(alias="authTag", pattern=_HEX)
-    algorithm: Literal["aes-256-gcm"]
-    timestamp: str | int | float | None = None
-
-
-class PayloadRejected(Exception):
-    def __init__(self, outcome: str, message: str) -> None:
-        super().__init__(message)
-        self.outcome = outcome
 
 
 def decrypt_users(body: bytes, key: bytes) -> list[Any]:
-    """The decrypted list of user states (not yet validated); raises `PayloadRejected`."""
-    try:
-        envelope = EncryptedUsers.model_validate_json(body)
-    except ValidationError as exc:
-        raise PayloadRejected("bad_envelope", f"not an aes-256-gcm envelope: {exc}") from exc
-    tag = bytes.fromhex(envelope.auth_tag)
-    if len(tag) != _TAG_BYTES:
-        raise PayloadRejected("bad_envelope", f"authTag has {len(tag)} bytes, expected 16")
-    try:
-        plaintext = AESGCM(key).decrypt(
-            bytes.fromhex(envelope.iv), bytes.fromhex(envelope.data) + tag, None
-        )
-    except InvalidTag as exc:
-        raise PayloadRejected(
-            "decrypt_failed",
-            "the authentication tag does not verify: the payload was altered or "
-            "ORACLE_STATE_KEY is not the oracle's key",
-        ) from exc
-    except ValueError as exc:  # a nonce length AES-GCM does not take
-        raise PayloadRejected("bad_envelope", f"unusable iv: {exc}") from exc
-    try:
-        document = json.loads(plaintext)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadRejected("bad_plaintext", f"decrypted payload is not JSON: {exc}") from exc
+    """The decrypted list of user states (not yet validated); raises `EnvelopeRejected`."""
+    document = unseal(body, key)
     if isinstance(document, dict) and isinstance(document.get("users"), list):
         document = document["users"]
     if not isinstance(document, list):
-        raise PayloadRejected("bad_plaintext", "decrypted payload is not a list of user states")
+        raise EnvelopeRejected("bad_plaintext", "decrypted payload is not a list of user states")
     return document
 
 
@@ -150,7 +107,7 @@ class StatePuller:
         body = response.content
         try:
             items = decrypt_users(body, self._key)
-        except PayloadRejected as exc:
+        except EnvelopeRejected as exc:
             await self._report(body, exc)
             return self._counted(PullResult(exc.outcome, rejected=1))
         states, problems = _validate(items)
@@ -165,7 +122,7 @@ class StatePuller:
         if problems:
             await self._report(
                 body,
-                PayloadRejected("invalid_items", "invalid user states: " + "; ".join(problems)),
+                EnvelopeRejected("invalid_items", "invalid user states: " + "; ".join(problems)),
             )
         return self._counted(
             PullResult(
@@ -176,7 +133,7 @@ class StatePuller:
             )
         )
 
-    async def _report(self, body: bytes, problem: PayloadRejected) -> None:
+    async def _report(self, body: bytes, problem: EnvelopeRejected) -> None:
         log.error(
             "rejected the oracle's users payload",
             extra={"outcome": problem.outcome, "reason": str(problem), "bytes": len(body)},

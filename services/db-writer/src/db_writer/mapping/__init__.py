@@ -29,7 +29,9 @@
 
 Users are discovered from `user` arguments only (`from`/`to`/`spender` also name contracts)
 and from the oracle. A burn the chain and the oracle both report is one row. Every row carries
-the topic, partition and offset of its message.
+the topic, partition and offset of its message. Which events are money movements, whose user
+an event names and which reports are burns is `reservesync.ledger`, shared with the health
+service that counts the same things at the source.
 """
 
 from __future__ import annotations

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from reservesync.identity import burn_key
+from reservesync import ledger
 from reservesync.messages import ChainEvent
-from reservesync.messages.chain import ZERO_ADDRESS
 
 from db_writer.mapping.rows import Row, Rows, Source
 
-# (contract, event) -> (tx_type, amount argument, unit)
-MONEY_EVENTS: dict[tuple[str, str], tuple[str, str, str]] = {
-    ("OracleAggregator", "EmergencyBurn"): ("EMERGENCY_BURN", "burnedAmount", "sats"),
-    ("FeeVault", "Deposited"): ("DEPOSIT", "amount", "wei"),
-    ("FeeVault", "Spent"): ("FEE_SPENT", "amount", "wei"),
-    ("FeeVault", "Withdrawn"): ("WITHDRAW", "amount", "wei"),
-    ("VaultWrBTC", "Wrapped"): ("WRAP", "amount", "sats"),
-    ("VaultWrBTC", "Redeemed"): ("REDEEM", "amount", "sats"),
-    ("VaultWrBTC", "Slashed"): ("SLASH", "amount", "sats"),
-    ("YieldScalesPool", "YieldClaimed"): ("YIELD_CLAIM", "amount", "sats"),
-}
 YIELD_OPERATIONS = {
     "ParticipantJoined": "JOINED",
     "ParticipantLeft": "LEFT",
@@ -59,59 +47,44 @@ def user_row(address: str, event: ChainEvent, source: Source) -> Row:
 
 def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
     rows = Rows()
-    user = event.args.get("user")
-    if isinstance(user, str) and user != ZERO_ADDRESS:
+    user = ledger.event_user(event)
+    if user is not None:
         rows.add("users", user_row(user, event, source))
-    key = (event.contract.value, event.event)
-    if key == ("OracleAggregator", "Synced"):
-        _synced(rows, event, source)
-    elif key in MONEY_EVENTS:
-        tx_type, amount_arg, unit = MONEY_EVENTS[key]
-        rows.add(
-            "transactions", _transaction(event, source, tx_type, event.arg_int(amount_arg), unit)
-        )
-    if key == ("OracleAggregator", "EmergencyBurn"):
-        rows.add("emergency_burns", _emergency_burn(event, source))
+    moved = ledger.movement(event)
+    if moved is not None:
+        rows.add("transactions", _transaction(event, source, moved))
+    if (event.contract.value, event.event) == ledger.SYNCED:
+        _balance(rows, event, source)
+    burn = ledger.chain_burn_key(event)
+    if burn is not None:
+        rows.add("emergency_burns", _emergency_burn(event, source, burn))
     if event.contract.value == "YieldScalesPool":
         _yield(rows, event, source)
     return rows
 
 
-def _transaction(event: ChainEvent, source: Source, tx_type: str, amount: int, unit: str) -> Row:
+def _transaction(event: ChainEvent, source: Source, moved: ledger.Movement) -> Row:
+    synced = (event.contract.value, event.event) == ledger.SYNCED
     return {
         **origin(event),
         "user_address": str(event.args["user"]),
-        "tx_type": tx_type,
-        "amount": amount,
-        "unit": unit,
-        "balance_after_sats": None,
-        "fee_wei": None,
+        "tx_type": moved.tx_type,
+        "amount": moved.amount,
+        "unit": moved.unit,
+        # A sync says the balance it leaves and the fee it charged; other events do not.
+        "balance_after_sats": event.arg_int("newBalanceSats") if synced else None,
+        "fee_wei": event.arg_int("feeWei") if synced else None,
         "contract": event.contract.value,
         "event": event.event,
         **source.columns(),
     }
 
 
-def is_emergency_synced(event: ChainEvent) -> bool:
-    """The `Synced(user, 0, -prev, 0, 0, now)` the contract emits right after EmergencyBurn."""
-    return (
-        event.arg_int("newBalanceSats") == 0
-        and event.arg_int("deltaSats") < 0
-        and event.arg_int("feeWei") == 0
-        and event.arg_int("height") == 0
-    )
-
-
-def _synced(rows: Rows, event: ChainEvent, source: Source) -> None:
+def _balance(rows: Rows, event: ChainEvent, source: Source) -> None:
     new = event.arg_int("newBalanceSats")
     delta = event.arg_int("deltaSats")
     fee = event.arg_int("feeWei")
     user = str(event.args["user"])
-    emergency = is_emergency_synced(event)
-    if not emergency:
-        row = _transaction(event, source, "MINT" if delta > 0 else "BURN", abs(delta), "sats")
-        row.update(balance_after_sats=new, fee_wei=fee)
-        rows.add("transactions", row)
     rows.add(
         "balance_history",
         {
@@ -121,7 +94,7 @@ def _synced(rows: Rows, event: ChainEvent, source: Source) -> None:
             "new_sats": new,
             "delta_sats": delta,
             "fee_wei": fee,
-            "cause": "EMERGENCY_BURN" if emergency else "SYNC",
+            "cause": "EMERGENCY_BURN" if ledger.is_emergency_synced(event) else "SYNC",
             **source.columns(),
         },
     )
@@ -137,13 +110,11 @@ def _synced(rows: Rows, event: ChainEvent, source: Source) -> None:
     )
 
 
-def _emergency_burn(event: ChainEvent, source: Source) -> Row:
-    user = str(event.args["user"])
-    burned = event.arg_int("burnedAmount")
+def _emergency_burn(event: ChainEvent, source: Source, key: str) -> Row:
     return {
-        "burn_key": burn_key(user, event.tx_hash, burned, event.block_timestamp),
-        "user_address": user,
-        "burned_sats": burned,
+        "burn_key": key,
+        "user_address": str(event.args["user"]),
+        "burned_sats": event.arg_int("burnedAmount"),
         "reason": str(event.args["reason"]),
         "tx_hash": event.tx_hash,
         "block_number": event.block_number,

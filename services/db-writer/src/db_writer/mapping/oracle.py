@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reservesync import ledger
 from reservesync.crypto import FieldCipher, normalise_bitcoin_address
-from reservesync.identity import burn_key
 from reservesync.messages import (
     KnownEmergencyBurn,
     OracleAction,
@@ -62,22 +62,10 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
             **source.columns(),
         },
     )
+    burn = ledger.reported_burn(op)
+    if burn is not None:
+        rows.add("emergency_burns", _oracle_burn(op.user_address, burn, source))
     succeeded = op.status.value == "success"
-    if op.action is OracleAction.EMERGENCY_BURN and succeeded and op.amount_sats is not None:
-        rows.add(
-            "emergency_burns",
-            _oracle_burn(
-                op.user_address,
-                KnownEmergencyBurn(
-                    burned_sats=op.amount_sats,
-                    reason=op.reason or "",
-                    tx_hash=op.tx_hash,
-                    block_number=op.block_number,
-                    occurred_at=op.occurred_at,
-                ),
-                source,
-            ),
-        )
     if op.action is OracleAction.DISPUTE_RESOLVED and succeeded:
         description = None
         if op.reason:
@@ -144,7 +132,7 @@ def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> R
 
 def _oracle_burn(user: str, burn: KnownEmergencyBurn, source: Source) -> Row:
     return {
-        "burn_key": burn_key(user, burn.tx_hash, burn.burned_sats, burn.occurred_at),
+        "burn_key": ledger.oracle_burn_key(user, burn),
         "user_address": user,
         "burned_sats": burn.burned_sats,
         "reason": burn.reason,

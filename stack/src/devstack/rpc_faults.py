@@ -3,7 +3,8 @@ Retry-After, answers later than the client waits, "query returned more than 1000
 with a suggested range, silently truncated eth_getLogs pages, and plain latency.
 
 Every fault is counted, so a test can prove the faults it survived really happened; each
-kind is injected at most `limit` times, so the run stays short.
+kind is injected at most `limit` times, so the run stays short. `outage` makes every request
+fail with HTTP 503 until it is cleared (a provider down for a while).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class FaultyRpcProxy:
         self.requests = itertools.count(1)
         self.range_queries = itertools.count(1)
         self.url = ""
+        self.outage = False
 
     async def __aenter__(self) -> FaultyRpcProxy:
         self.session = aiohttp.ClientSession()
@@ -71,6 +73,9 @@ class FaultyRpcProxy:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         number = next(self.requests)
+        if self.outage:
+            self.injected["outage"] += 1
+            return web.Response(status=503, text="Service Unavailable")
         await asyncio.sleep(self.faults.latency_s)
         if self._due("rate_limited", self.faults.rate_limit_every, number):
             headers = {"Retry-After": self.faults.retry_after}

@@ -1,0 +1,1 @@
+"""Documents generated from the code (`python -m docgen.asyncapi`); tooling, never deployed."""

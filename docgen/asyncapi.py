@@ -1,0 +1,276 @@
+"""`python -m docgen.asyncapi [--check]`: the AsyncAPI 3.0 document of the Kafka contract,
+written to docs/asyncapi.json (`--check` only says whether the committed file is current).
+
+One FastStream `KafkaBroker` per service declares what that service publishes and consumes:
+the topics of `reservesync.topics`, with the message models each topic carries as payloads
+(`Topic.carries`), so nothing about a message is typed twice. FastStream turns the brokers into
+the document; what its Kafka API cannot say is then filled in from the same registry (see
+FASTSTREAM_GAPS, which the document repeats in its description).
+
+The services do not run on FastStream: they use aiokafka directly for what FastStream does not
+offer (the chain-listener's Kafka transactions, the db-writer's offsets stored in Postgres).
+The brokers here are declarations; their handlers are never called.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import operator
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from chain_listener.checkpoint import Checkpoint
+from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
+from db_writer.config import Settings as WriterSettings
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+from health_monitor.sources import TOPICS as HEALTH_TOPICS
+from reservesync.messages.codec import MESSAGE_TYPES
+from reservesync.topics import (
+    ALERTS,
+    ALL_TOPICS,
+    CHAIN_CHECKPOINTS,
+    CHAIN_EVENTS,
+    DLQ,
+    ORACLE_OPERATIONS,
+    ORACLE_STATE,
+    REGISTRY,
+    Topic,
+)
+
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "asyncapi.json"
+BOOTSTRAP = "kafka:9092"  # the compose stack's address; any cluster has its own
+KAFKA_BINDING_VERSION = "0.5.0"
+
+KEYS: dict[str, str] = {
+    CHAIN_EVENTS.name: "the event's user address, else the contract address "
+    "(ChainEvent.partition_key); reorg notices go to every partition with no key",
+    ORACLE_OPERATIONS.name: "the user address",
+    ORACLE_STATE.name: "the user address; a record with a null value (tombstone) says the "
+    "oracle no longer tracks that user",
+    REGISTRY.name: "the contract name",
+    DLQ.name: "the key of the record that could not be accepted",
+    ALERTS.name: "the alert id (a resolved alert reuses the id it fired with)",
+    CHAIN_CHECKPOINTS.name: "'{CHAIN_TRANSACTIONAL_ID}/{CHAIN_ID}': one checkpoint per "
+    "listener identity and chain",
+}
+"""What each topic is keyed by (SPEC section 3): the key gives per-user ordering."""
+
+FASTSTREAM_GAPS = (
+    "Message keys: FastStream's Kafka publishers and subscribers have no key schema, so each "
+    "message's `bindings.kafka.key` is added from the registry after generation.",
+    "Topic layout: FastStream leaves the channel bindings' partitions and topic configuration "
+    "empty; they are added from `reservesync.topics` (partitions, cleanup policy, retention).",
+    "Transactions and isolation: the chain-listener publishes each block range, its dead "
+    "letters, alerts and checkpoint in one Kafka transaction, and consumers read "
+    "`read_committed`; AsyncAPI has no field for either.",
+    "Reorg notices (`chain.reorg/v1`) are written to every partition of the chain topic, "
+    "which a per-message description can say but no binding expresses.",
+    "FastStream gives every message a `correlationId` in a `correlation_id` header; our "
+    "producers set no such header, so it is removed.",
+    "The `schema` field is marked required: the models' JSON schema leaves it optional (the "
+    "model fills in its default), but `reservesync.messages.decode` refuses a value without "
+    "it, and every producer writes it.",
+)
+
+
+@dataclass(frozen=True)
+class KafkaUse:
+    """The topics one service publishes to and reads from, and the group it reads in."""
+
+    service: str
+    sends: tuple[Topic, ...]
+    receives: tuple[Topic, ...] = ()
+    group: str | None = None
+    note: str = ""
+    """Said of the topics it reads."""
+
+
+SERVICES = (
+    KafkaUse(
+        "chain-listener",
+        sends=(CHAIN_EVENTS, REGISTRY, DLQ, ALERTS, CHAIN_CHECKPOINTS),
+        receives=(CHAIN_CHECKPOINTS,),
+        note="Reads its own last checkpoint at start, without a consumer group.",
+    ),
+    KafkaUse("oracle-logger", sends=(ORACLE_OPERATIONS, ORACLE_STATE, DLQ)),
+    KafkaUse(
+        "db-writer",
+        sends=(DLQ,),
+        receives=tuple(WRITER_TOPICS.values()),
+        group=WriterSettings.model_fields["writer_group_id"].default,
+        note="Offsets are stored in Postgres with the rows; the Kafka commit only feeds lag tools.",
+    ),
+    KafkaUse(
+        "health",
+        sends=(ALERTS,),
+        receives=tuple(HEALTH_TOPICS.values()),
+        note="Reads every partition from the beginning, read_committed and without a consumer "
+        "group: it commits nothing and rebuilds its tally at each start. The lag of the watched "
+        "groups comes from Kafka's admin API, not from reading their topics.",
+    ),
+)
+
+
+def payload(topic: Topic) -> Any:
+    """The type of a topic's record values, from the registry."""
+    if topic is CHAIN_CHECKPOINTS:
+        return Checkpoint  # the listener's private progress; no shared message model
+    models: tuple[Any, ...] = topic.carries
+    if topic is ORACLE_STATE:
+        models = (*models, None)
+    return functools.reduce(operator.or_, models)
+
+
+def _declaration(service: str, topic: Topic) -> Callable[..., Coroutine[Any, Any, None]]:
+    async def declared(message: Any) -> None:
+        raise RuntimeError(
+            f"{service} reads {topic.name} with aiokafka, not FastStream: this handler only "
+            "declares the payload for the AsyncAPI document"
+        )
+
+    declared.__annotations__ = {"message": payload(topic), "return": None}
+    return declared
+
+
+def broker_of(use: KafkaUse) -> KafkaBroker:
+    broker = KafkaBroker(BOOTSTRAP)
+    for topic in use.receives:
+        title = f"{use.service}:receive:{topic.name}"
+        description = " ".join(filter(None, [_describe(use, topic), use.note]))
+        subscriber = broker.subscriber(
+            topic.name, group_id=use.group, title=title, description=description
+        )
+        subscriber(_declaration(use.service, topic))
+    for topic in use.sends:
+        broker.publisher(
+            topic.name,
+            title=f"{use.service}:send:{topic.name}",
+            description=_describe(use, topic),
+            schema=payload(topic),
+        )
+    return broker
+
+
+def _describe(use: KafkaUse, topic: Topic) -> str:
+    carried = ", ".join(f"`{m.SCHEMA}`" for m in topic.carries) or "the listener's checkpoint"
+    parts = [f"{use.service}: {carried}. Key: {KEYS[topic.name]}."]
+    if use.group and topic in use.receives:
+        parts.append(f"Consumer group `{use.group}`.")
+    return " ".join(parts)
+
+
+def document() -> dict[str, Any]:
+    spec = AsyncAPI(
+        *(broker_of(use) for use in SERVICES),
+        title="ReserveSync Kafka contract",
+        version=metadata.version("reservesync-shared"),
+        description=_description(),
+        schema_version="3.0.0",
+    )
+    generated: dict[str, Any] = spec.to_specification().to_jsonable()
+    _add_registry_facts(generated)
+    return _in_stable_order(generated)
+
+
+def _description() -> str:
+    gaps = "\n".join(f"- {gap}" for gap in FASTSTREAM_GAPS)
+    return (
+        "The topics of SPEC section 3 as the services use them, generated by "
+        "`python -m docgen.asyncapi` from one FastStream KafkaBroker per service "
+        "(docgen/asyncapi.py) over `reservesync.topics` and the shared message models. "
+        "Values are UTF-8 JSON with a `schema` field naming type and version; producers are "
+        "idempotent with acks=all.\n\nWhat FastStream cannot express, and how this document "
+        f"handles it:\n{gaps}"
+    )
+
+
+def _add_registry_facts(generated: dict[str, Any]) -> None:
+    topics = {t.name: t for t in ALL_TOPICS}
+    messages = generated["components"]["messages"]
+    schemas = generated["components"]["schemas"]
+    for model in MESSAGE_TYPES.values():
+        if model.__name__ in schemas:
+            required = schemas[model.__name__].setdefault("required", [])
+            if "schema" not in required:
+                required.insert(0, "schema")
+    for channel in generated["channels"].values():
+        topic = topics[channel["address"]]
+        channel["bindings"]["kafka"] = {
+            "topic": topic.name,
+            "partitions": topic.partitions,
+            "topicConfiguration": _topic_configuration(topic.configs),
+            "bindingVersion": KAFKA_BINDING_VERSION,
+        }
+        for reference in channel["messages"].values():
+            message = messages[unquote(reference["$ref"].rsplit("/", 1)[-1])]
+            message.pop("correlationId", None)
+            message["bindings"] = {
+                "kafka": {
+                    "key": {"type": "string", "description": KEYS[topic.name]},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            }
+
+
+def _in_stable_order(generated: dict[str, Any]) -> dict[str, Any]:
+    """Channels and operations by topic (registry order), then service, then direction;
+    components by name. FastStream keeps a broker's publishers in a set, so its own order
+    changes with the hash seed, and the committed file must not."""
+    topic_rank = {t.name: i for i, t in enumerate(ALL_TOPICS)}
+    service_rank = {use.service: i for i, use in enumerate(SERVICES)}
+
+    def channel_rank(key: str) -> tuple[int, int, str]:
+        service, direction, topic = key.split(":", 2)
+        return topic_rank[topic], service_rank[service], direction
+
+    channels = generated["channels"]
+    generated["channels"] = {k: channels[k] for k in sorted(channels, key=channel_rank)}
+    operations = generated["operations"]
+
+    def operation_rank(key: str) -> tuple[int, int, str]:
+        channel = unquote(operations[key]["channel"]["$ref"].rsplit("/", 1)[-1])
+        return channel_rank(channel)
+
+    generated["operations"] = {k: operations[k] for k in sorted(operations, key=operation_rank)}
+    for section in ("messages", "schemas"):
+        found = generated["components"][section]
+        generated["components"][section] = {k: found[k] for k in sorted(found)}
+    return generated
+
+
+def _topic_configuration(configs: dict[str, str]) -> dict[str, Any]:
+    """Kafka's string configs as the binding types them (policy list, integer sizes)."""
+    typed: dict[str, Any] = {}
+    for key, value in configs.items():
+        typed[key] = value.split(",") if key == "cleanup.policy" else int(value)
+    return typed
+
+
+def render() -> str:
+    return json.dumps(document(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="docgen.asyncapi", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = OUTPUT.is_file() and OUTPUT.read_text() == text
+        print(f"{OUTPUT}: {'current' if current else 'stale, run python -m docgen.asyncapi'}")
+        return 0 if current else 1
+    OUTPUT.write_text(text)
+    print(f"wrote {OUTPUT} ({len(text):,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

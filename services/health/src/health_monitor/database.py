@@ -1,0 +1,80 @@
+"""The database side of the score, read in O(1) whatever the tables hold.
+
+Row counts come from `sink_counters`, which the db-writer bumps in the same transaction as
+the rows (per table, source topic and partition; a reorg takes back, retention does not), so
+a count is a sum over a few dozen counter rows, never a `count(*)` over millions. Everything
+is read in one repeatable-read snapshot so the counts agree with each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+COUNTED_TABLES = ("transactions", "users", "emergency_burns", "oracle_operations_log")
+YIELD_TABLES = ("yield_scales_participants", "yield_operations_log")
+
+
+@dataclass(frozen=True)
+class RegisteredContract:
+    name: str
+    address: str
+    code_present: bool
+    """What the chain-listener saw when it registered the contract."""
+
+
+@dataclass(frozen=True)
+class DatabaseView:
+    rows: dict[str, int]
+    contracts: list[RegisteredContract]
+    yield_tables: bool
+    """Every YieldScales table is in place."""
+    yield_participants: bool
+    """At least one active YieldScales participant."""
+
+
+class DatabaseReader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, dsn: str, size: int) -> DatabaseReader:
+        return cls(await asyncpg.create_pool(dsn, min_size=1, max_size=size))
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def read(self, chain_id: int) -> DatabaseView:
+        async with (
+            self.pool.acquire() as connection,
+            connection.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            counted = await connection.fetch(
+                "SELECT table_name, sum(row_count)::bigint AS n FROM sink_counters "
+                "WHERE table_name = ANY($1::text[]) GROUP BY table_name",
+                list(COUNTED_TABLES),
+            )
+            contracts = await connection.fetch(
+                "SELECT name, address, code_present FROM system_contracts WHERE chain_id = $1 "
+                "ORDER BY name",
+                chain_id,
+            )
+            tables = await connection.fetchval(
+                "SELECT bool_and(to_regclass('public.' || t) IS NOT NULL) "
+                "FROM unnest($1::text[]) AS t",
+                list(YIELD_TABLES),
+            )
+            participants = bool(tables) and await connection.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM yield_scales_participants WHERE active)"
+            )
+        rows = dict.fromkeys(COUNTED_TABLES, 0)
+        rows.update({r["table_name"]: int(r["n"]) for r in counted})
+        return DatabaseView(
+            rows=rows,
+            contracts=[
+                RegisteredContract(r["name"], r["address"], r["code_present"]) for r in contracts
+            ],
+            yield_tables=bool(tables),
+            yield_participants=bool(participants),
+        )

@@ -1,0 +1,42 @@
+"""Prometheus metrics of the health service (served on `/metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+SCORE = Gauge("health_score_percent", "The weighted health score (SPEC section 6)")
+COMPONENT_PERCENT = Gauge(
+    "health_component_percent",
+    "Whole percent of a component's source in the database",
+    ["component"],
+)
+COMPONENT_COUNT = Gauge(
+    "health_component_count", "Items of a component per side", ["component", "side"]
+)
+LAG_MESSAGES = Gauge(
+    "health_consumer_lag_messages", "Messages not committed", ["group", "topic", "partition"]
+)
+LAG_SECONDS = Gauge(
+    "health_consumer_lag_seconds",
+    "Age of the oldest message not committed",
+    ["group", "topic", "partition"],
+)
+GROUP_STATUS = Gauge(
+    "health_consumer_group_status",
+    "1 for the group's current Burrow status, 0 for the others",
+    ["group", "status"],
+)
+ALERTS = Counter("health_alerts_total", "Alerts announced", ["kind", "severity", "state"])
+ALERT_PUBLISH_FAILURES = Counter(
+    "health_alert_publish_failures_total", "Alerts Kafka did not acknowledge in time"
+)
+WEBHOOK = Counter("health_webhook_deliveries_total", "Webhook deliveries", ["outcome"])
+DEAD_LETTERS = Gauge("health_dead_letters", "Dead letters on the DLQ per source", ["source_topic"])
+SOURCE_RECORDS = Counter("health_source_records_total", "Records read from the topics", ["topic"])
+SOURCES_READY = Gauge("health_sources_ready", "1 once everything published has been read")
+CYCLE_SECONDS = Histogram(
+    "health_cycle_seconds",
+    "Time to evaluate the health once",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CYCLE_ERRORS = Counter("health_cycle_errors_total", "Evaluations that failed", ["stage"])

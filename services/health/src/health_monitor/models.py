@@ -1,0 +1,101 @@
+"""The JSON the health service answers with (and the report renders)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+from reservesync.messages import Alert
+from reservesync.types import UtcDatetime
+
+from health_monitor.domain.lag import GroupLag
+from health_monitor.domain.score import Component, ComponentHealth, MatrixRow
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Overall(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    CRITICAL = "critical"
+
+
+class Usage(_Model):
+    """The seed's "Current Usage Statistics", from counters and the source tallies."""
+
+    active_users: int = Field(description="users in the database")
+    users_pending: int = Field(description="users the sources know and the database lacks")
+    total_transactions: int = Field(description="transactions in the database")
+    transactions_by_type: dict[str, int] = Field(
+        description="transaction-bearing events published on chain, per type"
+    )
+    rbtc_tracked_sats: int = Field(description="sum of the oracle's last synced balances")
+    bitcoin_addresses_verified: int = Field(description="as the oracle reports them")
+    bitcoin_addresses_monitored: int
+    emergency_burns_database: int
+    emergency_burns_oracle: int = Field(description="burns the oracle reports")
+    emergency_burns_sources: int = Field(description="burns the chain or the oracle report")
+    emergency_burned_sats: int
+    yield_participants: bool = Field(description="at least one active YieldScales participant")
+
+
+class DeadLetterCount(_Model):
+    source_topic: str
+    component: Component | None
+    total: int = Field(description="dead letters still on the DLQ")
+    recent: int = Field(description="dead letters of the growth window")
+
+
+class HealthReport(_Model):
+    score: float = Field(ge=0, le=100, description="weighted sum of the components, in percent")
+    overall: Overall
+    computed_at: UtcDatetime
+    sources_ready: bool = Field(
+        description="everything published before the start has been read; until then source "
+        "counts are partial and no alerts are raised"
+    )
+    components: list[ComponentHealth]
+    matrix: list[MatrixRow]
+    lag: list[GroupLag]
+    usage: Usage
+    dead_letters: list[DeadLetterCount]
+    alerts: list[Alert] = Field(description="alerts firing now (this service's and others')")
+
+
+class ScorePoint(_Model):
+    at: UtcDatetime
+    score: float
+
+
+class LagPoint(_Model):
+    at: UtcDatetime
+    lag: int
+    seconds: float
+
+
+class PartitionHistory(_Model):
+    group: str
+    topic: str
+    partition: int
+    points: list[LagPoint]
+
+
+class History(_Model):
+    score: list[ScorePoint]
+    lag: list[PartitionHistory]
+
+
+class DeadLetterEntry(_Model):
+    """A dead letter without its payload (which may hold what only the database may keep)."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    error: str
+    service: str
+    failed_at: datetime
+    component: Component | None

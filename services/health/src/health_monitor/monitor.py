@@ -1,0 +1,222 @@
+"""The evaluation loop: every interval, read the database side, sample the lag, score, raise or
+resolve alerts, and keep the result as the snapshot the routes serve (so they are O(1))."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from reservesync.contracts import SystemContract
+
+from health_monitor import metrics
+from health_monitor.chain import CodeChecker
+from health_monitor.config import Settings
+from health_monitor.database import DatabaseReader, DatabaseView
+from health_monitor.domain import score
+from health_monitor.domain.alert_feed import AlertFeed
+from health_monitor.domain.alerting import AlertBook, Thresholds, conditions
+from health_monitor.domain.burrow import LagStatus
+from health_monitor.domain.dead_letters import DeadLetterBook, component_of
+from health_monitor.domain.lag import GroupLag, LagBook, Offsets
+from health_monitor.domain.tally import SourceTally
+from health_monitor.models import DeadLetterCount, HealthReport, Overall
+from health_monitor.notify import Notifier
+from health_monitor.offsets import OffsetSampler
+from health_monitor.sides import Contracts, component_counts, usage
+from health_monitor.sources import SourceReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """What the monitor reads from and writes to."""
+
+    tally: SourceTally
+    letters: DeadLetterBook
+    feed: AlertFeed
+    reader: SourceReader
+    database: DatabaseReader
+    code: CodeChecker
+    sampler: OffsetSampler
+    notifier: Notifier
+
+
+class Monitor:
+    def __init__(self, settings: Settings, parts: Parts) -> None:
+        self.settings = settings
+        self.parts = parts
+        self.lag = LagBook(settings.health_lag_window, settings.health_history_s)
+        self.alerts = AlertBook(
+            settings.health_alert_raise_after_s, settings.health_alert_resolve_after_s
+        )
+        self.thresholds = Thresholds(settings.health_warn_score, settings.health_critical_score)
+        self.latest: HealthReport | None = None
+        self.scores: deque[tuple[datetime, float]] = deque()
+        self._groups: list[GroupLag] = []
+        self._resumed = False
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                await self.cycle()
+            except Exception:
+                metrics.CYCLE_ERRORS.labels("cycle").inc()
+                log.exception("health evaluation failed")
+            metrics.CYCLE_SECONDS.observe(time.perf_counter() - started)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.settings.health_interval_s)
+
+    async def cycle(self) -> HealthReport:
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        view = await self.parts.database.read(self.settings.chain_id)
+        contracts = await self._contracts(view)
+        groups = await self._sample_lag(now.timestamp())
+        report = self._report(now, view, contracts, groups)
+        ready = self.parts.reader.caught_up.is_set()
+        if ready:
+            if not self._resumed:
+                self.alerts.restore(self.parts.feed.own())
+                self._resumed = True
+            found = conditions(
+                report.score,
+                report.components,
+                report.lag,
+                self.parts.letters.growth(now.timestamp(), self.settings.health_dlq_growth_s),
+                self.thresholds,
+                writer_catching_up=self._writer_catching_up(groups),
+            )
+            announced = self.alerts.update(now, found)
+            if announced:
+                await self.parts.notifier.announce(announced)
+            report = report.model_copy(
+                update={"alerts": self.alerts.firing + self.parts.feed.others_firing()}
+            )
+        self.latest = report
+        self._remember(report)
+        log.info(
+            "health",
+            extra={
+                "score": report.score,
+                "percent": {c.component.value: c.percent for c in report.components},
+                "lag": {g.group: g.status.value for g in report.lag},
+                "sources_ready": ready,
+                "cycle_ms": round(1000 * (time.perf_counter() - started), 1),
+            },
+        )
+        return report
+
+    async def _contracts(self, view: DatabaseView) -> Contracts:
+        announced = self.parts.tally.registry.get(SystemContract.YIELD_SCALES_POOL)
+        addresses = [c.address for c in view.contracts]
+        if announced is not None:
+            addresses.append(announced.address)
+        present = await self.parts.code.has_code(addresses)
+
+        def on_chain(address: str, registered: bool) -> bool:
+            # The chain's answer when it gives one, else what the registry recorded.
+            known = present.get(address.lower())
+            return registered if known is None else known
+
+        verified = {c.name for c in view.contracts if on_chain(c.address, c.code_present)}
+        known_names = {member.value for member in SystemContract}
+        return Contracts(
+            verified=len(verified & known_names),
+            pool_ready=SystemContract.YIELD_SCALES_POOL.value in verified and view.yield_tables,
+            pool_on_chain=announced is not None
+            and on_chain(announced.address, announced.code_present),
+        )
+
+    async def _sample_lag(self, at: float) -> list[GroupLag]:
+        try:
+            samples = await self.parts.sampler.sample(list(self.settings.health_groups))
+        except Exception as exc:  # the score goes on without fresh lag
+            metrics.CYCLE_ERRORS.labels("lag").inc()
+            log.warning("lag not sampled, showing the last", extra={"error": str(exc)})
+            return self._groups
+        groups = []
+        for sample in samples:
+            readable = await self.parts.reader.readable_ends(sample.ends)
+            offsets = {
+                (tp.topic, tp.partition): Offsets(
+                    committed, sample.ends.get(tp, committed), readable.get(tp, committed)
+                )
+                for tp, committed in sample.committed.items()
+            }
+            groups.append(self.lag.observe(sample.group, at, offsets, consumer_alive=sample.alive))
+        self._groups = groups
+        return groups
+
+    def _writer_catching_up(self, groups: list[GroupLag]) -> bool:
+        writer = next((g for g in groups if g.group == self.settings.sink_group), None)
+        return writer is not None and writer.lag > 0 and writer.status is LagStatus.OK
+
+    def _report(
+        self, now: datetime, view: DatabaseView, contracts: Contracts, groups: list[GroupLag]
+    ) -> HealthReport:
+        letters = self.parts.letters
+        at = now.timestamp()
+        components = score.components(
+            component_counts(view, contracts, self.parts.tally, letters, at)
+        )
+        total = score.total(components)
+        growth = letters.growth(at, self.settings.health_dlq_growth_s)
+        return HealthReport(
+            score=total,
+            overall=self._overall(total),
+            computed_at=now,
+            sources_ready=self.parts.reader.caught_up.is_set(),
+            components=components,
+            matrix=score.matrix(
+                components,
+                pool_on_chain=contracts.pool_on_chain,
+                pool_awaiting=not view.yield_participants,
+            ),
+            lag=groups,
+            usage=usage(view, self.parts.tally),
+            dead_letters=[
+                DeadLetterCount(
+                    source_topic=topic,
+                    component=component_of(topic),
+                    total=total_letters,
+                    recent=growth.get(topic, 0),
+                )
+                for topic, total_letters in sorted(letters.total.items())
+            ],
+            alerts=self.alerts.firing + self.parts.feed.others_firing(),
+        )
+
+    def _overall(self, total: float) -> Overall:
+        if total < self.thresholds.critical_score:
+            return Overall.CRITICAL
+        return Overall.DEGRADED if total < self.thresholds.warn_score else Overall.HEALTHY
+
+    def _remember(self, report: HealthReport) -> None:
+        self.scores.append((report.computed_at, report.score))
+        horizon = report.computed_at.timestamp() - self.settings.health_history_s
+        while self.scores and self.scores[0][0].timestamp() < horizon:
+            self.scores.popleft()
+        metrics.SCORE.set(report.score)
+        metrics.SOURCES_READY.set(int(report.sources_ready))
+        for c in report.components:
+            metrics.COMPONENT_PERCENT.labels(c.component.value).set(c.percent)
+            metrics.COMPONENT_COUNT.labels(c.component.value, "database").set(c.database_count)
+            metrics.COMPONENT_COUNT.labels(c.component.value, "source").set(c.source_count)
+        for group in report.lag:
+            for status in LagStatus:
+                metrics.GROUP_STATUS.labels(group.group, status.value).set(
+                    int(group.status is status)
+                )
+            for p in group.partitions:
+                labels = (group.group, p.topic, str(p.partition))
+                metrics.LAG_MESSAGES.labels(*labels).set(p.lag)
+                metrics.LAG_SECONDS.labels(*labels).set(p.lag_seconds)
+        for entry in report.dead_letters:
+            metrics.DEAD_LETTERS.labels(entry.source_topic).set(entry.total)

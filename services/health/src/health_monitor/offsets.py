@@ -1,0 +1,116 @@
+"""Committed offsets, members and log ends of the watched consumer groups, from Kafka's admin
+API: the raw samples the lag book judges."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from aiokafka.errors import KafkaError
+from reservesync import kafka
+from reservesync.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+LIVE_STATES = {"Stable", "PreparingRebalance", "CompletingRebalance"}
+PARTITIONS_REFRESH_S = 60.0
+
+
+@dataclass(frozen=True)
+class GroupSample:
+    group: str
+    alive: bool
+    committed: dict[TopicPartition, int] = field(default_factory=dict)
+    """Every partition of the topics the group consumes: its committed offset, or where an
+    `earliest` consumer would start when it has committed none."""
+    ends: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class OffsetSampler:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
+        )
+        # No group: it only asks for log ends (the last stable offsets, read_committed).
+        self.logs: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
+        self._partition_counts: dict[str, int] = {}
+        self._partitions_checked = 0.0
+
+    async def start(self) -> None:
+        await self.admin.start()
+        await self.logs.start()
+
+    async def stop(self) -> None:
+        await self.logs.stop()
+        await self.admin.close()
+
+    async def sample(self, groups: list[str]) -> list[GroupSample]:
+        alive, assigned = await self._members(groups)
+        samples = []
+        for group in groups:
+            try:
+                committed = {
+                    tp: meta.offset
+                    for tp, meta in (await self.admin.list_consumer_group_offsets(group)).items()
+                    if meta.offset >= 0
+                }
+            except KafkaError as exc:
+                log.warning("no offsets for group", extra={"group": group, "error": str(exc)})
+                committed = {}
+            topics = {tp.topic for tp in committed} | assigned.get(group, set())
+            partitions = await self._partitions(topics)
+            if not partitions:
+                samples.append(GroupSample(group, alive.get(group, False)))
+                continue
+            ends = await self.logs.end_offsets(partitions)
+            missing = [tp for tp in partitions if tp not in committed]
+            starts = await self.logs.beginning_offsets(missing) if missing else {}
+            samples.append(
+                GroupSample(
+                    group,
+                    alive.get(group, False),
+                    {tp: committed.get(tp, starts.get(tp, 0)) for tp in partitions},
+                    dict(ends),
+                )
+            )
+        return samples
+
+    async def _members(self, groups: list[str]) -> tuple[dict[str, bool], dict[str, set[str]]]:
+        """Per group: whether it has live members, and the topics assigned to them."""
+        alive: dict[str, bool] = {}
+        topics: dict[str, set[str]] = {}
+        for group in groups:
+            try:
+                responses = await self.admin.describe_consumer_groups([group])
+            except KafkaError as exc:
+                # A cluster where no group ever committed has no coordinator yet.
+                log.info("group not described", extra={"group": group, "error": str(exc)})
+                continue
+            for response in responses:
+                for _error, name, state, _kind, _protocol, members, *_ in response.groups:
+                    alive[name] = state in LIVE_STATES and bool(members)
+                    for member in members:
+                        assignment = member[4]
+                        if assignment:
+                            decoded = ConsumerProtocolMemberAssignment.decode(assignment)
+                            topics.setdefault(name, set()).update(
+                                topic for topic, _ in decoded.assignment
+                            )
+        return alive, topics
+
+    async def _partitions(self, topics: set[str]) -> list[TopicPartition]:
+        unknown = sorted(t for t in topics if t not in self._partition_counts)
+        if unknown or time.monotonic() > self._partitions_checked + PARTITIONS_REFRESH_S:
+            described = await self.admin.describe_topics(sorted(topics))
+            self._partition_counts.update(
+                {d["topic"]: len(d["partitions"]) for d in described if d["error_code"] == 0}
+            )
+            self._partitions_checked = time.monotonic()
+        return [
+            TopicPartition(topic, p)
+            for topic in sorted(topics)
+            for p in range(self._partition_counts.get(topic, 0))
+        ]

@@ -1,0 +1,217 @@
+"""Reads what the producers published, from the beginning of every topic and then as it comes,
+into the source tally, the dead-letter book and the alert feed.
+
+It reads read_committed without a consumer group: nothing is committed, each start rebuilds
+the tally (the topics are the replay source and keep everything). Decoding runs in a worker
+thread so the HTTP routes stay responsive during a large initial read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import TypeAdapter, ValidationError
+from reservesync import kafka
+from reservesync.messages import (
+    Alert,
+    ChainEvent,
+    ChainReorg,
+    DeadLetter,
+    InvalidMessage,
+    Message,
+    OracleOperation,
+    OracleUserState,
+    RegisteredContract,
+    decode,
+)
+from reservesync.settings import KafkaSettings
+from reservesync.topics import (
+    ALERTS,
+    CHAIN_EVENTS,
+    DLQ,
+    ORACLE_OPERATIONS,
+    ORACLE_STATE,
+    REGISTRY,
+    Topic,
+)
+from reservesync.types import Address
+
+from health_monitor import metrics
+from health_monitor.domain.alert_feed import AlertFeed
+from health_monitor.domain.alerting import OWN_PREFIX
+from health_monitor.domain.dead_letters import TALLIED_TOPICS, DeadLetterBook
+from health_monitor.domain.tally import SourceTally
+
+log = logging.getLogger(__name__)
+TOPICS: dict[str, Topic] = {
+    t.name: t for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, DLQ, ALERTS)
+}
+BATCH = 5000
+POLL_MS = 300
+STILL_S = 3 * POLL_MS / 1000
+"""A position unmoved this long against an unchanged log end has nothing left to read."""
+ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(frozen=True)
+class Gone:
+    """A tombstone on the state topic: the oracle no longer tracks `user`."""
+
+    user: str
+
+
+Read = Message | Gone | InvalidMessage
+
+
+def read(record: Record) -> Read:
+    try:
+        if record.topic == ORACLE_STATE.name and record.value is None:
+            key = (record.key or b"").decode(errors="replace").lower()
+            return Gone(ADDRESS.validate_python(key))
+        return decode(record.value, TOPICS[record.topic].carries)
+    except ValidationError as exc:
+        return InvalidMessage(f"tombstone key is not a user address: {exc.error_count()} errors")
+    except InvalidMessage as exc:
+        return exc
+
+
+class SourceReader:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        tally: SourceTally,
+        letters: DeadLetterBook,
+        feed: AlertFeed,
+        on_new_alert: Callable[[Alert], None] | None = None,
+    ) -> None:
+        self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
+        self.bootstrap_servers = settings.kafka_bootstrap_servers
+        self.tally = tally
+        self.letters = letters
+        self.feed = feed
+        self.on_new_alert = on_new_alert
+        self.caught_up = asyncio.Event()
+        """Set once everything published before the start has been read."""
+        self._first_ends: dict[TopicPartition, int] = {}
+        self._record_ends: dict[TopicPartition, int] = {}
+        self._stable: dict[TopicPartition, tuple[int, int, float]] = {}
+        self.records = 0
+        self.failure: str | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._read(stop)
+        except Exception as exc:
+            # Readiness reports it, so the orchestrator restarts the service (and the tally).
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("reading the sources failed")
+            raise
+
+    async def _read(self, stop: asyncio.Event) -> None:
+        await self.consumer.start()
+        try:
+            partitions = await self._assign()
+            self._first_ends = dict(await self.consumer.end_offsets(partitions))
+            while not stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH)
+                if batch:
+                    decoded = await asyncio.to_thread(_read_all, batch)
+                    for record, message in decoded:
+                        self._apply(record, message)
+                if not self.caught_up.is_set() and await self._reached(self._first_ends):
+                    log.info("sources read", extra={"records": self.records})
+                    self.caught_up.set()
+        finally:
+            await self.consumer.stop()
+
+    async def readable_ends(self, ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """Where the last record a consumer can receive ends, per partition this reader reads
+        (see `PartitionWindow.observe`); the log end where that is not known yet.
+
+        Known means: this reader's position is at the log end, or it has stood still at the
+        same position against the same log end for a few polls (the offsets in between are
+        transaction markers or aborted records, which a read_committed reader skips)."""
+        readable: dict[TopicPartition, int] = {}
+        for tp, end in ends.items():
+            if tp.topic not in TALLIED_TOPICS or tp not in self._first_ends:
+                readable[tp] = end
+                continue
+            position = await self.consumer.position(tp)
+            now = time.monotonic()
+            seen = self._stable.get(tp)
+            if seen is None or seen[:2] != (position, end):
+                seen = self._stable[tp] = (position, end, now)
+            known = position >= end or now - seen[2] >= STILL_S
+            readable[tp] = self._record_ends.get(tp, 0) if known else end
+        return readable
+
+    async def _assign(self) -> list[TopicPartition]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(TOPICS))
+        finally:
+            await admin.close()
+        missing = [d["topic"] for d in described if d["error_code"] != 0]
+        if missing:
+            raise RuntimeError(f"topics missing: {', '.join(missing)} (run ensure_topics)")
+        partitions = [
+            TopicPartition(d["topic"], p["partition"])
+            for d in described
+            for p in sorted(d["partitions"], key=lambda p: int(p["partition"]))
+        ]
+        self.consumer.assign(partitions)
+        await self.consumer.seek_to_beginning(*partitions)
+        return partitions
+
+    async def _reached(self, ends: Mapping[TopicPartition, int]) -> bool:
+        for tp, end in ends.items():
+            if await self.consumer.position(tp) < end:
+                return False
+        return True
+
+    def _apply(self, record: Record, message: Read) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        self._record_ends[tp] = record.offset + 1
+        self.records += 1
+        metrics.SOURCE_RECORDS.labels(record.topic).inc()
+        if isinstance(message, InvalidMessage):
+            if record.topic in TALLIED_TOPICS:
+                self.letters.rejected(record.topic, record.partition, record.offset)
+            else:
+                log.info("unreadable record", extra={"topic": record.topic, "error": str(message)})
+            return
+        tally = self.tally
+        match message:
+            case ChainEvent():
+                tally.chain_event(record.partition, message)
+            case ChainReorg():
+                tally.reorg(record.partition, message)
+            case OracleUserState():
+                tally.oracle_state(message)
+            case Gone(user=user):
+                tally.oracle_gone(user)
+            case OracleOperation():
+                tally.operation(message)
+            case RegisteredContract():
+                tally.registered(message)
+            case DeadLetter():
+                self.letters.add(message)
+            case Alert():
+                self.feed.add(message)
+                # Only alerts raised from now on are news; our own were delivered when raised.
+                others = not message.alert_id.startswith(OWN_PREFIX)
+                if others and self.caught_up.is_set() and self.on_new_alert is not None:
+                    self.on_new_alert(message)
+
+
+def _read_all(batch: Mapping[TopicPartition, list[Record]]) -> list[tuple[Record, Read]]:
+    return [(record, read(record)) for records in batch.values() for record in records]

@@ -1,0 +1,74 @@
+"""An oracle running in the caller's event loop: its book, a fake Bitcoin node it reads, the
+HTTP server with its sealed state, and the simulator; reporting to the oracle-logger can be
+switched on later (legacy first, as in the seed, then fixed)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from oracle_logger.client import OracleLoggerClient
+
+from devstack.oracle.bitcoin import FakeBitcoinNode, MempoolClient
+from devstack.oracle.book import OracleBook
+from devstack.oracle.committee import Committee
+from devstack.oracle.server import OracleServer
+from devstack.oracle.simulator import OracleSimulator
+from devstack.protocol import Protocol
+
+BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def new_bitcoin_address() -> str:
+    """A fresh testnet P2WPKH-shaped address (the oracle checks shape, not checksum)."""
+    return "tb1q" + "".join(secrets.choice(BECH32) for _ in range(38))
+
+
+@dataclass
+class RunningOracle:
+    simulator: OracleSimulator
+    bitcoin: FakeBitcoinNode
+    server: OracleServer
+    key: bytes
+
+    @property
+    def book(self) -> OracleBook:
+        return self.simulator.book
+
+    @property
+    def users_url(self) -> str:
+        return f"{self.server.url}/users"
+
+    @property
+    def operations_url(self) -> str:
+        return f"{self.server.url}/operations"
+
+    def start_logging(self, oracle_logger_url: str, token: str) -> None:
+        """From now on every operation is reported to the oracle-logger."""
+        self.simulator.reporter = OracleLoggerClient(
+            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1
+        )
+
+
+@contextlib.asynccontextmanager
+async def running_oracle(
+    protocol: Protocol, *, oracle_id: str = "oracle-1", key: bytes | None = None
+) -> AsyncIterator[RunningOracle]:
+    key = key or secrets.token_bytes(32)
+    bitcoin = FakeBitcoinNode()
+    await bitcoin.start()
+    book = OracleBook(oracle_id)
+    server = OracleServer(book, key)
+    await server.start()
+    reader = MempoolClient(bitcoin.url)
+    simulator = OracleSimulator(book, reader, Committee(protocol))
+    try:
+        yield RunningOracle(simulator, bitcoin, server, key)
+    finally:
+        if simulator.reporter is not None:
+            await simulator.reporter.aclose()
+        await reader.aclose()
+        await server.stop()
+        await bitcoin.stop()

@@ -1,0 +1,27 @@
+"""The seed's world played once per module by an oracle in legacy mode (operations performed,
+never logged), against the real chain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from devstack.oracle.running import RunningOracle, running_oracle
+from devstack.oracle.seed import SeedWorld, play
+from devstack.protocol import Protocol
+from support import databases
+from support.databases import FreshDatabase
+from support.stack import Endpoints
+
+
+@pytest.fixture(scope="module")
+async def seeded(protocol: Protocol) -> AsyncIterator[tuple[RunningOracle, SeedWorld]]:
+    async with running_oracle(protocol, oracle_id="oracle-seed-test") as oracle:
+        world = await play(oracle, protocol, report=lambda _line: None)
+        yield oracle, world
+
+
+@pytest.fixture
+def fresh_database(endpoints: Endpoints) -> Iterator[FreshDatabase]:
+    with databases.fresh_database(endpoints) as fresh:
+        yield fresh

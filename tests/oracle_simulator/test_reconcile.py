@@ -1,0 +1,122 @@
+"""Reconciliation against the legacy oracle of the seed: the database lacks its users, burns,
+Bitcoin addresses and operations; one run publishes what is missing and the real db-writer
+writes it, once; a second run finds nothing and publishes nothing."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from db_writer.checksum import database_checksum
+from devstack import services
+from devstack.oracle.running import RunningOracle
+from devstack.oracle.seed import SEED, SeedWorld
+from oracle_logger.reconcile import ReconcileSettings, reconcile
+from pydantic import SecretStr
+from reservesync.crypto import FieldCipher
+from reservesync.settings import EncryptionSettings
+from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
+from support.databases import FreshDatabase
+from support.stack import Endpoints
+
+
+async def _what_the_database_has(db: asyncpg.Connection, users: list[str]) -> dict[str, Any]:
+    row = await db.fetchrow(
+        """SELECT
+             (SELECT count(*) FROM users WHERE address = ANY($1) AND known_to_oracle) AS users,
+             (SELECT count(*) FROM emergency_burns
+               WHERE user_address = ANY($1) AND reported_by_oracle) AS burns,
+             (SELECT coalesce(sum(burned_sats), 0) FROM emergency_burns
+               WHERE user_address = ANY($1)) AS burned_sats,
+             (SELECT count(*) FROM oracle_operations_log
+               WHERE user_address = ANY($1)) AS operations,
+             (SELECT count(DISTINCT operation_id) FROM oracle_operations_log
+               WHERE user_address = ANY($1)) AS distinct_operations,
+             (SELECT count(*) FROM bitcoin_addresses WHERE user_address = ANY($1)) AS addresses,
+             (SELECT count(*) FROM bitcoin_addresses
+               WHERE user_address = ANY($1) AND monitoring) AS monitored""",
+        users,
+    )
+    return dict(row)
+
+
+async def _ends(bootstrap: str) -> dict[TopicPartition, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t.name, p)
+            for t in (ORACLE_OPERATIONS, ORACLE_STATE)
+            for p in range(t.partitions)
+        ]
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
+
+
+async def test_reconciliation_closes_the_legacy_gaps_once(
+    endpoints: Endpoints,
+    seeded: tuple[RunningOracle, SeedWorld],
+    fresh_database: FreshDatabase,
+) -> None:
+    oracle, world = seeded
+    journal = len(oracle.book.journal)
+    bootstrap = endpoints.kafka_bootstrap_servers
+    settings = ReconcileSettings(
+        kafka_bootstrap_servers=bootstrap,
+        database_url=SecretStr(fresh_database.health_url),
+        oracle_users_url=oracle.users_url,
+        oracle_operations_url=oracle.operations_url,
+        oracle_state_key=SecretStr(oracle.key.hex()),
+    )
+    prefix = f"rc{secrets.token_hex(2)}"
+    services.start(
+        ["db-writer"],
+        {
+            "DATABASE_URL": fresh_database.writer_url,
+            "WRITER_GROUP_ID": f"reconcile-{secrets.token_hex(3)}",
+            "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
+        },
+        stack=endpoints.env(),
+        prefix=prefix,
+    )
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    lines: list[str] = []
+    try:
+        nothing = await _what_the_database_has(db, world.users)
+        assert nothing["users"] == nothing["burns"] == nothing["operations"] == 0
+
+        found = await reconcile(settings, dry_run=True, say=lines.append)
+        assert found.users_missing == sorted(world.users)
+        assert len(found.operations_missing) == journal
+        assert len(found.burns_missing) == 2  # the users whose burns are missing
+
+        remaining = await reconcile(settings, wait_s=90, say=lines.append)
+        assert remaining.closed, lines
+        has = await _what_the_database_has(db, world.users)
+        assert has == {
+            "users": SEED.users,
+            "burns": SEED.emergency_burns,
+            "burned_sats": SEED.emergency_burned_sats,
+            "operations": journal,
+            "distinct_operations": journal,
+            "addresses": SEED.bitcoin_addresses_verified,
+            "monitored": SEED.bitcoin_addresses_monitored,
+        }
+
+        cipher = FieldCipher.from_settings(
+            EncryptionSettings(field_encryption_key=SecretStr(endpoints.field_encryption_key))
+        )
+        checksum = await database_checksum(fresh_database.migrator_url, cipher)
+        ends = await _ends(bootstrap)
+        again = await reconcile(settings, say=lines.append)
+        assert again.closed
+        assert await _ends(bootstrap) == ends, "the second run published something"
+        assert await database_checksum(fresh_database.migrator_url, cipher) == checksum
+        assert lines[-1].startswith("missing from the database: ")
+    finally:
+        services.stop(["db-writer"], prefix=prefix)
+        await db.close()
