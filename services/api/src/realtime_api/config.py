@@ -6,6 +6,8 @@ settings) let it decrypt a user's own Bitcoin addresses for them after an owner 
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
+
 from pydantic import Field
 from reservesync.settings import DatabaseSettings, EncryptionSettings, HttpSettings
 
@@ -26,10 +28,11 @@ class Settings(DatabaseSettings, HttpSettings, EncryptionSettings):
     api_rate_limit_clients: int = Field(
         100_000, ge=100, description="clients remembered at once (least recently seen go)"
     )
-    api_trusted_proxies: frozenset[str] = Field(
-        default_factory=frozenset,
-        description="JSON list of proxy IPs whose X-Forwarded-For names the client; "
-        "from anyone else the header is ignored (a client could name anyone)",
+    api_trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="JSON list of proxy addresses or networks (CIDR, e.g. an ingress's pod "
+        "range) whose X-Forwarded-For names the client; from anyone else the header is "
+        "ignored (a client could name anyone)",
     )
 
     api_snapshot_check_interval_s: float = Field(

@@ -13,6 +13,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from ipaddress import IPv4Network, IPv6Network, ip_address
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,14 +34,14 @@ class RequestContext:
         limiter: RateLimiter,
         limited_prefix: str,
         known_paths: Iterable[str],
-        trusted_proxies: Iterable[str] = (),
+        trusted_proxies: Iterable[IPv4Network | IPv6Network] = (),
         access_log: bool = True,
     ) -> None:
         self.app = app
         self._limiter = limiter
         self._limited_prefix = limited_prefix
         self._known_paths = frozenset(known_paths)
-        self._trusted = frozenset(trusted_proxies)
+        self._trusted = tuple(trusted_proxies)
         self._access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -118,16 +119,25 @@ class RequestContext:
     def _client(self, scope: Scope) -> str:
         peer = scope.get("client")
         host = str(peer[0]) if peer else "unknown"
-        if host not in self._trusted:
+        if not self._is_trusted(host):
             return host
         # Behind our own proxies the client is the nearest address they did not add.
         for name, value in scope["headers"]:
             if name == b"x-forwarded-for":
                 hops: list[str] = [hop.strip() for hop in value.decode("latin-1").split(",")]
                 for hop in reversed(hops):
-                    if hop and hop not in self._trusted:
+                    if hop and not self._is_trusted(hop):
                         return hop
         return host
+
+    def _is_trusted(self, host: str) -> bool:
+        if not self._trusted:
+            return False
+        try:
+            address = ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._trusted)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
