@@ -3,15 +3,19 @@ with the address's key; and the database path behind it answers for one user onl
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from devstack import services
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from support.api_process import API, start_api
 from support.databases import FreshDatabase
+from support.stack import Endpoints
 from support.world import ALICE, ALICE_BTC, BOB, CAROL, CAROL_BTC, World, address
 
 alice, carol = address(ALICE), address(CAROL)
@@ -126,3 +130,27 @@ async def test_the_database_hands_ciphertexts_to_the_user_of_the_transaction_onl
             assert len(rows) == expected, (session_user, asked)
     finally:
         await api.close()
+
+
+def test_a_key_rotated_out_is_a_503_for_the_operator_not_a_500(
+    endpoints: Endpoints, world_database: tuple[FreshDatabase, World]
+) -> None:
+    url = start_api(
+        endpoints,
+        world_database[0].api_url,
+        "apiwrongkey",
+        FIELD_ENCRYPTION_KEY=secrets.token_hex(32),
+        FIELD_ENCRYPTION_KEY_ID="k9",
+    )
+    try:
+        response = httpx.get(f"{url}/api/realtime/bitcoin-addresses", params={"address": alice})
+        bob_has_none = httpx.get(
+            f"{url}/api/realtime/bitcoin-addresses", params={"address": address(BOB)}
+        )
+    finally:
+        services.stop([API], prefix="apiwrongkey")
+    assert response.status_code == 503
+    assert response.json()["error"] == "decryption_unavailable"
+    for full in ALICE_BTC:
+        assert full not in response.text
+    assert bob_has_none.status_code == 200  # bob watches no address: nothing to decrypt

@@ -9,6 +9,8 @@ form leaves the process.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 from reservesync.crypto import DecryptionError
 
@@ -19,6 +21,7 @@ from realtime_api.domain.owner import OwnerProofError
 from realtime_api.storage import queries
 
 router = APIRouter(tags=["bitcoin addresses"])
+log = logging.getLogger(__name__)
 
 
 @router.post("/owner-challenge", responses=errors.responses(400, 429))
@@ -57,6 +60,9 @@ async def get_bitcoin_addresses(
         except DecryptionError as exc:
             # A key rotated out of the configuration: an operator's problem, never the user's
             # input, so it is a 503 the operator sees in the log, not a 4xx.
+            log.error(
+                "a Bitcoin address does not decrypt", extra={"row": row["id"], "why": str(exc)}
+            )
             raise errors.ApiError(
                 503, "decryption_unavailable", "a stored address cannot be decrypted here"
             ) from exc
