@@ -34,7 +34,9 @@ YIELD_OPERATIONS = {
 MEMBERSHIP_EVENTS = frozenset({"ParticipantJoined", "ParticipantLeft", "EmergencyBurnTriggered"})
 
 
-def origin(event: ChainEvent) -> Row:
+def origin(event: ChainEvent, source: Source) -> Row:
+    """The columns every chain row of one event shares: its place on chain and its message's
+    in Kafka. Built once per event and copied into each of its rows (a Synced makes three)."""
     return {
         "chain_id": event.chain_id,
         "tx_hash": event.tx_hash,
@@ -42,6 +44,9 @@ def origin(event: ChainEvent) -> Row:
         "block_number": event.block_number,
         "block_hash": event.block_hash,
         "block_timestamp": event.block_timestamp,
+        "src_topic": source.topic,
+        "src_partition": source.partition,
+        "src_offset": source.offset,
     }
 
 
@@ -63,23 +68,24 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
     if isinstance(user, str) and user != ZERO_ADDRESS:
         rows.add("users", user_row(user, event, source))
     key = (event.contract.value, event.event)
+    located = origin(event, source)
     if key == ("OracleAggregator", "Synced"):
-        _synced(rows, event, source)
+        _synced(rows, event, located)
     elif key in MONEY_EVENTS:
         tx_type, amount_arg, unit = MONEY_EVENTS[key]
         rows.add(
-            "transactions", _transaction(event, source, tx_type, event.arg_int(amount_arg), unit)
+            "transactions", _transaction(event, located, tx_type, event.arg_int(amount_arg), unit)
         )
     if key == ("OracleAggregator", "EmergencyBurn"):
         rows.add("emergency_burns", _emergency_burn(event, source))
-    if event.contract.value == "YieldScalesPool":
-        _yield(rows, event, source)
+    if key[0] == "YieldScalesPool":
+        _yield(rows, event, source, located)
     return rows
 
 
-def _transaction(event: ChainEvent, source: Source, tx_type: str, amount: int, unit: str) -> Row:
+def _transaction(event: ChainEvent, located: Row, tx_type: str, amount: int, unit: str) -> Row:
     return {
-        **origin(event),
+        **located,
         "user_address": str(event.args["user"]),
         "tx_type": tx_type,
         "amount": amount,
@@ -88,7 +94,6 @@ def _transaction(event: ChainEvent, source: Source, tx_type: str, amount: int, u
         "fee_wei": None,
         "contract": event.contract.value,
         "event": event.event,
-        **source.columns(),
     }
 
 
@@ -102,38 +107,31 @@ def is_emergency_synced(event: ChainEvent) -> bool:
     )
 
 
-def _synced(rows: Rows, event: ChainEvent, source: Source) -> None:
+def _synced(rows: Rows, event: ChainEvent, located: Row) -> None:
     new = event.arg_int("newBalanceSats")
     delta = event.arg_int("deltaSats")
     fee = event.arg_int("feeWei")
     user = str(event.args["user"])
     emergency = is_emergency_synced(event)
     if not emergency:
-        row = _transaction(event, source, "MINT" if delta > 0 else "BURN", abs(delta), "sats")
+        row = _transaction(event, located, "MINT" if delta > 0 else "BURN", abs(delta), "sats")
         row.update(balance_after_sats=new, fee_wei=fee)
         rows.add("transactions", row)
     rows.add(
         "balance_history",
         {
-            **origin(event),
+            **located,
             "user_address": user,
             "previous_sats": new - delta,
             "new_sats": new,
             "delta_sats": delta,
             "fee_wei": fee,
             "cause": "EMERGENCY_BURN" if emergency else "SYNC",
-            **source.columns(),
         },
     )
     rows.add(
         "balance_snapshots",
-        {
-            **origin(event),
-            "user_address": user,
-            "balance_sats": new,
-            "taken_at": event.block_timestamp,
-            **source.columns(),
-        },
+        {**located, "user_address": user, "balance_sats": new, "taken_at": event.block_timestamp},
     )
 
 
@@ -155,7 +153,7 @@ def _emergency_burn(event: ChainEvent, source: Source) -> Row:
     }
 
 
-def _yield(rows: Rows, event: ChainEvent, source: Source) -> None:
+def _yield(rows: Rows, event: ChainEvent, source: Source, located: Row) -> None:
     user = event.args.get("user")
     amount = next(
         (event.arg_int(name) for name in ("amount", "burnedAmount") if name in event.args), None
@@ -167,13 +165,12 @@ def _yield(rows: Rows, event: ChainEvent, source: Source) -> None:
     rows.add(
         "yield_operations_log",
         {
-            **origin(event),
+            **located,
             "operation": YIELD_OPERATIONS[event.event],
             "user_address": user if isinstance(user, str) else None,
             "participant_type": int(kind) if isinstance(kind, str) else None,
             "amount": amount,
             "details": details,
-            **source.columns(),
         },
     )
     if isinstance(user, str) and event.event in MEMBERSHIP_EVENTS:
