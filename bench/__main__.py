@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from bench import backfill, codec, connect_sink, profile_writer, sink
+from bench import backfill, codec, connect_sink, latency, profile_writer, sink
 
 
 def _codec() -> None:
@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "sink": (_sink, "BENCH_SINK_EVENTS, BENCH_SINK_WRITERS"),
     "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS"),
     "connect": (connect_sink.main, "BENCH_CONNECT_EVENTS, BENCH_CONNECT_TASKS/BATCH/POLL"),
+    "latency": (latency.main, "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_POLL_S"),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
 }
 NOT_BY_DEFAULT = {"profile"}

@@ -49,10 +49,11 @@ from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "1000000"))
+COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
 WRITER_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_SINK_WRITERS", "1,2").split(","))
-WRITERS = max(WRITER_COUNTS)
+MAX_WRITERS = 8
+"""Writer processes a benchmark may start (`bench0`..`bench7`), stopped again at any exit."""
 STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench"
 PREFIX = "bench"
 """Process-name prefix of the benchmark's writer (the stack's `down` leaves it alone)."""
@@ -347,11 +348,15 @@ async def caught_up(
 
 
 def run_writer(
-    env: Mapping[str, str], db: Database, ends: Mapping[int, int], count: int
+    env: Mapping[str, str],
+    db: Database,
+    ends: Mapping[int, int],
+    count: int,
+    group: str | None = None,
 ) -> WriterRun:
     """`count` db-writer processes in one consumer group over the stream, from their start
     until they have stored it all; CPU is summed over them, peak memory is the largest."""
-    group = f"bench-sink-{secrets.token_hex(3)}"
+    group = group or f"bench-sink-{secrets.token_hex(3)}"
     prefixes = [f"{PREFIX}{i}" for i in range(count)]
     processes = [services.SERVICES["db-writer"].process(prefix) for prefix in prefixes]
     timeout = 300 + sum(ends.values()) / 500
@@ -469,14 +474,14 @@ def bench_stack() -> Iterator[dict[str, str]]:
     previous = os.environ.get("RESERVESYNC_STACK_DIR")
     os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
     try:
-        for i in range(WRITERS):
+        for i in range(MAX_WRITERS):
             services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down(progress=lambda _: None)
         env = stack.up()
         asyncio.run(warm_up_group_coordinator(env["KAFKA_BOOTSTRAP_SERVERS"]))
         yield env
     finally:
-        for i in range(WRITERS):
+        for i in range(MAX_WRITERS):
             services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down()
         if previous is None:
@@ -490,22 +495,22 @@ def _writer_batch_max() -> int:
     return int(os.environ.get("WRITER_BATCH_MAX", default))
 
 
-def run() -> dict[str, float]:
+def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dict[str, float]:
     started = time.perf_counter()
     with bench_stack() as env:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
-        records = serialised(deployment, COUNT)
+        records = serialised(deployment, count)
         published = asyncio.run(publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
 
         writers: dict[int, WriterRun] = {}
         sink_dbs = []
-        for count in WRITER_COUNTS:
-            sink_db = fresh_database(env, f"sink{count}")
+        for writer_count in writer_counts:
+            sink_db = fresh_database(env, f"sink{writer_count}")
             sink_dbs.append(sink_db)
             asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
-            writers[count] = run_writer(env, sink_db, published.ends(), count)
+            writers[writer_count] = run_writer(env, sink_db, published.ends(), writer_count)
 
         cipher = FieldCipher.from_settings(
             EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
@@ -521,28 +526,28 @@ def run() -> dict[str, float]:
             asyncio.run(check_rows(db, expected))
     rows = sum(expected.values())
     return {
-        "events": COUNT,
+        "events": count,
         "rows": rows,
         "tables": len(expected),
         "publish_s": published.seconds,
         **{
-            f"writers{count}_{name}": value
-            for count, run in writers.items()
+            f"writers{n}_{name}": value
+            for n, run in writers.items()
             for name, value in (
                 ("s", run.seconds),
                 ("first_commit_s", run.first_commit_s),
+                ("steady_eps", run.steady_per_s(count)),
                 ("cpu_s", run.cpu_s),
                 ("peak_rss_mib", run.peak_rss_mib),
             )
         },
-        "writer_counts": float(len(WRITER_COUNTS)),
         "writer_batch_max": _writer_batch_max(),
         "copy_s": copy_s,
         "total_s": time.perf_counter() - started,
     }
 
 
-def lines(figures: Mapping[str, float]) -> list[str]:
+def lines(figures: Mapping[str, float], counts: Sequence[int] = WRITER_COUNTS) -> list[str]:
     events, rows, copy_s = figures["events"], figures["rows"], figures["copy_s"]
     out = [
         f"sink: {events:,.0f} mixed chain.event/v1 ({MIX}) over {USERS:,} users "
@@ -552,16 +557,17 @@ def lines(figures: Mapping[str, float]) -> list[str]:
         f"  raw limit, COPY of the same rows into a fresh database: {copy_s:.1f}s = "
         f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s",
     ]
-    for count in WRITER_COUNTS:
+    for count in counts:
         writer_s, cpu_s = figures[f"writers{count}_s"], figures[f"writers{count}_cpu_s"]
         ratio = copy_s / writer_s
         out += [
             f"  db-writer x{count} in one group (batches of <= "
             f"{figures['writer_batch_max']:.0f}): {writer_s:.1f}s from start to caught up "
             f"(first batch in at {figures[f'writers{count}_first_commit_s']:.1f}s) = "
-            f"{events / writer_s:,.0f} events/s, {rows / writer_s:,.0f} rows/s; "
+            f"{events / writer_s:,.0f} events/s ({figures[f'writers{count}_steady_eps']:,.0f} "
+            f"after the first batch), {rows / writer_s:,.0f} rows/s; "
             f"CPU {cpu_s:.1f}s = {100 * cpu_s / writer_s:.0f}% of one core in all; "
-            f"peak RSS {figures[f'writers{count}peak_rss_mib']:.0f} MiB",
+            f"peak RSS {figures[f'writers{count}_peak_rss_mib']:.0f} MiB",
             f"    writer/COPY = {ratio:.2f} "
             f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'})",
         ]
