@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from bench import backfill, codec, connect_sink, latency, profile_writer, sink
+from bench import backfill, codec, connect_sink, latency, profile_writer, scaling, sink
 
 
 def _codec() -> None:
@@ -32,6 +32,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS"),
     "connect": (connect_sink.main, "BENCH_CONNECT_EVENTS, BENCH_CONNECT_TASKS/BATCH/POLL"),
     "latency": (latency.main, "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_POLL_S"),
+    "scaling": (
+        scaling.main,
+        "BENCH_SCALING_EVENTS, BENCH_SCALING_WRITERS, BENCH_SCALING_SIZES, BENCH_SCALING_BATCH",
+    ),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
 }
 NOT_BY_DEFAULT = {"profile"}
