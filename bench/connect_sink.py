@@ -15,7 +15,8 @@ Sequential, not concurrent, so neither competes with the other for the two cores
 
 `python -m bench connect` (BENCH_CONNECT_EVENTS, default 100,000; the figures in
 docs/benchmarks.md are at 1,000,000). Tuning of Debezium: BENCH_CONNECT_TASKS (1),
-BENCH_CONNECT_BATCH (5000), BENCH_CONNECT_POLL (= batch), BENCH_CONNECT_REWRITE (1).
+BENCH_CONNECT_BATCH (5000), BENCH_CONNECT_POLL (= batch), BENCH_CONNECT_REWRITE (1); writers
+beside it: BENCH_CONNECT_WRITERS (1).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ TUNING = connect_worker.Tuning(
     max_poll_records=int(os.environ.get("BENCH_CONNECT_POLL", str(_BATCH))),
     rewrite_batched_inserts=os.environ.get("BENCH_CONNECT_REWRITE", "1") == "1",
 )
+WRITERS = int(os.environ.get("BENCH_CONNECT_WRITERS", "1"))
+"""db-writer processes in one group, to set beside tasks.max."""
 PARTITIONS = 12
 """As many as the events topic, so tasks.max > 1 has partitions to share."""
 ANCHOR = 2300
@@ -153,7 +156,7 @@ def run() -> dict[str, float]:
 
         writer_db = sink.fresh_database(env, "writer")
         asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
-        ours = sink.run_writer(env, writer_db, published.ends(), 1)
+        ours = sink.run_writer(env, writer_db, published.ends(), WRITERS)
 
         cipher = FieldCipher.from_settings(
             EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
@@ -223,7 +226,7 @@ def lines(f: Mapping[str, float]) -> list[str]:
     return [
         f"connect: {events:,.0f} mixed chain.event/v1 -> {rows:,.0f} rows in "
         f"{f['tables']:.0f} tables, each sink into a fresh database, one after the other",
-        f"  db-writer x1 (our format; decode, validate, map, write): {sink_line('ours')}",
+        f"  db-writer x{WRITERS} (our format; decode, validate, map, write): {sink_line('ours')}",
         f"  Kafka Connect {KAFKA_VERSION} standalone + Debezium JDBC sink {DEBEZIUM_VERSION} "
         f"(rows already mapped, JSON with schemas, upsert; {TUNING.describe()}): "
         f"{sink_line('theirs')}",

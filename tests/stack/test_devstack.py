@@ -4,6 +4,7 @@ command down leaving no process behind. Runs a second, independent stack in a te
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,17 @@ def test_up_is_idempotent_and_down_leaves_nothing(
     for url_key in ("KAFKA_BOOTSTRAP_SERVERS", "CHAIN_RPC_URL"):
         port = int(values[url_key].rsplit(":", 1)[1].split("/")[0])
         assert not procs.port_open(port), f"{url_key} still answers after down"
+
+
+def test_a_free_port_is_never_port_zero_nor_one_in_use() -> None:
+    """`free_port(0)` once answered 0 (nothing listens on port 0), and starting a fourth service
+    process then looped forever looking for a port not yet handed out."""
+    fresh = procs.free_port(0)
+    assert fresh > 0
+    assert not procs.port_open(fresh)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        taken = listening.getsockname()[1]
+        other = procs.free_port(taken)
+    assert other not in (0, taken)

@@ -111,8 +111,12 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port(preferred: int) -> int:
-    """`preferred` if nothing listens there, else a port the kernel picks."""
-    if not port_open(preferred):
+    """`preferred` if nothing listens there, else (and for 0) a port the kernel picks.
+
+    Nothing ever listens on port 0, so without the guard `free_port(0)` answered 0: a caller
+    retrying with it until the port is not one it already handed out then spun forever
+    (`services._unassigned_port` starting a fourth db-writer while the first still started)."""
+    if preferred and not port_open(preferred):
         return preferred
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
