@@ -1,37 +1,83 @@
-"""`make bench` (= `python -m bench`): run every benchmark, print figures and the command."""
+"""`python -m bench [name ...]`: run the named benchmarks (all of them by default, which is what
+`make bench` does), each printing its figures and the command that reproduces them."""
 
 from __future__ import annotations
 
-import platform
+import os
 import sys
+from collections.abc import Callable
 
-from bench import api, backfill, codec, health, sink
+from bench import (
+    api,
+    backfill,
+    codec,
+    connect_sink,
+    health,
+    latency,
+    machine,
+    profile_writer,
+    scaling,
+    sink,
+)
 
 
-def main() -> int:
-    print(
-        f"machine: {platform.machine()}, {platform.python_implementation()} "
-        f"{platform.python_version()}, {sys.platform}"
-    )
-    print(
-        "command: make bench   (BENCH_CODEC_EVENTS=N, BENCH_SINK_EVENTS=N, BENCH_HEALTH_ROWS=N, "
-        "BENCH_API_USERS=N, BENCH_API_RATE=N to change the sizes)"
-    )
+def _codec() -> None:
     figures = codec.run()
     print(
         f"codec: decode+validate+map {figures['events']:.0f} chain.event/v1 in "
         f"{figures['seconds']:.2f}s = {figures['events_per_s']:,.0f} events/s on one core, "
         f"peak extra memory {figures['peak_traced_mib']:.1f} MiB (tracemalloc)"
     )
+
+
+def _sink() -> None:
     for line in sink.lines(sink.run()):
         print(line)
-    backfill.main()
+
+
+def _health() -> None:
     for line in health.lines(health.run()):
         print(line)
+
+
+def _api() -> None:
     for line in api.lines(api.run()):
         print(line)
+
+
+BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
+    "codec": (_codec, "BENCH_CODEC_EVENTS"),
+    "sink": (_sink, "BENCH_SINK_EVENTS, BENCH_SINK_WRITERS"),
+    "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS"),
+    "connect": (connect_sink.main, "BENCH_CONNECT_EVENTS, BENCH_CONNECT_TASKS/BATCH/POLL"),
+    "latency": (latency.main, "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_POLL_S"),
+    "scaling": (
+        scaling.main,
+        "BENCH_SCALING_EVENTS, BENCH_SCALING_WRITERS, BENCH_SCALING_SIZES, BENCH_SCALING_BATCH",
+    ),
+    "health": (_health, "BENCH_HEALTH_ROWS"),
+    "api": (_api, "BENCH_API_USERS, BENCH_API_RATE"),
+    "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
+}
+NOT_BY_DEFAULT = {"profile"}
+"""Tools rather than figures: run only when named."""
+
+
+def main(argv: list[str]) -> int:
+    names = argv or [name for name in BENCHMARKS if name not in NOT_BY_DEFAULT]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"{machine.describe()}, load average {load}")
+    for name in names:
+        run, sizes = BENCHMARKS[name]
+        print(f"== {name}   (python -m bench {name}; sizes: {sizes})")
+        run()
+        print("   load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

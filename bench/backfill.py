@@ -19,41 +19,28 @@ import asyncio
 import contextlib
 import os
 import shlex
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 from chain_listener.metrics import PUBLISHED_BLOCK
 from devstack import stack
-from devstack.paths import repo_root, stack_dir
+from devstack.paths import stack_dir
 from prometheus_client import REGISTRY
 from web3 import Web3
 
-# The private-node helpers of the listener's tests, reused rather than written twice. mypy
-# knows that directory's modules as `chain_listener.<file>`; at run time it is put on the path.
-sys.path.insert(0, str(repo_root() / "tests" / "chain_listener"))
-if TYPE_CHECKING:
-    from chain_listener.chains import (
-        PrivateChain,
-        compile_with_test_contracts,
-        deploy_test_contract,
-        deposit_for_many,
-        private_chain,
-    )
-else:
-    from chains import (
-        PrivateChain,
-        compile_with_test_contracts,
-        deploy_test_contract,
-        deposit_for_many,
-        private_chain,
-    )
+from bench.private_chain import (
+    PrivateChain,
+    compile_with_test_contracts,
+    deploy_test_contract,
+    deposit_for_many,
+    private_chain,
+)
 
 COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
 PER_TRANSACTION = 800  # new users cost ~31k gas each: 800 fit Hardhat's 30M block gas limit

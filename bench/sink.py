@@ -25,12 +25,12 @@ import secrets
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from db_writer.config import Settings as WriterSettings
@@ -50,10 +50,11 @@ from reservesync.topics import CHAIN_EVENTS
 
 from bench import machine
 
-COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "1000000"))
+COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
 WRITER_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_SINK_WRITERS", "1,2").split(","))
-WRITERS = max(WRITER_COUNTS)
+MAX_WRITERS = 8
+"""Writer processes a benchmark may start (`bench0`..`bench7`), stopped again at any exit."""
 STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench"
 PREFIX = "bench"
 """Process-name prefix of the benchmark's writer (the stack's `down` leaves it alone)."""
@@ -264,25 +265,33 @@ class WriterRun:
     """From the process's start until its stored offsets reach every partition's end."""
     first_commit_s: float
     """From the process's start until its first batch is in the database."""
+    first_records: int
+    """Records already written when the first batch was seen: the steady rate is that of the
+    rest, without the start-up."""
     cpu_s: float
     peak_rss_mib: float
 
+    def steady_per_s(self, records: int) -> float:
+        """Records/s after the first batch was seen: the rate without the start-up."""
+        rest, seconds = records - self.first_records, self.seconds - self.first_commit_s
+        return rest / seconds if rest > 0 and seconds > 0 else records / self.seconds
 
-def _cpu_seconds(pid: int) -> float:
+
+def cpu_seconds(pid: int) -> float:
     """utime + stime of the process and of its waited-for children (`/proc/<pid>/stat`)."""
     after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
     return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
 
 
-def _peak_rss_mib(pid: int) -> float:
+def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
-def _log_tail(process: str, lines: int = 20) -> str:
+def log_tail(process: str, lines: int = 20) -> str:
     path = log_dir() / f"{process}.log"
     text = path.read_text(errors="replace") if path.exists() else ""
     return "\n".join(text.splitlines()[-lines:])
@@ -297,35 +306,58 @@ async def _stored_offsets(connection: asyncpg.Connection, group: str) -> dict[in
     return {int(r["partition"]): int(r["next_offset"]) for r in records}
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+async def until_caught_up(
+    ends: Mapping[K, int],
+    committed: Callable[[], Awaitable[Mapping[K, int]]],
+    still_running: Callable[[], None],
+) -> tuple[float, int]:
+    """Polls a sink's committed offsets until they reach every partition's end; returns when
+    (perf_counter) they were first seen and how many records they covered then.
+    `still_running` raises when the sink has died."""
+    first: tuple[float, int] | None = None
+    while True:
+        still_running()
+        done = await committed()
+        if done and first is None:
+            first = (time.perf_counter(), sum(done.values()))
+        if all(done.get(key, 0) >= end for key, end in ends.items()):
+            return first or (time.perf_counter(), 0)
+        await asyncio.sleep(POLL_S)
+
+
 async def caught_up(
     db: Database, group: str, ends: Mapping[int, int], processes: Sequence[str]
-) -> float:
-    """Waits until the writers have stored every partition's end offset; returns the
-    perf_counter time their first batch was seen in the database."""
+) -> tuple[float, int]:
+    """Waits until the writers have stored every partition's end offset (`until_caught_up`)."""
+
+    def still_running() -> None:
+        for process in processes:
+            if procs.running_pid(process) is None:
+                tail = log_tail(process)
+                raise procs.StackError(f"a db-writer exited; last log lines:\n{tail}")
+
     connection = await asyncpg.connect(db.writer_url)
-    first: float | None = None
     try:
-        while True:
-            for process in processes:
-                if procs.running_pid(process) is None:
-                    tail = _log_tail(process)
-                    raise procs.StackError(f"a db-writer exited; last log lines:\n{tail}")
-            stored = await _stored_offsets(connection, group)
-            if stored and first is None:
-                first = time.perf_counter()
-            if all(stored.get(partition, 0) >= end for partition, end in ends.items()):
-                return time.perf_counter() if first is None else first
-            await asyncio.sleep(POLL_S)
+        return await until_caught_up(
+            ends, lambda: _stored_offsets(connection, group), still_running
+        )
     finally:
         await connection.close()
 
 
 def run_writer(
-    env: Mapping[str, str], db: Database, ends: Mapping[int, int], count: int
+    env: Mapping[str, str],
+    db: Database,
+    ends: Mapping[int, int],
+    count: int,
+    group: str | None = None,
 ) -> WriterRun:
     """`count` db-writer processes in one consumer group over the stream, from their start
     until they have stored it all; CPU is summed over them, peak memory is the largest."""
-    group = f"bench-sink-{secrets.token_hex(3)}"
+    group = group or f"bench-sink-{secrets.token_hex(3)}"
     prefixes = [f"{PREFIX}{i}" for i in range(count)]
     processes = [services.SERVICES["db-writer"].process(prefix) for prefix in prefixes]
     timeout = 300 + sum(ends.values()) / 500
@@ -340,15 +372,18 @@ def run_writer(
     try:
         pids = [procs.running_pid(process) for process in processes]
         if None in pids:
-            raise procs.StackError(f"a db-writer did not start:\n{_log_tail(processes[0])}")
-        first = asyncio.run(asyncio.wait_for(caught_up(db, group, ends, processes), timeout))
+            raise procs.StackError(f"a db-writer did not start:\n{log_tail(processes[0])}")
+        first, first_records = asyncio.run(
+            asyncio.wait_for(caught_up(db, group, ends, processes), timeout)
+        )
         seconds = time.perf_counter() - started
         live = [pid for pid in pids if pid is not None]
         return WriterRun(
             seconds,
             first - started,
-            sum(_cpu_seconds(pid) for pid in live),
-            max(_peak_rss_mib(pid) for pid in live),
+            first_records,
+            sum(cpu_seconds(pid) for pid in live),
+            max(peak_rss_mib(pid) for pid in live),
         )
     finally:
         for prefix in prefixes:
@@ -377,11 +412,11 @@ def copy_records(
         for table, chunk in rows.tables.items():
             spec = SPEC_BY_TABLE[table]
             if spec.on_conflict == "DO NOTHING":
-                copy[table].extend(zip(*spec.arrays(chunk), strict=True))
+                copy[table].extend(spec.records(chunk))
             else:
                 merging[table] = spec.deduplicated([*merging[table], *chunk])
     for table, rows_of_key in merging.items():
-        copy[table].extend(zip(*SPEC_BY_TABLE[table].arrays(rows_of_key), strict=True))
+        copy[table].extend(SPEC_BY_TABLE[table].records(rows_of_key))
     return dict(copy)
 
 
@@ -417,6 +452,22 @@ async def check_rows(db: Database, expected: Mapping[str, int]) -> None:
         raise RuntimeError(f"{db.name}: rows {found}, the mapping predicts {dict(expected)}")
 
 
+async def warm_up_group_coordinator(bootstrap: str) -> None:
+    """The broker creates its offsets topic at the first group's first request, which takes a
+    few seconds and makes that group rejoin; a throwaway group pays for it before any clock
+    starts, instead of whichever sink happens to run first."""
+    consumer = kafka.consumer(
+        KafkaSettings(kafka_bootstrap_servers=bootstrap), CHAIN_EVENTS.name, group_id="bench-warmup"
+    )
+    await consumer.start()
+    try:
+        await consumer.getmany(timeout_ms=1000)
+        while not consumer.assignment():
+            await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+
+
 @contextlib.contextmanager
 def bench_stack() -> Iterator[dict[str, str]]:
     """The benchmark's own local stack in `.stack-bench/`: a new world each run (stopping
@@ -424,12 +475,14 @@ def bench_stack() -> Iterator[dict[str, str]]:
     previous = os.environ.get("RESERVESYNC_STACK_DIR")
     os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
     try:
-        for i in range(WRITERS):
+        for i in range(MAX_WRITERS):
             services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down(progress=lambda _: None)
-        yield stack.up()
+        env = stack.up()
+        asyncio.run(warm_up_group_coordinator(env["KAFKA_BOOTSTRAP_SERVERS"]))
+        yield env
     finally:
-        for i in range(WRITERS):
+        for i in range(MAX_WRITERS):
             services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
         stack.down()
         if previous is None:
@@ -443,22 +496,22 @@ def _writer_batch_max() -> int:
     return int(os.environ.get("WRITER_BATCH_MAX", default))
 
 
-def run() -> dict[str, float]:
+def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dict[str, float]:
     started = time.perf_counter()
     with bench_stack() as env:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
-        records = serialised(deployment, COUNT)
+        records = serialised(deployment, count)
         published = asyncio.run(publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
 
         writers: dict[int, WriterRun] = {}
         sink_dbs = []
-        for count in WRITER_COUNTS:
-            sink_db = fresh_database(env, f"sink{count}")
+        for writer_count in writer_counts:
+            sink_db = fresh_database(env, f"sink{writer_count}")
             sink_dbs.append(sink_db)
             asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
-            writers[count] = run_writer(env, sink_db, published.ends(), count)
+            writers[writer_count] = run_writer(env, sink_db, published.ends(), writer_count)
 
         cipher = FieldCipher.from_settings(
             EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
@@ -474,28 +527,28 @@ def run() -> dict[str, float]:
             asyncio.run(check_rows(db, expected))
     rows = sum(expected.values())
     return {
-        "events": COUNT,
+        "events": count,
         "rows": rows,
         "tables": len(expected),
         "publish_s": published.seconds,
         **{
-            f"writers{count}_{name}": value
-            for count, run in writers.items()
+            f"writers{n}_{name}": value
+            for n, run in writers.items()
             for name, value in (
                 ("s", run.seconds),
                 ("first_commit_s", run.first_commit_s),
+                ("steady_eps", run.steady_per_s(count)),
                 ("cpu_s", run.cpu_s),
                 ("peak_rss_mib", run.peak_rss_mib),
             )
         },
-        "writer_counts": float(len(WRITER_COUNTS)),
         "writer_batch_max": _writer_batch_max(),
         "copy_s": copy_s,
         "total_s": time.perf_counter() - started,
     }
 
 
-def lines(figures: Mapping[str, float]) -> list[str]:
+def lines(figures: Mapping[str, float], counts: Sequence[int] = WRITER_COUNTS) -> list[str]:
     events, rows, copy_s = figures["events"], figures["rows"], figures["copy_s"]
     out = [
         f"sink: {events:,.0f} mixed chain.event/v1 ({MIX}) over {USERS:,} users "
@@ -505,14 +558,15 @@ def lines(figures: Mapping[str, float]) -> list[str]:
         f"  raw limit, COPY of the same rows into a fresh database: {copy_s:.1f}s = "
         f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s",
     ]
-    for count in WRITER_COUNTS:
+    for count in counts:
         writer_s, cpu_s = figures[f"writers{count}_s"], figures[f"writers{count}_cpu_s"]
         ratio = copy_s / writer_s
         out += [
             f"  db-writer x{count} in one group (batches of <= "
             f"{figures['writer_batch_max']:.0f}): {writer_s:.1f}s from start to caught up "
             f"(first batch in at {figures[f'writers{count}_first_commit_s']:.1f}s) = "
-            f"{events / writer_s:,.0f} events/s, {rows / writer_s:,.0f} rows/s; "
+            f"{events / writer_s:,.0f} events/s ({figures[f'writers{count}_steady_eps']:,.0f} "
+            f"after the first batch), {rows / writer_s:,.0f} rows/s; "
             f"CPU {cpu_s:.1f}s = {100 * cpu_s / writer_s:.0f}% of one core in all; "
             f"peak RSS {figures[f'writers{count}_peak_rss_mib']:.0f} MiB",
             f"    writer/COPY = {ratio:.2f} "

@@ -132,3 +132,21 @@ def test_fallback_urls_come_comma_separated_or_as_json(
     )
     settings = Settings()
     assert settings.rpc_urls == ["http://a:8545", "http://b:8545", "http://c:8545"]
+
+
+@pytest.mark.parametrize(
+    ("delivery", "given", "expected"),
+    [("finalized", None, 0.5), ("instant", None, 0.25), ("instant", "1.5", 1.5)],
+)
+def test_instant_delivery_polls_faster_unless_told(
+    monkeypatch: pytest.MonkeyPatch, delivery: str, given: str | None, expected: float
+) -> None:
+    monkeypatch.setenv(
+        "CHAIN_CONTRACTS", '{"FeeVault": {"address": "0x' + "11" * 20 + '", "deployed_block": 1}}'
+    )
+    monkeypatch.setenv("CHAIN_DELIVERY", delivery)
+    if given is None:
+        monkeypatch.delenv("CHAIN_POLL_INTERVAL_S", raising=False)
+    else:
+        monkeypatch.setenv("CHAIN_POLL_INTERVAL_S", given)
+    assert Settings().chain_poll_interval_s == expected

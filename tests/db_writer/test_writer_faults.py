@@ -8,11 +8,15 @@ import asyncio
 import secrets
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
 from db_writer.checksum import combined, database_checksum
-from db_writer.config import SOURCE_TOPICS
+from db_writer.config import SOURCE_TOPICS, Settings
+from db_writer.consumer import BatchWriter, DbWriter, Settled
 from devstack import postgres, services
 from devstack.protocol import Protocol
 from pydantic import SecretStr
@@ -132,6 +136,48 @@ async def test_postgres_restart_mid_stream_is_waited_out(
             await db.close()
     finally:
         services.stop(["db-writer"], prefix=prefix)
+
+
+@pytest.mark.timeout(600)
+async def test_a_starting_writer_settles_each_record_once(
+    endpoints: Endpoints, fresh_database: FreshDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer fetches newly assigned partitions while the writer still looks up its
+    stored offsets; records handed out before the seek were fetched and decoded again after
+    it. The fence kept the rows right, so only the count of settled records shows it."""
+    await _stream(endpoints, 20_000)
+    settled: Counter[tuple[str, int, int]] = Counter()
+    original = BatchWriter.settle_all
+
+    def counting(
+        self: BatchWriter, batch: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    ) -> list[Settled]:
+        for records in batch.values():
+            settled.update((r.topic, r.partition, r.offset) for r in records)
+        return original(self, batch)
+
+    monkeypatch.setattr(BatchWriter, "settle_all", counting)
+    settings = Settings.model_validate(
+        {
+            "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
+            "database_url": fresh_database.writer_url,
+            "field_encryption_key": endpoints.field_encryption_key,
+            "writer_group_id": f"fault-start-{secrets.token_hex(3)}",
+            "writer_batch_max": 2000,
+        }
+    )
+    stop = asyncio.Event()
+    writer = asyncio.create_task(DbWriter(settings).run(stop))
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    try:
+        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+    finally:
+        stop.set()
+        await asyncio.wait_for(writer, timeout=60)
+        await db.close()
+    twice = sorted(key for key, times in settled.items() if times > 1)
+    assert len(settled) >= 20_000
+    assert not twice, f"{len(twice)} records settled twice, e.g. {twice[:3]}"
 
 
 @pytest.mark.timeout(600)

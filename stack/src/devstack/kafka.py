@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import shutil
 import subprocess
 import uuid
@@ -13,10 +12,9 @@ from pathlib import Path
 from reservesync.kafka import ensure_topics
 from reservesync.settings import KafkaSettings
 
-from devstack import procs
+from devstack import maven, procs
 from devstack.paths import repo_root, stack_dir
 
-log = logging.getLogger(__name__)
 NAME = "kafka"
 
 
@@ -27,36 +25,8 @@ def _home() -> Path:
 
 
 def ensure_jars() -> Path:
-    """Resolve the broker's runtime jars once per pom change (Maven caches them in ~/.m2)."""
-    pom = repo_root() / "stack" / "kafka" / "pom.xml"
-    libs = _home() / "libs"
-    stamp = libs / ".pom"
-    if stamp.exists() and stamp.read_text() == pom.read_text():
-        return libs
-    if shutil.which("mvn") is None:
-        raise procs.StackError("Maven (mvn) is needed to fetch Kafka's jars from Maven Central")
-    if libs.exists():
-        shutil.rmtree(libs)
-    log.info("resolving Kafka jars from Maven Central")
-    result = subprocess.run(
-        [
-            "mvn",
-            "-q",
-            "-B",
-            "-f",
-            str(pom),
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            f"-DoutputDirectory={libs}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise procs.StackError(f"mvn could not resolve Kafka:\n{result.stdout}\n{result.stderr}")
-    stamp.write_text(pom.read_text())
-    return libs
+    """The broker's runtime jars (resolved again only when the pom changes)."""
+    return maven.copy_dependencies(repo_root() / "stack" / "kafka" / "pom.xml", _home() / "libs")
 
 
 def _write_config(port: int, controller_port: int) -> Path:

@@ -47,6 +47,17 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         return None
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # The consumer fetches the new partitions from Kafka's committed (or earliest) offsets
+        # while this runs; records handed out before the seek below were fetched again after
+        # it (a fifth of a 100k-event start, bench/profile_writer.py). Paused, nothing is
+        # handed out until every partition sits at its stored offset.
+        self.consumer.pause(*assigned)
+        try:
+            await self._seek_to_stored(assigned)
+        finally:
+            self.consumer.resume(*assigned)
+
+    async def _seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         stored = await self.store.stored_offsets((tp.topic, tp.partition) for tp in assigned)
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))

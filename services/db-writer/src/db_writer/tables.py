@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,26 +63,54 @@ class TableSpec:
         """Rows that never merge: a batch of them can be COPYed unless one already exists."""
         return self.on_conflict == "DO NOTHING"
 
+    @functools.cached_property
+    def _row_values(self) -> Callable[[Row], tuple[Any, ...]]:
+        """A row's values in column order, read in C (itemgetter): the COPY path calls this
+        for every row, and a Python loop per value was its largest cost (bench/profile)."""
+        get = operator.itemgetter(*(c for c, _ in self.columns))
+        return get if len(self.columns) > 1 else lambda row: (get(row),)
+
+    @functools.cached_property
+    def _serialised_in_copy(self) -> tuple[int, ...]:
+        """Positions of jsonb columns, whose values COPY takes as text (those converted in the
+        INSERT's SELECT are arrays in the table, and COPY takes them as lists)."""
+        return tuple(
+            i
+            for i, (c, kind) in enumerate(self.columns)
+            if kind == "jsonb" and c not in SELECT_EXPRESSIONS
+        )
+
     def records(self, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
         """Rows as COPY records (a text[] column travels as a list, not as jsonb)."""
-        return [
-            tuple(
-                row[c] if c in SELECT_EXPRESSIONS else _pg(row[c], kind) for c, kind in self.columns
-            )
-            for row in rows
-        ]
+        values = self._row_values
+        if not self._serialised_in_copy:
+            return list(map(values, rows))
+        records = []
+        for row in rows:
+            record = list(values(row))
+            for i in self._serialised_in_copy:
+                record[i] = _pg(record[i], "jsonb")
+            records.append(tuple(record))
+        return records
 
     def deduplicated(self, rows: Sequence[Row]) -> list[Row]:
         if self.on_conflict == "DO NOTHING":
             return list(rows)
-        merged: dict[tuple[Any, ...], Row] = {}
+        merged: dict[Any, Row] = {}
+        key_of = operator.itemgetter(*self.key)
         for row in rows:
-            key = tuple(row[k] for k in self.key)
+            key = key_of(row)
             merged[key] = self.merge(merged[key], row) if key in merged else row
         return list(merged.values())
 
     def arrays(self, rows: Sequence[Row]) -> list[list[Any]]:
-        return [[_pg(row[column], kind) for row in rows] for column, kind in self.columns]
+        """One array per column, for the INSERT … SELECT FROM unnest(...) path."""
+        return [
+            [_pg(row[column], kind) for row in rows]
+            if kind == "jsonb"
+            else list(map(operator.itemgetter(column), rows))
+            for column, kind in self.columns
+        ]
 
 
 def _pg(value: Any, kind: str) -> Any:
