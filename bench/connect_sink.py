@@ -138,6 +138,7 @@ def run_connect(
             first_records,
             sink.cpu_seconds(pid),
             sink.peak_rss_mib(pid),
+            os.getloadavg()[0],
         )
     finally:
         connect_worker.stop()
@@ -200,6 +201,7 @@ def _figures(
         f"{name}_steady_eps": run.steady_per_s(records) * events_per_record,
         f"{name}_cpu_s": run.cpu_s,
         f"{name}_rss_mib": run.peak_rss_mib,
+        f"{name}_load": run.load,
     }
 
 
@@ -220,7 +222,8 @@ def lines(f: Mapping[str, float]) -> list[str]:
             f"(first commit at {f[f'{name}_first_s']:.1f}s, "
             f"{f[f'{name}_steady_eps']:,.0f} events/s after it); CPU {f[f'{name}_cpu_s']:.1f}s "
             f"= {1000 * f[f'{name}_cpu_s'] / events:.2f}s per 1k events; "
-            f"peak RSS {f[f'{name}_rss_mib']:.0f} MiB"
+            f"peak RSS {f[f'{name}_rss_mib']:.0f} MiB; 1-min load at its end "
+            f"{f[f'{name}_load']:.2f}"
         )
 
     return [

@@ -160,7 +160,6 @@ class Step:
     steady_eps: float
     database_mib: float
     index_mib: float
-    load: float
 
 
 def table_sizes() -> list[Step]:
@@ -195,7 +194,6 @@ def table_sizes() -> list[Step]:
                     run.steady_per_s(sum(ends.values())),
                     database_mib,
                     index_mib,
-                    os.getloadavg()[0],
                 )
             )
     return steps
@@ -213,7 +211,7 @@ def size_lines(steps: Sequence[Step]) -> list[str]:
             f"from start, {step.steady_eps:,.0f} after the first batch; writer CPU "
             f"{step.run.cpu_s:.1f}s, peak RSS {step.run.peak_rss_mib:.0f} MiB; database "
             f"{step.database_mib:,.0f} MiB, indexes of the big tables {step.index_mib:,.0f} MiB; "
-            f"load {step.load:.2f}"
+            f"load {step.run.load:.2f}"
         )
     return out
 

@@ -270,6 +270,8 @@ class WriterRun:
     rest, without the start-up."""
     cpu_s: float
     peak_rss_mib: float
+    load: float
+    """The machine's 1-minute load average when it caught up (others share the two cores)."""
 
     def steady_per_s(self, records: int) -> float:
         """Records/s after the first batch was seen: the rate without the start-up."""
@@ -384,6 +386,7 @@ def run_writer(
             first_records,
             sum(cpu_seconds(pid) for pid in live),
             max(peak_rss_mib(pid) for pid in live),
+            os.getloadavg()[0],
         )
     finally:
         for prefix in prefixes:
@@ -540,6 +543,7 @@ def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dic
                 ("steady_eps", run.steady_per_s(count)),
                 ("cpu_s", run.cpu_s),
                 ("peak_rss_mib", run.peak_rss_mib),
+                ("load", run.load),
             )
         },
         "writer_batch_max": _writer_batch_max(),
@@ -568,7 +572,8 @@ def lines(figures: Mapping[str, float], counts: Sequence[int] = WRITER_COUNTS) -
             f"{events / writer_s:,.0f} events/s ({figures[f'writers{count}_steady_eps']:,.0f} "
             f"after the first batch), {rows / writer_s:,.0f} rows/s; "
             f"CPU {cpu_s:.1f}s = {100 * cpu_s / writer_s:.0f}% of one core in all; "
-            f"peak RSS {figures[f'writers{count}_peak_rss_mib']:.0f} MiB",
+            f"peak RSS {figures[f'writers{count}_peak_rss_mib']:.0f} MiB; load "
+            f"{figures[f'writers{count}_load']:.2f}",
             f"    writer/COPY = {ratio:.2f} "
             f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'})",
         ]
