@@ -3,7 +3,7 @@ the mapping table in `db_writer.mapping` promises, through the real db-writer pr
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 from devstack.protocol import Protocol
@@ -24,35 +24,17 @@ from reservesync.messages import (
 )
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
-from support.messages import chain_event, publish, random_hash
+from support.messages import T0, chain_event, publish, random_hash, synced
 from support.stack import Endpoints
 from support.waiting import eventually
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 POOL = SystemContract.YIELD_SCALES_POOL
-T0 = datetime(2025, 9, 12, 9, 0, tzinfo=UTC)
 
 
 def cipher(endpoints: Endpoints) -> FieldCipher:
     return FieldCipher.from_settings(
         EncryptionSettings(field_encryption_key=SecretStr(endpoints.field_encryption_key))
-    )
-
-
-def synced(endpoints: Endpoints, user: str, new: int, delta: int, fee: int, **kw: object):  # type: ignore[no-untyped-def]
-    return chain_event(
-        endpoints.deployment,
-        AGGREGATOR,
-        "Synced",
-        {
-            "user": user,
-            "newBalanceSats": str(new),
-            "deltaSats": str(delta),
-            "feeWei": str(fee),
-            "height": "0" if fee == 0 else "840000",
-            "timestamp": "1757667600",
-        },
-        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -62,14 +44,14 @@ async def test_synced_and_emergency_burn_reach_every_table_and_view(
     user = Protocol.new_user().lower()
     burn_tx, block_hash = random_hash(), random_hash()
     events = [
-        synced(pipeline, user, 120_000, 120_000, 2_200_000_000_000_000, block_number=100, at=T0),
+        synced(pipeline.deployment, user, 120_000, 120_000, fee=2_200_000_000_000_000),
         synced(
-            pipeline,
+            pipeline.deployment,
             user,
             90_000,
             -30_000,
-            1_000_000_000_000_000,
-            block_number=101,
+            fee=1_000_000_000_000_000,
+            block=101,
             at=T0 + timedelta(hours=1),
         ),
         chain_event(
@@ -84,14 +66,14 @@ async def test_synced_and_emergency_burn_reach_every_table_and_view(
             at=T0 + timedelta(hours=2),
         ),
         synced(
-            pipeline,
+            pipeline.deployment,
             user,
             0,
             -90_000,
-            0,
+            fee=0,
             tx_hash=burn_tx,
             log_index=2,
-            block_number=102,
+            block=102,
             block_hash=block_hash,
             at=T0 + timedelta(hours=2),
         ),

@@ -26,6 +26,7 @@ from reservesync.topics import CHAIN_EVENTS
 from support.databases import FreshDatabase
 from support.messages import deposited, publish
 from support.stack import Endpoints
+from support.tcp_proxy import cuttable
 from support.topics import records_from
 from support.waiting import eventually
 
@@ -234,3 +235,47 @@ async def test_replay_rebuilds_the_same_content(
         assert live_sum["transactions"][0] > 0
     finally:
         await live.close()
+
+
+async def _probe(prefix: str, path: str) -> tuple[int, str]:
+    return await asyncio.to_thread(services.probe, "db-writer", path, prefix=prefix)
+
+
+@pytest.mark.timeout(600)
+async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
+    endpoints: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    """Postgres unreachable for this writer alone (a partition, not a restart): /readyz turns
+    503 "waiting for database" while /healthz stays 200 (a restart would not help), and once
+    the network is back the stream is written, once."""
+    group, prefix = f"fault-cut-{secrets.token_hex(3)}", f"cut{secrets.token_hex(2)}"
+    async with cuttable(fresh_database.writer_url) as proxy:
+        overrides = {
+            "DATABASE_URL": proxy.url_through(fresh_database.writer_url),
+            "WRITER_GROUP_ID": group,
+        }
+        await asyncio.to_thread(
+            services.start, ["db-writer"], overrides, stack=endpoints.env(), prefix=prefix
+        )
+        db = await asyncpg.connect(fresh_database.migrator_url)
+        try:
+
+            async def answers(path: str, status: int, says: str) -> bool:
+                code, line = await _probe(prefix, path)
+                return code == status and says in line
+
+            await eventually(lambda: answers("/readyz", 200, "db-writer ok"), what="ready")
+            proxy.sever()
+            users = await _stream(endpoints, 5_000, users=50)
+            await eventually(
+                lambda: answers("/readyz", 503, "waiting for database"), what="not ready"
+            )
+            assert await answers("/healthz", 200, "waiting for database")
+            proxy.restore()
+            await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+            assert await _deposits(db, users) == (5_000, 5_000)
+            assert await _counters_agree(db)
+            await eventually(lambda: answers("/readyz", 200, "db-writer ok"), what="ready again")
+        finally:
+            await asyncio.to_thread(services.stop, ["db-writer"], prefix=prefix)
+            await db.close()

@@ -985,7 +985,7 @@ def test_every_long_running_service_reports_health() -> None:
 
 
 @pytest.mark.parametrize("name", [n for n in app_names() if build_of(n).target == "worker"])
-def test_workers_serve_metrics_and_are_checked_there(name: str) -> None:
+def test_workers_serve_metrics_and_are_checked_on_their_heartbeat(name: str) -> None:
     env = container_env(name)
     assert env.get("METRICS_HOST") == "0.0.0.0", (
         f"service {name}: METRICS_HOST must be 0.0.0.0 (the default is loopback, unscrapable)"
@@ -993,16 +993,17 @@ def test_workers_serve_metrics_and_are_checked_there(name: str) -> None:
     assert env.get("METRICS_PORT", "0") != "0", f"service {name}: set METRICS_PORT"
     test = (services()[name].get("healthcheck") or {}).get("test", "")
     text = test if isinstance(test, str) else " ".join(test)
-    for needed in ("/metrics", "METRICS_PORT"):
+    for needed in ("/healthz", "METRICS_PORT"):
         assert needed in text, (
-            f"service {name}: the healthcheck must request /metrics on $METRICS_PORT: {text}"
+            f"service {name}: the healthcheck must request /healthz on $METRICS_PORT: {text}"
         )
     image = image_of(name)
     healthchecks = [i.args for i in image.final("HEALTHCHECK")]
     assert healthchecks, f"{image.where}: a worker image needs a HEALTHCHECK"
-    assert "METRICS_PORT" in healthchecks[-1], (
-        f"{image.where}: the HEALTHCHECK must request /metrics on $METRICS_PORT"
-    )
+    for needed in ("/healthz", "METRICS_PORT"):
+        assert needed in healthchecks[-1], (
+            f"{image.where}: the HEALTHCHECK must request /healthz on $METRICS_PORT"
+        )
     assert image.env().get("METRICS_HOST") == "0.0.0.0", (
         f"{image.where}: ENV METRICS_HOST=0.0.0.0, or the image's metrics are unreachable"
     )

@@ -36,6 +36,7 @@ from deploy.workspace import (
 )
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings
+from reservesync import probe_server
 from reservesync.topics import ALL_TOPICS
 
 K8S = ROOT / "deploy" / "k8s"
@@ -265,12 +266,12 @@ def test_probes_ask_real_routes_on_real_ports(overlay: str, name: str) -> None:
         port = int(env.get("HTTP_PORT", "0"))
         routes = app_routes(overlay, name)
     else:
-        # A worker serves only its Prometheus endpoint (reservesync.worker): that answers.
+        # A worker's probe server (reservesync.worker) answers on its metrics port.
         source = ROOT / "services" / name / "src" / service_module(name) / "__main__.py"
         assert "worker.run(" in source.read_text(), f"{name} does not run through worker.run"
-        expected = {"livenessProbe": "/metrics", "readinessProbe": "/metrics"}
+        expected = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
         port = int(env.get("METRICS_PORT", "0"))
-        routes = {"/metrics"}
+        routes = set(probe_server.ROUTES)
     for kind, path in expected.items():
         check = probes[kind]["httpGet"]  # type: ignore[index]
         assert check["path"] == path, f"{name} {kind} asks {check['path']}, expected {path}"

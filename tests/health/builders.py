@@ -20,10 +20,9 @@ from reservesync.messages import (
     RegisteredContract,
     WatchedBitcoinAddress,
 )
-from support.messages import chain_event, random_hash
+from support.messages import T0, chain_event, random_hash, synced
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
-T0 = datetime(2025, 9, 12, 9, 0, tzinfo=UTC)
 
 # A deployment for tests that never touch the chain (addresses are only carried along).
 OFFLINE = DeploymentRecord(
@@ -39,39 +38,6 @@ OFFLINE = DeploymentRecord(
 
 def new_user() -> str:
     return "0x" + secrets.token_hex(20)
-
-
-def synced(
-    deployment: DeploymentRecord,
-    user: str,
-    new: int,
-    delta: int,
-    *,
-    fee: int = 10**15,
-    block: int = 100,
-    block_hash: str | None = None,
-    log_index: int = 0,
-    tx_hash: str | None = None,
-) -> ChainEvent:
-    """A committee sync; `fee=0` with `new=0` is the balance half of an emergency burn."""
-    return chain_event(
-        deployment,
-        AGGREGATOR,
-        "Synced",
-        {
-            "user": user,
-            "newBalanceSats": str(new),
-            "deltaSats": str(delta),
-            "feeWei": str(fee),
-            "height": "0" if fee == 0 else "840000",
-            "timestamp": "1757667600",
-        },
-        block_number=block,
-        block_hash=block_hash,
-        log_index=log_index,
-        tx_hash=tx_hash,
-        at=T0,
-    )
 
 
 def emergency_burn(

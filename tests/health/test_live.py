@@ -20,10 +20,10 @@ from health_monitor.models import HealthReport
 from health_monitor.report import percent_text
 from reservesync.messages import Alert, AlertState, Severity
 from reservesync.topics import ALERTS, CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE
-from support.messages import deposited, publish, random_hash
+from support.messages import deposited, publish, random_hash, synced
 from support.waiting import eventually
 
-from health.builders import new_user, operation, oracle_state, synced
+from health.builders import new_user, operation, oracle_state
 from health.world import World
 
 

@@ -14,17 +14,9 @@ from health_monitor.domain.score import Component
 from health_monitor.domain.tally import SourceTally
 from health_monitor.sides import Contracts, component_counts, usage
 from reservesync.messages import ChainEvent, OracleAction, OracleUserState
-from support.messages import deposited, random_hash
+from support.messages import deposited, random_hash, synced
 
-from health.builders import (
-    OFFLINE,
-    emergency_burn,
-    known_burn,
-    new_user,
-    operation,
-    oracle_state,
-    synced,
-)
+from health.builders import OFFLINE, emergency_burn, known_burn, new_user, operation, oracle_state
 
 NOW = datetime(2025, 9, 21, 12, 0, tzinfo=UTC).timestamp()
 BURNS = (100_000, 90_000, 61_822)  # 251,822 sats

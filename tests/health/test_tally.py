@@ -9,18 +9,16 @@ from health_monitor.domain.tally import SourceTally
 from reservesync.contracts import SystemContract
 from reservesync.identity import burn_key
 from reservesync.messages import OracleAction
-from support.messages import chain_event, deposited, random_hash
+from support.messages import T0, chain_event, deposited, random_hash, synced
 
 from health.builders import (
     OFFLINE,
-    T0,
     emergency_burn,
     known_burn,
     new_user,
     operation,
     oracle_state,
     reorg,
-    synced,
 )
 
 

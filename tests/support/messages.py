@@ -12,6 +12,9 @@ from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent, make_event_id
 from reservesync.settings import KafkaSettings
 
+T0 = datetime(2025, 9, 12, 9, 0, tzinfo=UTC)
+"""When the made-up world happens, unless a test says otherwise."""
+
 
 def random_hash() -> str:
     return "0x" + secrets.token_hex(32)
@@ -44,6 +47,40 @@ def chain_event(
         address=deployment.contracts[contract].address,
         event=event,
         args=args,
+    )
+
+
+def synced(
+    deployment: DeploymentRecord,
+    user: str,
+    new: int,
+    delta: int,
+    *,
+    fee: int = 10**15,
+    block: int = 100,
+    block_hash: str | None = None,
+    log_index: int = 0,
+    tx_hash: str | None = None,
+    at: datetime = T0,
+) -> ChainEvent:
+    """A committee sync; `fee=0` with `new=0` is the balance half of an emergency burn."""
+    return chain_event(
+        deployment,
+        SystemContract.ORACLE_AGGREGATOR,
+        "Synced",
+        {
+            "user": user,
+            "newBalanceSats": str(new),
+            "deltaSats": str(delta),
+            "feeWei": str(fee),
+            "height": "0" if fee == 0 else "840000",
+            "timestamp": "1757667600",
+        },
+        block_number=block,
+        block_hash=block_hash,
+        log_index=log_index,
+        tx_hash=tx_hash,
+        at=at,
     )
 
 

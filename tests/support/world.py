@@ -17,7 +17,7 @@ Plus the pool's YieldCalculated and ScalesBalanceUpdated, and YieldScalesPool's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import SinkStore
@@ -40,9 +40,8 @@ from reservesync.messages import (
 )
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
-from support.messages import chain_event, random_hash
+from support.messages import T0, chain_event, random_hash
 
-T0 = datetime(2025, 9, 12, 9, 0, tzinfo=UTC)
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.VAULT_WRBTC
 POOL = SystemContract.YIELD_SCALES_POOL

@@ -34,6 +34,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics server")
     metrics_host: str = "127.0.0.1"
+    liveness_max_silence_s: float = Field(
+        120.0, gt=0, description="a worker whose loop is silent this long answers /healthz 503"
+    )
 
 
 class KafkaSettings(ServiceSettings):

@@ -1,5 +1,6 @@
-"""Running a worker service (no HTTP routes): structured logs, the Prometheus endpoint, and a
-stop event that SIGTERM/SIGINT set, so the worker finishes its batch and exits cleanly."""
+"""Running a worker service (no HTTP routes): structured logs, the probe server (`/metrics`,
+`/healthz`, `/readyz`), and a stop event that SIGTERM/SIGINT set, so the worker finishes its
+batch and exits cleanly."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 
-from prometheus_client import start_http_server
-
 from reservesync import logging as structured_logging
+from reservesync.heartbeat import heartbeat
+from reservesync.probe_server import ProbeServer
 from reservesync.settings import ServiceSettings
 
 
@@ -19,7 +20,13 @@ def run(
     """`work(stop)` is called inside the event loop (clients such as aiokafka's need one)."""
     structured_logging.configure(service, settings.log_level)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        ProbeServer(
+            settings.metrics_host,
+            settings.metrics_port,
+            service,
+            heartbeat,
+            settings.liveness_max_silence_s,
+        ).start()
     asyncio.run(_until_signalled(work))
 
 

@@ -127,7 +127,12 @@ class Drill:
             self.proxy.outage = False
 
         self.background.append(asyncio.create_task(later()))
-        return f"the listener's RPC answered 503 for {OUTAGE_S:.0f} s"
+        # What an operator's probe would have seen meanwhile (the listener polls every 0.25 s).
+        await asyncio.sleep(min(2.0, OUTAGE_S / 2))
+        status, line = await asyncio.to_thread(services.probe, "chain-listener")
+        return (
+            f"the listener's RPC answered 503 for {OUTAGE_S:.0f} s (its /readyz: {status} {line})"
+        )
 
     async def _supervise(self) -> str:
         """Restart what exited, as a supervisor would; say what it had to restart."""
@@ -173,6 +178,10 @@ async def verify(env: Mapping[str, str], oracle: RunningOracle, start_block: int
         await db.close()
 
     checked.append(await _replay_matches(env))
+    for worker in ("chain-listener", "db-writer"):
+        status, line = await asyncio.to_thread(services.probe, worker)
+        assert status == 200, f"{worker} /readyz: {status} {line}"
+        checked.append(f"{worker} /readyz 200: {line}")
     report = await health_report.fresh(env["HEALTH_URL"])
     say(report.markdown)
     assert report.score == 100, f"health score {report.score_text}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,6 +46,17 @@ def _healthy(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def probe(name: str, path: str = "/readyz", *, prefix: str = "svc") -> tuple[int, str]:
+    """(HTTP status, body) of one probe of a running service: for a worker, the one line its
+    heartbeat gives (`db-writer ok; last loop 0.2 s ago; partitions=12 ...`)."""
+    port = int((run_dir() / f"{SERVICES[name].process(prefix)}.port").read_text())
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as answer:
+            return answer.status, answer.read().decode().strip()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode().strip()
 
 
 def _unassigned_port(preferred: int, own: Path) -> int:
@@ -97,14 +109,18 @@ def start(
         port_file = run_dir() / f"{process}.port"
         if procs.running_pid(process) is None:
             port = _unassigned_port(spec.port, port_file)
-            port_file.write_text(str(port))
             env = {**environment(spec, stack, port), **(overrides or {})}
+            # Overrides may move a worker's probe port, or turn it off with 0.
+            port_file.write_text(env.get("HTTP_PORT" if spec.url_key else "METRICS_PORT", "0"))
             procs.start(process, [sys.executable, "-m", spec.module], env=env)
         port = int(port_file.read_text())
-        if spec.url_key:
+        if port:
+            # Workers answer /healthz on their metrics port from the first second (their
+            # heartbeat says "starting"), so a process that cannot start fails here.
             url = f"http://127.0.0.1:{port}"
             procs.wait_for(name, functools.partial(_healthy, url), 60, process)
-            urls[spec.url_key] = url
+        if spec.url_key:
+            urls[spec.url_key] = f"http://127.0.0.1:{port}"
     if publish:
         envfile.update(urls)
     return urls

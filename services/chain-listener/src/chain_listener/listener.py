@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections import Counter
 
+from reservesync.heartbeat import heartbeat
 from reservesync.messages import Alert, ChainEvent, DeadLetter
 
 from chain_listener import checkpoint, metrics
@@ -92,6 +93,7 @@ class ChainListener:
         following = asyncio.create_task(follower.run(queue, stop), name="chain-follower")
         try:
             while not stop.is_set():
+                heartbeat.beat(next_block=follower.next_block)
                 work = await self._next(queue, following)
                 if work is not None:
                     await self._publish(work)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
+from reservesync.heartbeat import heartbeat
+
 from chain_listener import metrics
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ class Progress:
         behind = max(0, head - last_block)
         metrics.PUBLISHED_BLOCK.set(last_block)
         metrics.BLOCKS_BEHIND.set(behind)
+        heartbeat.beat(published_block=last_block, blocks_behind=behind)
         self.blocks += blocks
         self.events += events
         elapsed = time.monotonic() - self.window_started

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
+from reservesync.heartbeat import heartbeat
 
 from chain_listener import metrics
 from chain_listener.failover import Endpoint, EndpointPool, parse_retry_after
@@ -129,6 +130,7 @@ class JsonRpcClient:
                 body = await self._post(endpoint, payload)
             except _Transient as failure:
                 metrics.RPC_ERRORS.labels(failure.kind).inc()
+                heartbeat.waiting_for("rpc")
                 rest_s = self.pool.failed(endpoint, failure.retry_after_s)
                 log.warning(
                     "rpc request failed",
@@ -143,6 +145,7 @@ class JsonRpcClient:
                     raise RpcUnavailable(failure.kind, str(failure)) from failure
                 continue
             self.pool.succeeded(endpoint)
+            heartbeat.reached("rpc")
             return body
         raise AssertionError("unreachable: the loop only ends by returning or raising")
 

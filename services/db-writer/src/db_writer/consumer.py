@@ -21,6 +21,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from reservesync import dead_letters, kafka
 from reservesync.crypto import FieldCipher
+from reservesync.heartbeat import heartbeat
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
 from reservesync.topics import ORACLE_STATE
 
@@ -112,12 +113,15 @@ class DbWriter:
         # One batch is written while the next is fetched and decoded: Postgres and Python work
         # at the same time. Writes stay strictly in order (each waits for the one before).
         writing: asyncio.Task[None] | None = None
+        records = 0
         try:
             while not stop.is_set():
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.writer_poll_timeout_ms,
                     max_records=self.settings.writer_batch_max,
                 )
+                records += sum(len(part) for part in batch.values())
+                heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
                 if not batch:
                     continue
                 settled = await asyncio.to_thread(writer.settle_all, batch)
@@ -252,7 +256,9 @@ async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
     delay = 0.2
     while True:
         try:
-            return await action()
+            result = await action()
+            heartbeat.reached("database")
+            return result
         except DATA_ERRORS:
             raise
         except (
@@ -265,6 +271,7 @@ async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
             asyncpg.InternalClientError,
         ) as exc:
             metrics.DB_RETRIES.inc()
+            heartbeat.waiting_for("database")
             log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -1,0 +1,54 @@
+"""The listener's own account of itself, as a process: `/healthz` while its loop turns,
+`/readyz` 503 "waiting for rpc" while its node is down, ready again when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from devstack import procs, services
+from devstack.rpc_faults import Faults, FaultyRpcProxy
+from support.stack import Endpoints
+from support.waiting import eventually
+
+if TYPE_CHECKING:  # see conftest.py
+    from chain_listener import listener_harness as harness
+else:
+    import listener_harness as harness
+
+LISTENER = "chain-listener"
+
+
+async def test_the_listener_reports_its_node_down_and_back(endpoints: Endpoints) -> None:
+    settings = harness.dev_chain_listener(endpoints, "probes")
+    prefix = settings.chain_transactional_id
+
+    async def answers(path: str, status: int, says: str) -> bool:
+        code, line = await asyncio.to_thread(services.probe, LISTENER, path, prefix=prefix)
+        return code == status and says in line
+
+    async with FaultyRpcProxy(endpoints.rpc_url, Faults()) as node:
+        env = {
+            **harness.environment(settings),
+            "CHAIN_RPC_URL": node.url,
+            "METRICS_PORT": str(procs.free_port(0)),
+        }
+        await asyncio.to_thread(
+            services.start, [LISTENER], env, stack=endpoints.env(), prefix=prefix
+        )
+        try:
+            await eventually(lambda: answers("/readyz", 200, "chain-listener ok"), what="ready")
+            node.outage = True
+            await eventually(
+                lambda: answers("/readyz", 503, "waiting for rpc"), what="the outage seen"
+            )
+            # Alive all the while: restarting a listener does not bring its node back.
+            assert await answers("/healthz", 200, "waiting for rpc")
+            node.outage = False
+            await eventually(lambda: answers("/readyz", 200, "chain-listener ok"), what="back")
+            _, metrics = await asyncio.to_thread(
+                services.probe, LISTENER, "/metrics", prefix=prefix
+            )
+            assert "chain_listener_rpc_errors_total" in metrics
+        finally:
+            await asyncio.to_thread(services.stop, [LISTENER], prefix=prefix)
