@@ -3,11 +3,17 @@ verifier written here from the documented definition alone (not the API's own co
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
-from support.world import ALICE, BOB, CAROL, DAVE, address
+import pytest
+from support.databases import FreshDatabase, fresh_database
+from support.stack import Endpoints
+from support.world import ALICE, BOB, CAROL, DAVE, World, address
 
 BALANCES = {address(ALICE): 130_000, address(BOB): 0, address(CAROL): 0, address(DAVE): 10_000}
 ORACLE_TOTAL = 130_000 + 70_000 + 40_000
@@ -78,3 +84,79 @@ def test_the_proof_of_a_stranger_is_404(client: httpx.Client) -> None:
     response = client.get("/proof-of-reserves/proof", params={"address": "0x" + "ee" * 20})
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_address"
+
+
+async def _attestations(url: str) -> list[tuple[object, ...]]:
+    connection = await asyncpg.connect(url)
+    try:
+        rows = await connection.fetch(
+            "SELECT id, merkle_root, total_rbtc_sats, total_btc_sats, users_count "
+            "FROM proof_of_reserves ORDER BY id"
+        )
+    finally:
+        await connection.close()
+    return [tuple(row.values()) for row in rows]
+
+
+def test_the_published_state_is_recorded_once(
+    client: httpx.Client, world_database: tuple[FreshDatabase, World]
+) -> None:
+    """Two API processes (with and without a rate limit) serve this database and each built
+    its tree at least once: one row, the one the response names."""
+    body = client.get("/proof-of-reserves").json()
+    recorded = asyncio.run(_attestations(world_database[0].migrator_url))
+    root = body["merkle"]["root"]
+    assert recorded == [(body["attestation_id"], root, 140_000, ORACLE_TOTAL, 4)]
+
+
+ROOT_A, ROOT_B = "0x" + "aa" * 32, "0x" + "bb" * 32
+T = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def _record_as_api(url: str, *states: tuple[int, str, datetime]) -> list[int | None]:
+    connection = await asyncpg.connect(url)
+    try:
+        return [
+            await connection.fetchval(
+                "SELECT api_record_reserves($1, $2, $3, $4, $5)", rbtc, 100, 2, root, as_of
+            )
+            for rbtc, root, as_of in states
+        ]
+    finally:
+        await connection.close()
+
+
+def test_recording_keeps_each_distinct_state_once_and_in_order(endpoints: Endpoints) -> None:
+    with fresh_database(endpoints) as fresh:
+        first, same, stale, newer = asyncio.run(
+            _record_as_api(
+                fresh.api_url,
+                (50, ROOT_A, T),
+                (50, ROOT_A, T + timedelta(seconds=30)),  # another replica, same state
+                (60, ROOT_B, T - timedelta(seconds=5)),  # read before the newest record
+                (60, ROOT_B, T + timedelta(seconds=60)),
+            )
+        )
+        assert first is not None
+        assert same == first
+        assert stale is None
+        assert newer is not None
+        assert newer > first
+        rows = asyncio.run(_attestations(fresh.migrator_url))
+        assert [(r[1], r[2]) for r in rows] == [(ROOT_A, 50), (ROOT_B, 60)]
+
+
+def test_the_api_role_cannot_write_the_table_itself(endpoints: Endpoints) -> None:
+    async def insert() -> None:
+        connection = await asyncpg.connect(fresh.api_url)
+        try:
+            await connection.execute(
+                "INSERT INTO proof_of_reserves (total_rbtc_sats, total_btc_sats, users_count, "
+                "merkle_root, as_of) VALUES (1, 1, 1, $1, now())",
+                ROOT_A,
+            )
+        finally:
+            await connection.close()
+
+    with fresh_database(endpoints) as fresh, pytest.raises(asyncpg.InsufficientPrivilegeError):
+        asyncio.run(insert())

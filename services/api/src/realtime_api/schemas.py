@@ -206,6 +206,9 @@ class ProofOfReserves(BaseModel):
     users: int
     oracle_users: int
     merkle: MerkleCommitment
+    attestation_id: int | None = Field(
+        description="the `proof_of_reserves` row that records this state, for later lookup"
+    )
     as_of: UtcDatetime
     age_s: float
 

@@ -43,6 +43,7 @@ async def get_proof_of_reserves(snapshot: ReservesDep) -> schemas.ProofOfReserve
         merkle=schemas.MerkleCommitment(
             scheme=SCHEME, root=_hex(tree.root), total_sats=rbtc, leaves=tree.leaf_count
         ),
+        attestation_id=snapshot.attestation_id,
         as_of=snapshot.as_of,
         age_s=age_s(snapshot.as_of, datetime.now(UTC)) or 0.0,
     )

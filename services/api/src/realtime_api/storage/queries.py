@@ -18,6 +18,8 @@ USER_DISPUTES = "SELECT * FROM api_user_disputes($1, $2, $3)"
 RECENT_DISPUTES = "SELECT * FROM api_recent_disputes($1, $2)"
 OWN_BITCOIN_ADDRESSES = "SELECT * FROM api_bitcoin_addresses($1)"
 """The user's Bitcoin address ciphertexts, through the owner's narrow definer function."""
+RECORD_RESERVES = "SELECT api_record_reserves($1, $2, $3, $4, $5)"
+"""The API's one write (migration 0004): the reserves state it publishes, recorded once."""
 
 
 async def fetch_page(

@@ -7,6 +7,7 @@ changed, in two parts with their own cadence:
   instant. About a second of database time at 100k users (a lookup of each user's latest
   balance) plus a quarter of a second of hashing: far too slow per request, and rebuilt at
   most once a minute by default, since a live writer changes balances every few seconds.
+  Each state it publishes is recorded in `proof_of_reserves` (migration 0004), once.
 
 Change detector: every record the db-writer applies moves its stored offsets (`sink_offsets`,
 committed in the same transaction as the rows), so their sum, count and newest update time
@@ -30,7 +31,7 @@ from typing import Generic, TypeVar
 
 from realtime_api import metrics
 from realtime_api.domain import merkle
-from realtime_api.storage import aggregates
+from realtime_api.storage import aggregates, queries
 from realtime_api.storage.aggregates import PoolEvent
 from realtime_api.storage.database import ALL_USERS, Reader
 
@@ -57,6 +58,9 @@ class Reserves:
     tree: merkle.MerkleSumTree
     oracle_sats: int
     oracle_users: int
+    attestation_id: int | None
+    """The `proof_of_reserves` row recording this state (None: a newer one was recorded
+    while this was read)."""
 
 
 Part = TypeVar("Part", Aggregates, Reserves)
@@ -178,4 +182,20 @@ class SnapshotKeeper:
             self._executor, merkle.build, bytes(records)
         )
         metrics.SNAPSHOT_USERS.set(tree.leaf_count)
-        return Reserves(as_of, fingerprint, tree, int(oracle["sats"]), int(oracle["users"]))
+        oracle_sats, oracle_users = int(oracle["sats"]), int(oracle["users"])
+        attestation = await self._reader.record(
+            queries.RECORD_RESERVES,
+            tree.total,
+            oracle_sats,
+            tree.leaf_count,
+            "0x" + tree.root.hex(),
+            as_of,
+        )
+        return Reserves(
+            as_of,
+            fingerprint,
+            tree,
+            oracle_sats,
+            oracle_users,
+            attestation if isinstance(attestation, int) else None,
+        )
