@@ -210,6 +210,8 @@ async def test_replay_rebuilds_the_same_content(
 ) -> None:
     """The session's live database against a replay of every topic into an empty one."""
     env = {**pipeline.env(), "DATABASE_URL": pipeline.database_urls["rs_writer"]}
+    # Whatever the other tests published, and some of its own when run alone.
+    await _stream(pipeline, 1_000, users=20)
     live = await asyncpg.connect(pipeline.migrator_url)
     try:
         await eventually(lambda: _stored_all(live, pipeline), within=120, what="live caught up")

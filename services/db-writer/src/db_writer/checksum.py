@@ -16,7 +16,14 @@ from dataclasses import dataclass
 
 import asyncpg
 from reservesync.crypto import FieldCipher
-from reservesync.settings import DatabaseSettings, EncryptionSettings
+
+from db_writer.config import DatabaseToolSettings
+from db_writer.encrypted import (
+    DISPUTE_DESCRIPTIONS,
+    OPERATION_BITCOIN_ADDRESSES,
+    WATCHED_BITCOIN_ADDRESSES,
+    EncryptedColumn,
+)
 
 IGNORED = {"id", "created_at", "updated_at", "src_topic", "src_partition", "src_offset", "key_id"}
 
@@ -25,8 +32,7 @@ IGNORED = {"id", "created_at", "updated_at", "src_topic", "src_partition", "src_
 class Checked:
     table: str
     order_by: str
-    # encrypted column -> SQL expression of the context it was encrypted with
-    encrypted: tuple[tuple[str, str], ...] = ()
+    encrypted: tuple[EncryptedColumn, ...] = ()
 
 
 CHECKED = (
@@ -38,24 +44,11 @@ CHECKED = (
     Checked(
         "balance_disputes",
         "user_address, occurred_at, kind, tx_hash, operation_id, reported_balance, oracle_balance",
-        (("description_ciphertext", "'balance_disputes.description:' || operation_id"),),
+        (DISPUTE_DESCRIPTIONS,),
     ),
-    Checked(
-        "oracle_operations_log",
-        "operation_id",
-        (
-            (
-                "bitcoin_address_ciphertext",
-                "'oracle_operations_log.bitcoin_address:' || operation_id",
-            ),
-        ),
-    ),
+    Checked("oracle_operations_log", "operation_id", (OPERATION_BITCOIN_ADDRESSES,)),
     Checked("oracle_user_states", "user_address"),
-    Checked(
-        "bitcoin_addresses",
-        "user_address, address_lookup",
-        (("address_ciphertext", "'bitcoin_addresses.address:' || user_address"),),
-    ),
+    Checked("bitcoin_addresses", "user_address, address_lookup", (WATCHED_BITCOIN_ADDRESSES,)),
     Checked("system_contracts", "chain_id, name"),
     Checked("yield_operations_log", "chain_id, tx_hash, log_index"),
     Checked("yield_scales_participants", "user_address"),
@@ -65,7 +58,7 @@ CHECKED = (
 async def table_digest(
     connection: asyncpg.Connection, checked: Checked, cipher: FieldCipher
 ) -> tuple[int, str]:
-    contexts = ", ".join(f"{expr} AS _ctx_{column}" for column, expr in checked.encrypted)
+    contexts = ", ".join(f"{e.context_sql} AS _ctx_{e.column}" for e in checked.encrypted)
     select = "*" + (f", {contexts}" if contexts else "")
     digest = hashlib.sha256()
     rows = 0
@@ -78,7 +71,7 @@ async def table_digest(
                 if name in IGNORED or name.startswith("_ctx_"):
                     continue
                 shown = value
-                if value is not None and any(name == c for c, _ in checked.encrypted):
+                if value is not None and any(name == e.column for e in checked.encrypted):
                     shown = cipher.decrypt(bytes(value), context=record[f"_ctx_{name}"])
                 values.append(f"{name}={shown!r}")
             digest.update(("|".join(values) + "\n").encode())
@@ -100,16 +93,12 @@ def combined(per_table: dict[str, tuple[int, str]]) -> str:
     ).hexdigest()
 
 
-class _Settings(DatabaseSettings, EncryptionSettings):
-    pass
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m db_writer.checksum [--database-url URL]`: print per-table and total digests."""
     parser = argparse.ArgumentParser(prog="db_writer.checksum", description=main.__doc__)
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     args = parser.parse_args(argv)
-    settings = _Settings()
+    settings = DatabaseToolSettings()
     dsn = args.database_url or settings.asyncpg_dsn
     per_table = asyncio.run(database_checksum(dsn, FieldCipher.from_settings(settings)))
     for table, (rows, digest) in per_table.items():

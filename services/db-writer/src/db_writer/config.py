@@ -11,6 +11,10 @@ SOURCE_TOPICS: dict[str, Topic] = {
 }
 
 
+class DatabaseToolSettings(DatabaseSettings, EncryptionSettings):
+    """What the commands that work on the database alone need (checksum, re-encryption)."""
+
+
 class Settings(KafkaSettings, DatabaseSettings, EncryptionSettings):
     writer_group_id: str = "rbtc-db-writer"
     writer_topics: NameList = Field(
