@@ -50,6 +50,18 @@ def chain_event(
     )
 
 
+def synced_args(user: str, new: int, delta: int, fee: int) -> dict[str, str | bool]:
+    """`Synced`'s arguments as the listener decodes them (a burn's balance half has no fee)."""
+    return {
+        "user": user,
+        "newBalanceSats": str(new),
+        "deltaSats": str(delta),
+        "feeWei": str(fee),
+        "height": "0" if fee == 0 else "840000",
+        "timestamp": "1757667600",
+    }
+
+
 def synced(
     deployment: DeploymentRecord,
     user: str,
@@ -68,14 +80,7 @@ def synced(
         deployment,
         SystemContract.ORACLE_AGGREGATOR,
         "Synced",
-        {
-            "user": user,
-            "newBalanceSats": str(new),
-            "deltaSats": str(delta),
-            "feeWei": str(fee),
-            "height": "0" if fee == 0 else "840000",
-            "timestamp": "1757667600",
-        },
+        synced_args(user, new, delta, fee),
         block_number=block,
         block_hash=block_hash,
         log_index=log_index,

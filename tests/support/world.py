@@ -40,7 +40,7 @@ from reservesync.messages import (
 )
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
-from support.messages import T0, chain_event, random_hash
+from support.messages import T0, chain_event, random_hash, synced_args
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.VAULT_WRBTC
@@ -72,7 +72,7 @@ class World:
         self,
         contract: SystemContract,
         event: str,
-        args: dict[str, str],
+        args: dict[str, str | bool],
         *,
         same_block: bool = False,
         tx_hash: str | None = None,
@@ -106,14 +106,7 @@ class World:
         tx_hash: str | None = None,
         log_index: int = 0,
     ) -> None:
-        args = {
-            "user": user,
-            "newBalanceSats": str(new),
-            "deltaSats": str(delta),
-            "feeWei": str(fee),
-            "height": "0" if fee == 0 else "840000",
-            "timestamp": "1757667600",
-        }
+        args = synced_args(user, new, delta, fee)
         self.chain(
             AGGREGATOR, "Synced", args, same_block=same_block, tx_hash=tx_hash, log_index=log_index
         )
