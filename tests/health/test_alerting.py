@@ -8,6 +8,7 @@ from health_monitor.domain import score
 from health_monitor.domain.alerting import AlertBook, Condition, Thresholds, conditions
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.lag import GroupLag, PartitionLag
+from health_monitor.domain.reserves import Attestation
 from reservesync.messages import AlertState, Severity
 
 from health.seed import SEED_COUNTS
@@ -122,3 +123,22 @@ def test_a_writer_keeping_up_is_in_flight_not_missing() -> None:
         writer_catching_up=True,
     )
     assert [c.alert_id for c in found] == ["health:score"]
+
+
+def test_reserves_under_backed_is_critical_and_fully_backed_is_quiet() -> None:
+    components = score.components(SEED_COUNTS)
+    at = datetime(2025, 9, 21, 12, 0, tzinfo=UTC)
+
+    def reserves_alerts(attestation: Attestation) -> list[Condition]:
+        found = conditions(
+            100.0, components, [], {}, Thresholds(), writer_catching_up=True, reserves=attestation
+        )
+        return [c for c in found if c.kind == "reserves_under_backed"]
+
+    (under,) = reserves_alerts(Attestation(rbtc_sats=200_000, btc_sats=150_000, as_of=at))
+    assert under.alert_id == "health:reserves"
+    assert under.severity is Severity.CRITICAL
+    assert under.details["backing_ratio"] == 0.75
+    assert "150,000 sats of BTC for 200,000 sats of rBTC" in under.summary
+    assert reserves_alerts(Attestation(rbtc_sats=200_000, btc_sats=200_000, as_of=at)) == []
+    assert reserves_alerts(Attestation(rbtc_sats=0, btc_sats=0, as_of=at)) == []

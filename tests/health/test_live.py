@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import asyncpg
 import httpx
 from devstack import browser
 from health_monitor.domain.burrow import LagStatus
@@ -116,6 +117,38 @@ async def test_a_stopped_writer_shows_as_lag_a_lower_score_and_alerts(world: Wor
     )
     assert delivered == ["firing", "resolved"]
     assert world.webhook.refused == 1
+
+
+async def _attest(world: World, rbtc: int, btc: int) -> None:
+    """A reserves state as the API records it (through its definer function, as `rs_api`)."""
+    connection = await asyncpg.connect(world.database.api_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET TRANSACTION READ WRITE")
+            await connection.fetchval(
+                "SELECT api_record_reserves($1, $2, 1, $3, now())", rbtc, btc, random_hash()
+            )
+    finally:
+        await connection.close()
+
+
+async def test_reserves_the_api_published_under_backed_raise_an_alert_until_backed(
+    world: World,
+) -> None:
+    await settled(world)
+    await _attest(world, 200_000, 150_000)
+    alert = "health:reserves"
+    firing = await eventually(lambda: _states(world, alert), what="the under-backed alert")
+    assert firing[alert] == [AlertState.FIRING]
+    (raised,) = [a for a in await world.alerts() if a.alert_id == alert]
+    assert raised.kind == "reserves_under_backed"
+    assert raised.details["backing_ratio"] == 0.75
+    await _attest(world, 200_000, 200_000)
+    resolved = await eventually(
+        lambda: _states(world, alert, resolved=True), what="the alert resolved once backed"
+    )
+    assert resolved[alert] == [AlertState.FIRING, AlertState.RESOLVED]
+    await settled(world)
 
 
 async def _states(

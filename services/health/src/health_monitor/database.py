@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from health_monitor.domain.reserves import Attestation
+
 COUNTED_TABLES = ("transactions", "users", "emergency_burns", "oracle_operations_log")
 YIELD_TABLES = ("yield_scales_participants", "yield_operations_log")
 
@@ -32,6 +34,7 @@ class DatabaseView:
     """Every YieldScales table is in place."""
     yield_participants: bool
     """At least one active YieldScales participant."""
+    reserves: Attestation | None = None
 
 
 class DatabaseReader:
@@ -68,6 +71,10 @@ class DatabaseReader:
             participants = bool(tables) and await connection.fetchval(
                 "SELECT EXISTS (SELECT 1 FROM yield_scales_participants WHERE active)"
             )
+            newest = await connection.fetchrow(
+                "SELECT total_rbtc_sats, total_btc_sats, as_of FROM proof_of_reserves "
+                "ORDER BY id DESC LIMIT 1"
+            )
         rows = dict.fromkeys(COUNTED_TABLES, 0)
         rows.update({r["table_name"]: int(r["n"]) for r in counted})
         return DatabaseView(
@@ -77,4 +84,5 @@ class DatabaseReader:
             ],
             yield_tables=bool(tables),
             yield_participants=bool(participants),
+            reserves=Attestation(newest[0], newest[1], newest[2]) if newest else None,
         )

@@ -5,6 +5,10 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 SCORE = Gauge("health_score_percent", "The weighted health score (SPEC section 6)")
+BACKING_RATIO = Gauge(
+    "health_backing_ratio",
+    "Total BTC the oracle reports / total rBTC, as the API last published them (1 = fully backed)",
+)
 COMPONENT_PERCENT = Gauge(
     "health_component_percent",
     "Whole percent of a component's source in the database",

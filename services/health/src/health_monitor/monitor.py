@@ -77,6 +77,8 @@ class Monitor:
         started = time.perf_counter()
         now = datetime.now(UTC)
         view = await self.parts.database.read(self.settings.chain_id)
+        if view.reserves is not None and view.reserves.backing_ratio is not None:
+            metrics.BACKING_RATIO.set(view.reserves.backing_ratio)
         contracts = await self._contracts(view)
         groups = await self._sample_lag(now.timestamp())
         report = self._report(now, view, contracts, groups)
@@ -92,6 +94,7 @@ class Monitor:
                 self.parts.letters.growth(now.timestamp(), self.settings.health_dlq_growth_s),
                 self.thresholds,
                 writer_catching_up=self._writer_catching_up(groups),
+                reserves=view.reserves,
             )
             announced = self.alerts.update(now, found)
             if announced:

@@ -15,6 +15,7 @@ from reservesync.messages import Alert, AlertState, Severity
 
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.lag import GroupLag
+from health_monitor.domain.reserves import Attestation
 from health_monitor.domain.score import ComponentHealth, SyncStatus
 
 OWN_PREFIX = "health:"
@@ -46,6 +47,7 @@ def conditions(
     thresholds: Thresholds,
     *,
     writer_catching_up: bool = False,
+    reserves: Attestation | None = None,
 ) -> list[Condition]:
     """What is wrong right now, one condition per alert id.
 
@@ -116,7 +118,26 @@ def conditions(
                     {"source_topic": topic, "new_dead_letters": grown},
                 )
             )
+    if reserves is not None and not reserves.fully_backed:
+        found.append(_under_backed(reserves))
     return found
+
+
+def _under_backed(reserves: Attestation) -> Condition:
+    ratio = reserves.backing_ratio or 0.0
+    return Condition(
+        f"{OWN_PREFIX}reserves",
+        "reserves_under_backed",
+        Severity.CRITICAL,
+        f"reserves under-backed: {reserves.btc_sats:,} sats of BTC for {reserves.rbtc_sats:,} "
+        f"sats of rBTC (ratio {ratio:.4f}) as of {reserves.as_of.isoformat()}",
+        {
+            "total_btc_sats": reserves.btc_sats,
+            "total_rbtc_sats": reserves.rbtc_sats,
+            "backing_ratio": round(ratio, 6),
+            "as_of": reserves.as_of.isoformat(),
+        },
+    )
 
 
 class AlertBook:

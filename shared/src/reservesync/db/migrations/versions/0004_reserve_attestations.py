@@ -10,6 +10,8 @@ DEFINER), which appends a row when the state differs from the newest row. Replic
 take the same advisory lock, so replicas publishing one state record it once; a snapshot read
 before the newest row's `as_of` records nothing (it would rewrite history out of order).
 
+`rs_health` reads the newest row, to alert when the reserves are not fully backed.
+
 Revision ID: 0004
 Revises: 0003
 """
@@ -56,6 +58,7 @@ REVOKE ALL ON FUNCTION api_record_reserves(bigint, bigint, integer, text, timest
 GRANT EXECUTE ON FUNCTION api_record_reserves(bigint, bigint, integer, text, timestamptz)
     TO rs_api;
 CREATE INDEX proof_of_reserves_root_idx ON proof_of_reserves (merkle_root);
+GRANT SELECT ON proof_of_reserves TO rs_health;
 """
 
 
@@ -65,6 +68,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     run_script(
+        "REVOKE SELECT ON proof_of_reserves FROM rs_health; "
         "DROP INDEX proof_of_reserves_root_idx; "
         "DROP FUNCTION api_record_reserves(bigint, bigint, integer, text, timestamptz);"
     )
