@@ -43,6 +43,12 @@ def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> 
     assert "## Health with our pipeline: 100.0%" in output
     assert "TOTAL SYSTEM HEALTH" in output
     assert "the seed's pipeline: 68.4%; ours: 100.0%" in output
+    # The seed's final balances, fully backed, and on record.
+    assert (
+        "proof of reserves: 238,967 sats of rBTC, 238,967 sats of BTC reported by the oracle "
+        "(ratio 1.000000)"
+    ) in output
+    assert "recorded as proof_of_reserves #" in output
 
 
 @pytest.mark.timeout(1500)
@@ -58,6 +64,7 @@ def test_fault_drills_lose_and_duplicate_nothing(own_stack: dict[str, str]) -> N
         "Kafka restarted",
         "PostgreSQL restarted",
         "RPC answered 503",
+        "its /readyz meanwhile: 503 chain-listener waiting for rpc",
     ):
         assert fault in injected, fault
     verified = output.split("## Verified")[1]
@@ -66,3 +73,4 @@ def test_fault_drills_lose_and_duplicate_nothing(own_stack: dict[str, str]) -> N
     assert "each logged once" in verified
     assert "same checksum" in verified
     assert "health score 100.0%" in verified
+    assert "db-writer /readyz 200: db-writer ok" in verified

@@ -27,7 +27,7 @@ from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
 from reservesync.db.migrate import upgrade
 
-from devstack import health_report, phases, services, settling, stack
+from devstack import health_report, phases, reserves_line, services, settling, stack
 from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
 from devstack.oracle.running import RunningOracle, running_oracle
@@ -66,7 +66,12 @@ async def _legacy_phase(
     urls = await asyncio.to_thread(
         services.start,
         services.SERVICES,
-        {**phases.DEMO_CHAIN, **phases.LEGACY, **_oracle_logger_env(oracle, token)},
+        {
+            **phases.DEMO_CHAIN,
+            **phases.LEGACY,
+            **reserves_line.DEMO_API,
+            **_oracle_logger_env(oracle, token),
+        },
     )
     env.update(urls)
     say("services: " + ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
@@ -116,7 +121,8 @@ async def _run(once: bool) -> int:
         )
         legacy = await _legacy_phase(env, oracle, protocol, token)
         ours = await _our_phase(env, oracle, token, start_block)
-        _summary(env, legacy, ours)
+        reserves = await reserves_line.fresh_line(env["API_URL"], env[ENV_KEYS["rs_health"]])
+        _summary(env, legacy, ours, reserves)
         if once:
             await asyncio.to_thread(services.stop)
             return 0 if ours.score == 100 else 1
@@ -125,7 +131,10 @@ async def _run(once: bool) -> int:
 
 
 def _summary(
-    env: Mapping[str, str], legacy: health_report.HealthVerdict, ours: health_report.HealthVerdict
+    env: Mapping[str, str],
+    legacy: health_report.HealthVerdict,
+    ours: health_report.HealthVerdict,
+    reserves: str,
 ) -> None:
     say("\n## Result")
     say(f"- the seed's pipeline: {legacy.score_text}; ours: {ours.score_text}")
@@ -135,6 +144,7 @@ def _summary(
         f"{SEED.emergency_burns} emergency burns ({SEED.emergency_burned_sats:,} sats), "
         f"{SEED.synced_sats:,} sats synced"
     )
+    say(reserves)
     say(f"- dashboard: {env['HEALTH_URL']}/   health JSON: {env['HEALTH_URL']}/v1/health")
     say(f"- realtime API: {env['API_URL']}/docs")
     say(

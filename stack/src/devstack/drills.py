@@ -130,9 +130,8 @@ class Drill:
         # What an operator's probe would have seen meanwhile (the listener polls every 0.25 s).
         await asyncio.sleep(min(2.0, OUTAGE_S / 2))
         status, line = await asyncio.to_thread(services.probe, "chain-listener")
-        return (
-            f"the listener's RPC answered 503 for {OUTAGE_S:.0f} s (its /readyz: {status} {line})"
-        )
+        outage = f"the listener's RPC answered 503 for {OUTAGE_S:.0f} s"
+        return f"{outage} (its /readyz meanwhile: {status} {line})"
 
     async def _supervise(self) -> str:
         """Restart what exited, as a supervisor would; say what it had to restart."""
