@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import secrets
-import shlex
 import subprocess
 import tempfile
 import time
@@ -67,6 +66,8 @@ class Run:
     ready_s: float
     """From the process's start until `/ready` answered 200 (historical indexing done)."""
     rows: int
+    cpu_s: float
+    """Of the Ponder process until ready: on shared cores it moves less than the seconds do."""
     peak_rss_mib: float
     load: float
 
@@ -130,13 +131,14 @@ def _run(admin_url: str, chain: dict[str, str], events: int, database: str) -> R
     try:
         serving_s = _until(lambda: _status(port, "/health") == 200, started, pid)
         ready_s = _until(lambda: _status(port, "/ready") == 200, started, pid)
+        cpu_s = sink.cpu_seconds(pid)
         rows = asyncio.run(_rows(url))
         peak = sink.peak_rss_mib(pid)  # VmHWM: the kernel keeps the peak, one read suffices
     finally:
         procs.stop(PROCESS)
     if rows != events:
         raise RuntimeError(f"Ponder was ready with {rows:,} rows for {events:,} events")
-    return Run(serving_s, ready_s, rows, peak, os.getloadavg()[0])
+    return Run(serving_s, ready_s, rows, cpu_s, peak, os.getloadavg()[0])
 
 
 async def _fresh_database(admin_url: str, name: str) -> str:
@@ -198,7 +200,8 @@ def lines(runs: list[Run], events: int, blocks: int) -> list[str]:
         machine.describe(),
         f"ponder: {events:,} FeeVault Deposited events in {blocks} blocks from a local Hardhat "
         f"node into PostgreSQL, one row per event ({used}; `ponder start`, RPC cache off, "
-        "a fresh database per run, endBlock = the head)",
+        f"a fresh database per run, endBlock = the last loaded block, {FINALITY_BLOCKS} empty "
+        "blocks above it)",
     ]
     for n, run in enumerate(runs, 1):
         indexing_s = run.ready_s - run.serving_s
@@ -206,12 +209,12 @@ def lines(runs: list[Run], events: int, blocks: int) -> list[str]:
             f"  run {n}: start -> /ready {run.ready_s:.2f}s = {events / run.ready_s:,.0f} "
             f"events/s; without the start-up ({run.serving_s:.2f}s until its server answered) "
             f"{indexing_s:.2f}s = {events / indexing_s:,.0f} events/s; {run.rows:,} rows; "
-            f"peak RSS of the node process {run.peak_rss_mib:.0f} MiB; load {run.load:.2f}"
+            f"{run.cpu_s:.1f} CPU s and peak RSS {run.peak_rss_mib:.0f} MiB of Ponder's node "
+            f"process; load {run.load:.2f}"
         )
-    command = ["python", "-m", "bench", "ponder"]
     out.append(
         f"  command: BENCH_PONDER_EVENTS={COUNT} BENCH_PONDER_RUNS={RUNS} "
-        f".venv/bin/{shlex.join(command)}"
+        ".venv/bin/python -m bench ponder"
     )
     return out
 
