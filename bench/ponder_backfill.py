@@ -51,6 +51,7 @@ RUNS = int(os.environ.get("BENCH_PONDER_RUNS", "1"))
 PROJECT = Path(__file__).resolve().parent / "ponder"
 STACK_DIR = PROJECT.parent.parent / ".stack-bench-ponder"
 PROCESS = "bench-ponder"
+NODE = "bench-ponder-hardhat"
 SCHEMA = "bench"
 FINALITY_BLOCKS = 30
 """Ponder's finality depth for a chain it does not know: it indexes the newest 30 blocks
@@ -68,6 +69,8 @@ class Run:
     rows: int
     cpu_s: float
     """Of the Ponder process until ready: on shared cores it moves less than the seconds do."""
+    node_cpu_s: float
+    """Of the Hardhat node meanwhile, answering Ponder's requests."""
     peak_rss_mib: float
     load: float
 
@@ -77,7 +80,7 @@ def main() -> None:
     install()
     with tempfile.TemporaryDirectory() as build, _postgres() as admin_url:
         contracts = compile_with_test_contracts(Path(build))
-        with private_chain(contracts, "bench-ponder-hardhat", BACKFILL_CHAIN_ID) as node:
+        with private_chain(contracts, NODE, BACKFILL_CHAIN_ID) as node:
             first, last, events = load_deposits(node, contracts, COUNT)
             node.mine(FINALITY_BLOCKS)
             chain = _chain_env(node, first, last)
@@ -126,19 +129,23 @@ def _run(admin_url: str, chain: dict[str, str], events: int, database: str) -> R
     url = asyncio.run(_fresh_database(admin_url, database))
     port = procs.free_port(42069)
     argv = ["node_modules/.bin/ponder", "start", "--schema", SCHEMA, "--port", str(port)]
+    node_pid = procs.running_pid(NODE)
+    assert node_pid is not None, "the Hardhat node is gone"
+    node_cpu_before = sink.cpu_seconds(node_pid)
     started = time.perf_counter()
     pid = procs.start(PROCESS, argv, cwd=PROJECT, env={**chain, "DATABASE_URL": url})
     try:
         serving_s = _until(lambda: _status(port, "/health") == 200, started, pid)
         ready_s = _until(lambda: _status(port, "/ready") == 200, started, pid)
         cpu_s = sink.cpu_seconds(pid)
+        node_cpu_s = sink.cpu_seconds(node_pid) - node_cpu_before
         rows = asyncio.run(_rows(url))
         peak = sink.peak_rss_mib(pid)  # VmHWM: the kernel keeps the peak, one read suffices
     finally:
         procs.stop(PROCESS)
     if rows != events:
         raise RuntimeError(f"Ponder was ready with {rows:,} rows for {events:,} events")
-    return Run(serving_s, ready_s, rows, cpu_s, peak, os.getloadavg()[0])
+    return Run(serving_s, ready_s, rows, cpu_s, node_cpu_s, peak, os.getloadavg()[0])
 
 
 async def _fresh_database(admin_url: str, name: str) -> str:
@@ -210,7 +217,7 @@ def lines(runs: list[Run], events: int, blocks: int) -> list[str]:
             f"events/s; without the start-up ({run.serving_s:.2f}s until its server answered) "
             f"{indexing_s:.2f}s = {events / indexing_s:,.0f} events/s; {run.rows:,} rows; "
             f"{run.cpu_s:.1f} CPU s and peak RSS {run.peak_rss_mib:.0f} MiB of Ponder's node "
-            f"process; load {run.load:.2f}"
+            f"process, {run.node_cpu_s:.1f} CPU s of the Hardhat node; load {run.load:.2f}"
         )
     out.append(
         f"  command: BENCH_PONDER_EVENTS={COUNT} BENCH_PONDER_RUNS={RUNS} "
