@@ -3,12 +3,12 @@ indexer figure.
 
 The same private Hardhat node (chain id 31339) gets BENCH_PONDER_EVENTS FeeVault Deposited
 events (default 100,000) from BatchDepositor transactions. Ponder (`ponder start`, never `dev`)
-indexes them from the first block of the load to the head into a PostgreSQL of the benchmark's
-own (`.stack-bench-ponder/`, a new cluster each invocation, wiped afterwards; the developer's
-`.stack/` is never touched): one row per event in `bench.deposit`, keyed by Ponder's event id.
-Timed from the process's start until `/ready` answers 200; then the table must hold exactly
-one row per event. Each of BENCH_PONDER_RUNS runs (default 1) gets a database of its own and
-Ponder's RPC cache is off, so no run is served from an earlier one's answers.
+indexes them from the first block of the load to its last (its `endBlock`) into a PostgreSQL of
+the benchmark's own (`.stack-bench-ponder/`, a new cluster each invocation, wiped afterwards;
+the developer's `.stack/` is never touched): one row per event in `bench.deposit`, keyed by
+Ponder's event id. Timed from the process's start until `/ready` answers 200; then the table
+must hold exactly one row per event. Each of BENCH_PONDER_RUNS runs (default 1) gets a database
+of its own and Ponder's RPC cache is off, so no run is served from an earlier one's answers.
 
 The first run installs `bench/ponder/node_modules` (`npm ci`, ~230 MB, needs the npm
 registry), so `make bench` leaves it out: `.venv/bin/python -m bench ponder` runs it. Ponder
