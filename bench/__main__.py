@@ -15,6 +15,7 @@ from bench import (
     health,
     latency,
     machine,
+    ponder_backfill,
     profile_writer,
     scaling,
     sink,
@@ -58,9 +59,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "health": (_health, "BENCH_HEALTH_ROWS"),
     "api": (_api, "BENCH_API_USERS, BENCH_API_RATE"),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
+    "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),
 }
-NOT_BY_DEFAULT = {"profile"}
-"""Tools rather than figures: run only when named."""
+NOT_BY_DEFAULT = {"profile", "ponder"}
+"""Run only when named: a tool rather than figures (profile), or a third-party comparison whose
+first run downloads its npm dependencies (ponder)."""
 
 
 def main(argv: list[str]) -> int:

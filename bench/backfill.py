@@ -35,24 +35,22 @@ from prometheus_client import REGISTRY
 from web3 import Web3
 
 from bench.private_chain import (
+    BACKFILL_CHAIN_ID,
     PrivateChain,
     compile_with_test_contracts,
-    deploy_test_contract,
-    deposit_for_many,
+    load_deposits,
     private_chain,
 )
 
 COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
-PER_TRANSACTION = 800  # new users cost ~31k gas each: 800 fit Hardhat's 30M block gas limit
-BENCH_CHAIN_ID = 31339
 
 
 def main() -> None:
     """Print the figures of one run, and the command that produced them."""
     with tempfile.TemporaryDirectory() as build, _kafka() as bootstrap:
         contracts = compile_with_test_contracts(Path(build))
-        with private_chain(contracts, "bench-hardhat", BENCH_CHAIN_ID) as node:
-            first, last, events = _load(node, contracts, COUNT)
+        with private_chain(contracts, "bench-hardhat", BACKFILL_CHAIN_ID) as node:
+            first, last, events = load_deposits(node, contracts, COUNT)
             _raw_logs(node.rpc_url, first, last, node.addresses())  # the node warms up
             addresses = node.addresses()
             raw_s, raw_events = _timed(lambda: _raw_logs(node.rpc_url, first, last, addresses))
@@ -91,18 +89,6 @@ def _kafka() -> Iterator[str]:
             del os.environ["RESERVESYNC_STACK_DIR"]
         else:
             os.environ["RESERVESYNC_STACK_DIR"] = previous
-
-
-def _load(node: PrivateChain, contracts: Path, count: int) -> tuple[int, int, int]:
-    """Mine `count` FeeVault events; returns (first block, last block, events)."""
-    depositor = deploy_test_contract(node.w3, contracts, "BatchDepositor")
-    first = node.head() + 1
-    made = 0
-    while made < count:
-        # One seed: the same users every time, so storage is warm and loading is quick.
-        batch = min(PER_TRANSACTION, count - made)
-        made += len(deposit_for_many(node.protocol, depositor, 1, batch)["logs"])
-    return first, node.head(), made
 
 
 def _timed(run: Any) -> tuple[float, int]:

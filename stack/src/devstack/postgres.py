@@ -16,7 +16,7 @@ import subprocess
 from pathlib import Path
 
 from devstack import procs
-from devstack.paths import log_dir, stack_dir
+from devstack.paths import log_dir, run_dir, stack_dir
 
 NAME = "postgres"
 ADMIN_USER = "reservesync_admin"
@@ -147,7 +147,8 @@ def up(port: int, admin_password: str) -> str:
 
 
 def data_dir_marker() -> Path:
-    return stack_dir() / "run" / "postgres.datadir"
+    # run_dir() makes `run/`: a new stack directory has none before its first process.
+    return run_dir() / "postgres.datadir"
 
 
 def running() -> bool:
