@@ -38,7 +38,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 from devstack import database, postgres, procs
-from devstack.paths import log_dir, run_dir
+from devstack.paths import log_dir, run_dir, stack_dir_at
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
@@ -86,32 +86,27 @@ class Sample:
 def bench_database() -> Iterator[tuple[dict[str, str], str]]:
     """(role -> URL, field key) of the benchmark's own server; stopped at the end, and wiped
     unless BENCH_API_KEEP=1."""
-    previous = os.environ.get("RESERVESYNC_STACK_DIR")
-    os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
-    try:
-        secrets_file = run_dir() / "bench-api.json"
-        if not secrets_file.exists():
-            stored = {role: secrets.token_urlsafe(18) for role in ("admin", *database.ROLES)}
-            stored["field_key"] = secrets.token_hex(32)
-            secrets_file.write_text(json.dumps(stored))
-        stored = json.loads(secrets_file.read_text())
-        port = procs.free_port(25432)
-        admin = postgres.up(port, stored["admin"])
-        asyncio.run(database.provision(admin, {r: stored[r] for r in database.ROLES}))
-        urls = {r: database.url(r, stored[r], port) for r in database.ROLES}
-        urls["admin"] = admin
-        upgrade(urls["rs_migrator"])
-        yield urls, stored["field_key"]
-    finally:
-        procs.stop(PROCESS)
-        postgres.down()
-        if not KEEP:
-            postgres.wipe()
-            (run_dir() / "bench-api.json").unlink(missing_ok=True)
-        if previous is None:
-            os.environ.pop("RESERVESYNC_STACK_DIR", None)
-        else:
-            os.environ["RESERVESYNC_STACK_DIR"] = previous
+    with stack_dir_at(STACK_DIR):
+        try:
+            secrets_file = run_dir() / "bench-api.json"
+            if not secrets_file.exists():
+                stored = {role: secrets.token_urlsafe(18) for role in ("admin", *database.ROLES)}
+                stored["field_key"] = secrets.token_hex(32)
+                secrets_file.write_text(json.dumps(stored))
+            stored = json.loads(secrets_file.read_text())
+            port = procs.free_port(25432)
+            admin = postgres.up(port, stored["admin"])
+            asyncio.run(database.provision(admin, {r: stored[r] for r in database.ROLES}))
+            urls = {r: database.url(r, stored[r], port) for r in database.ROLES}
+            urls["admin"] = admin
+            upgrade(urls["rs_migrator"])
+            yield urls, stored["field_key"]
+        finally:
+            procs.stop(PROCESS)
+            postgres.down()
+            if not KEEP:
+                postgres.wipe()
+                (run_dir() / "bench-api.json").unlink(missing_ok=True)
 
 
 def start_api(database_url: str, field_key: str) -> tuple[str, int]:

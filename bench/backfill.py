@@ -30,10 +30,11 @@ from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 from chain_listener.metrics import PUBLISHED_BLOCK
 from devstack import stack
-from devstack.paths import stack_dir
+from devstack.paths import stack_dir_at
 from prometheus_client import REGISTRY
 from web3 import Web3
 
+from bench import BENCH_STACK_DIR
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -73,22 +74,14 @@ def main() -> None:
 
 @contextlib.contextmanager
 def _kafka() -> Iterator[str]:
-    """Kafka of a stack of the benchmark's own (in `bench-stack/` of the stack directory), so
-    the events of a throwaway chain never reach the topics a demo or the tests read. A new
-    world every run, stopped afterwards."""
-    previous = os.environ.get("RESERVESYNC_STACK_DIR")
-    os.environ["RESERVESYNC_STACK_DIR"] = str(stack_dir() / "bench-stack")
-    try:
+    """Kafka of the benchmarks' own stack (`.stack-bench/`), so the events of a throwaway chain
+    never reach the topics a demo or the tests read; stopped afterwards."""
+    with stack_dir_at(BENCH_STACK_DIR):
         values = stack.up(progress=lambda line: None)
         try:
             yield values["KAFKA_BOOTSTRAP_SERVERS"]
         finally:
             stack.down(progress=lambda line: None)
-    finally:
-        if previous is None:
-            del os.environ["RESERVESYNC_STACK_DIR"]
-        else:
-            os.environ["RESERVESYNC_STACK_DIR"] = previous
 
 
 def _timed(run: Any) -> tuple[float, int]:

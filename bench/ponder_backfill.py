@@ -30,11 +30,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import asyncpg
 import httpx
 from devstack import postgres, procs
+from devstack.paths import stack_dir_at
 from reservesync.contracts import SystemContract
 
 from bench import machine, sink
@@ -102,7 +102,7 @@ def _postgres() -> Iterator[str]:
     """Admin URL of a new cluster in `.stack-bench-ponder/`; stopped and wiped at the end.
     The stack directory is patched for the whole run, so the Hardhat node's and Ponder's logs
     land there too."""
-    with mock.patch.dict(os.environ, {"RESERVESYNC_STACK_DIR": str(STACK_DIR)}):
+    with stack_dir_at(STACK_DIR):
         postgres.down()  # what an interrupted run left behind
         postgres.wipe()
         try:

@@ -38,7 +38,7 @@ from db_writer.mapping import Row, Rows, Source, rows_for
 from db_writer.tables import SPEC_BY_TABLE, SPECS
 from devstack import database, procs, services, stack
 from devstack.deploy import DeploymentRecord
-from devstack.paths import log_dir, stack_dir
+from devstack.paths import log_dir, stack_dir, stack_dir_at
 from pydantic import SecretStr
 from reservesync import kafka
 from reservesync.contracts import SystemContract
@@ -48,14 +48,13 @@ from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import machine
+from bench import BENCH_STACK_DIR, machine
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
 WRITER_COUNTS = tuple(int(n) for n in os.environ.get("BENCH_SINK_WRITERS", "1,2").split(","))
 MAX_WRITERS = 8
 """Writer processes a benchmark may start (`bench0`..`bench7`), stopped again at any exit."""
-STACK_DIR = Path(__file__).resolve().parent.parent / ".stack-bench"
 PREFIX = "bench"
 """Process-name prefix of the benchmark's writer (the stack's `down` leaves it alone)."""
 TARGET = 0.5
@@ -475,23 +474,18 @@ async def warm_up_group_coordinator(bootstrap: str) -> None:
 def bench_stack() -> Iterator[dict[str, str]]:
     """The benchmark's own local stack in `.stack-bench/`: a new world each run (stopping
     leftovers first makes `up` start one), stopped at the end."""
-    previous = os.environ.get("RESERVESYNC_STACK_DIR")
-    os.environ["RESERVESYNC_STACK_DIR"] = str(STACK_DIR)
-    try:
-        for i in range(MAX_WRITERS):
-            services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
-        stack.down(progress=lambda _: None)
-        env = stack.up()
-        asyncio.run(warm_up_group_coordinator(env["KAFKA_BOOTSTRAP_SERVERS"]))
-        yield env
-    finally:
-        for i in range(MAX_WRITERS):
-            services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
-        stack.down()
-        if previous is None:
-            os.environ.pop("RESERVESYNC_STACK_DIR", None)
-        else:
-            os.environ["RESERVESYNC_STACK_DIR"] = previous
+    with stack_dir_at(BENCH_STACK_DIR):
+        try:
+            for i in range(MAX_WRITERS):
+                services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
+            stack.down(progress=lambda _: None)
+            env = stack.up()
+            asyncio.run(warm_up_group_coordinator(env["KAFKA_BOOTSTRAP_SERVERS"]))
+            yield env
+        finally:
+            for i in range(MAX_WRITERS):
+                services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
+            stack.down()
 
 
 def _writer_batch_max() -> int:

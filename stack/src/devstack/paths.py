@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -23,6 +25,21 @@ def stack_dir() -> Path:
     path = Path(override).resolve() if override else repo_root() / ".stack"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextlib.contextmanager
+def stack_dir_at(path: Path) -> Iterator[Path]:
+    """Inside the block, everything of the stack lives in `path` (a second, independent stack:
+    a benchmark's, a test's), whatever `RESERVESYNC_STACK_DIR` said before."""
+    previous = os.environ.get("RESERVESYNC_STACK_DIR")
+    os.environ["RESERVESYNC_STACK_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("RESERVESYNC_STACK_DIR", None)
+        else:
+            os.environ["RESERVESYNC_STACK_DIR"] = previous
 
 
 def env_file() -> Path:

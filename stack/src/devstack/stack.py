@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
-from devstack.paths import run_dir, stack_dir
+from devstack.paths import env_file, run_dir, stack_dir
 
 DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
 
@@ -90,7 +90,7 @@ def up(progress: Progress = print) -> dict[str, str]:
             **record.env(),
         }
     )
-    progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in .stack/env")
+    progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in {env_file()}")
     return values
 
 
