@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING
 
 from devstack import procs, services
+from devstack.paths import log_dir
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from support.stack import Endpoints
 from support.waiting import eventually
@@ -17,6 +19,15 @@ else:
     import listener_harness as harness
 
 LISTENER = "chain-listener"
+
+
+async def _pulse_logged(prefix: str) -> dict[str, object] | None:
+    log = log_dir() / f"{services.SERVICES[LISTENER].process(prefix)}.log"
+    for line in reversed(log.read_text().splitlines()):
+        entry = json.loads(line) if line.startswith("{") else {}
+        if str(entry.get("msg", "")).startswith("chain-listener ok; last loop"):
+            return dict(entry)
+    return None
 
 
 async def test_the_listener_reports_its_node_down_and_back(endpoints: Endpoints) -> None:
@@ -32,6 +43,7 @@ async def test_the_listener_reports_its_node_down_and_back(endpoints: Endpoints)
             **harness.environment(settings),
             "CHAIN_RPC_URL": node.url,
             "METRICS_PORT": str(procs.free_port(0)),
+            "PULSE_LOG_INTERVAL_S": "0.5",
         }
         await asyncio.to_thread(
             services.start, [LISTENER], env, stack=endpoints.env(), prefix=prefix
@@ -50,5 +62,10 @@ async def test_the_listener_reports_its_node_down_and_back(endpoints: Endpoints)
                 services.probe, LISTENER, "/metrics", prefix=prefix
             )
             assert "chain_listener_rpc_errors_total" in metrics
+            # The same line in the structured log, now and then.
+            logged = await eventually(lambda: _pulse_logged(prefix), what="the pulse in the log")
+            assert logged is not None
+            assert logged["level"] == "info"
+            assert logged["alive"] is True
         finally:
             await asyncio.to_thread(services.stop, [LISTENER], prefix=prefix)

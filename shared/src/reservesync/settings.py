@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     liveness_max_silence_s: float = Field(
         120.0, gt=0, description="a worker whose loop is silent this long answers /healthz 503"
     )
+    pulse_log_interval_s: float = Field(
+        60.0, ge=0, description="a worker logs its heartbeat line this often (0: never)"
+    )
 
 
 class KafkaSettings(ServiceSettings):
