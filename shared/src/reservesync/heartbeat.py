@@ -56,7 +56,8 @@ class Heartbeat:
             state = "starting"
         else:
             state = "ok"
-        facts = " ".join(f"{name}={value}" for name, value in self._facts.items())
+        # list() copies in one step: the loop's thread may add a fact meanwhile.
+        facts = " ".join(f"{name}={value}" for name, value in list(self._facts.items()))
         line = f"{service} {state}; last loop {silent_for:.1f} s ago" + (
             f"; {facts}" if facts else ""
         )
