@@ -56,7 +56,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
         scaling.main,
         "BENCH_SCALING_EVENTS, BENCH_SCALING_WRITERS, BENCH_SCALING_SIZES, BENCH_SCALING_BATCH",
     ),
-    "health": (_health, "BENCH_HEALTH_ROWS"),
+    "health": (_health, "BENCH_HEALTH_ROWS, BENCH_HEALTH_EVENTS"),
     "api": (_api, "BENCH_API_USERS, BENCH_API_RATE"),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
     "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),

@@ -9,7 +9,10 @@ have written with them. The health service runs as its own process over it; then
 - `GET /v1/health` latency, one client in a row and eight at once;
 - the database side of one evaluation (`DatabaseReader.read`, the part that could grow with
   the tables), and whole evaluation cycles as the service logs them;
-- for comparison, one `count(*)` over the transactions table, which the score never runs.
+- for comparison, one `count(*)` over the transactions table, which the score never runs;
+- the warm-up: BENCH_HEALTH_EVENTS mixed chain events (default 300,000; `bench.sink`'s stream)
+  are on the chain topic before the service starts, and it reads every source topic from the
+  beginning before it scores: seconds from its start to "sources read", and its peak memory.
 
 Target (SPEC section 6, issue 7): the score endpoint well under 100 ms.
 
@@ -30,7 +33,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import httpx
-from devstack import services
+from devstack import procs, services
 from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir
 from health_monitor.database import DatabaseReader
@@ -38,6 +41,7 @@ from health_monitor.database import DatabaseReader
 from bench import sink
 
 ROWS = int(os.environ.get("BENCH_HEALTH_ROWS", "2000000"))
+EVENTS = int(os.environ.get("BENCH_HEALTH_EVENTS", "300000"))
 USERS = 200_000
 BURNS = 20_000
 REQUESTS = 2000
@@ -200,9 +204,21 @@ def percentiles(values: Sequence[float]) -> str:
 
 
 @dataclass(frozen=True)
+class WarmUp:
+    events: int
+    seconds: float
+    peak_rss_mib: float
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+
+@dataclass(frozen=True)
 class Figures:
     rows: int
     fill_s: float
+    warm_up: WarmUp
     sequential: list[float]
     concurrent: list[float]
     reads: list[float]
@@ -220,7 +236,10 @@ def run() -> Figures:
         db = sink.fresh_database(env, "health")
         health_db = env["HEALTH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{db.name}"
         fill_s = asyncio.run(fill(db.migrator_url, deployment))
+        records = sink.serialised(deployment, EVENTS)
+        asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
         try:
+            starting = time.perf_counter()
             urls = services.start(
                 ["health"],
                 {"DATABASE_URL": health_db, "HEALTH_INTERVAL_S": "1"},
@@ -228,7 +247,10 @@ def run() -> Figures:
                 prefix=PREFIX,
             )
             url = urls["HEALTH_URL"]
-            wait_ready(url)
+            wait_ready(url, within_s=120 + EVENTS / 5_000)
+            pid = procs.running_pid(f"{PREFIX}-health")
+            assert pid is not None, "the health service exited"
+            warm_up = WarmUp(len(records), time.perf_counter() - starting, sink.peak_rss_mib(pid))
             sequential = latencies(url, REQUESTS)
             concurrent = concurrent_latencies(url, CLIENTS, REQUESTS // CLIENTS)
             reads = asyncio.run(database_side(health_db, deployment.chain_id))
@@ -239,6 +261,7 @@ def run() -> Figures:
     return Figures(
         counted,
         fill_s,
+        warm_up,
         sequential,
         concurrent,
         reads,
@@ -253,6 +276,10 @@ def lines(figures: Figures) -> list[str]:
     return [
         f"health: {figures.rows:,} transactions, {figures.rows // 2:,} oracle operations, "
         f"{USERS:,} users, {BURNS:,} burns (filled in {figures.fill_s:.0f}s)",
+        f"  warm-up: {figures.warm_up.events:,} chain events read from the beginning in "
+        f"{figures.warm_up.seconds:.1f}s from the process start "
+        f"({figures.warm_up.events_per_s:,.0f} events/s), peak RSS "
+        f"{figures.warm_up.peak_rss_mib:.0f} MiB",
         f"  GET /v1/health, 1 client:  {percentiles(figures.sequential)}",
         f"  GET /v1/health, {CLIENTS} clients: {percentiles(figures.concurrent)}",
         f"  database side of an evaluation: {percentiles(figures.reads)}",
@@ -264,7 +291,7 @@ def lines(figures: Figures) -> list[str]:
 
 
 def main() -> None:
-    print("command: BENCH_HEALTH_ROWS=N .venv/bin/python -m bench.health")
+    print("command: BENCH_HEALTH_ROWS=N BENCH_HEALTH_EVENTS=M .venv/bin/python -m bench.health")
     for line in lines(run()):
         print(line)
 
