@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from devstack import procs, services
 from devstack.paths import log_dir
 from devstack.rpc_faults import Faults, FaultyRpcProxy
+from support import probes
 from support.stack import Endpoints
 from support.waiting import eventually
 
@@ -34,9 +36,8 @@ async def test_the_listener_reports_its_node_down_and_back(endpoints: Endpoints)
     settings = harness.dev_chain_listener(endpoints, "probes")
     prefix = settings.chain_transactional_id
 
-    async def answers(path: str, status: int, says: str) -> bool:
-        code, line = await asyncio.to_thread(services.probe, LISTENER, path, prefix=prefix)
-        return code == status and says in line
+    def answers(path: str, status: int, says: str) -> Awaitable[bool]:
+        return probes.answers(LISTENER, prefix, path, status, says)
 
     async with FaultyRpcProxy(endpoints.rpc_url, Faults()) as node:
         env = {

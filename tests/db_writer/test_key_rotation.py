@@ -13,8 +13,8 @@ import sys
 
 import asyncpg
 from db_writer.checksum import database_checksum
-from db_writer.encrypted import ENCRYPTED
 from reservesync.crypto import FieldCipher
+from reservesync.encrypted_fields import ENCRYPTED
 from reservesync.messages import OperationStatus, OracleAction, OracleOperation
 from reservesync.topics import ORACLE_OPERATIONS
 from support.databases import FreshDatabase

@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 
 import asyncpg
 import pytest
@@ -23,6 +23,7 @@ from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS
+from support import probes
 from support.databases import FreshDatabase
 from support.messages import deposited, publish
 from support.stack import Endpoints
@@ -239,10 +240,6 @@ async def test_replay_rebuilds_the_same_content(
         await live.close()
 
 
-async def _probe(prefix: str, path: str) -> tuple[int, str]:
-    return await asyncio.to_thread(services.probe, "db-writer", path, prefix=prefix)
-
-
 @pytest.mark.timeout(600)
 async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
     endpoints: Endpoints, fresh_database: FreshDatabase
@@ -262,9 +259,8 @@ async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
         db = await asyncpg.connect(fresh_database.migrator_url)
         try:
 
-            async def answers(path: str, status: int, says: str) -> bool:
-                code, line = await _probe(prefix, path)
-                return code == status and says in line
+            def answers(path: str, status: int, says: str) -> Awaitable[bool]:
+                return probes.answers("db-writer", prefix, path, status, says)
 
             await eventually(lambda: answers("/readyz", 200, "db-writer ok"), what="ready")
             proxy.sever()

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 
 import asyncpg
 from reservesync.crypto import FieldCipher
-
-from db_writer.config import DatabaseToolSettings
-from db_writer.encrypted import (
+from reservesync.encrypted_fields import (
     DISPUTE_DESCRIPTIONS,
     OPERATION_BITCOIN_ADDRESSES,
     WATCHED_BITCOIN_ADDRESSES,
     EncryptedColumn,
 )
+
+from db_writer.config import DatabaseToolSettings
 
 IGNORED = {"id", "created_at", "updated_at", "src_topic", "src_partition", "src_offset", "key_id"}
 

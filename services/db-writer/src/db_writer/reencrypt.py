@@ -19,9 +19,9 @@ from collections.abc import Callable
 
 import asyncpg
 from reservesync.crypto import FieldCipher
+from reservesync.encrypted_fields import ENCRYPTED, EncryptedColumn
 
 from db_writer.config import DatabaseToolSettings
-from db_writer.encrypted import ENCRYPTED, EncryptedColumn
 
 
 async def reencrypt_column(

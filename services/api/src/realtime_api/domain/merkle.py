@@ -115,6 +115,11 @@ class MerkleSumTree:
         return steps
 
 
+def to_hex(value: bytes) -> str:
+    """A hash as the API shows it (and `proof_of_reserves` stores it): `0x` + lowercase hex."""
+    return "0x" + value.hex()
+
+
 def build(records: bytes) -> MerkleSumTree:
     """The tree of `RECORD_BYTES` records (address, balance), in any order; addresses unique.
 

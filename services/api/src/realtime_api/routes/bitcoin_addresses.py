@@ -13,6 +13,7 @@ import logging
 
 from fastapi import APIRouter
 from reservesync.crypto import DecryptionError
+from reservesync.encrypted_fields import WATCHED_BITCOIN_ADDRESSES
 
 from realtime_api import errors, schemas
 from realtime_api.deps import AddressDep, OwnerProofDep, ReaderDep, RuntimeDep
@@ -55,7 +56,7 @@ async def get_bitcoin_addresses(
     for row in rows:
         try:
             plain = runtime.cipher.decrypt(
-                bytes(row["address_ciphertext"]), context=f"bitcoin_addresses.address:{address}"
+                bytes(row["address_ciphertext"]), context=WATCHED_BITCOIN_ADDRESSES.context(address)
             )
         except DecryptionError as exc:
             # A key rotated out of the configuration: an operator's problem, never the user's

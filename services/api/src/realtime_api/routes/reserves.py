@@ -20,10 +20,6 @@ router = APIRouter(tags=["proof of reserves"])
 SCHEME = "sha256-merkle-sum-v1"
 
 
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
 @router.get(
     "/proof-of-reserves",
     responses=errors.responses(400, 429, 503),
@@ -41,7 +37,7 @@ async def get_proof_of_reserves(snapshot: ReservesDep) -> schemas.ProofOfReserve
         users=tree.leaf_count,
         oracle_users=snapshot.oracle_users,
         merkle=schemas.MerkleCommitment(
-            scheme=SCHEME, root=_hex(tree.root), total_sats=rbtc, leaves=tree.leaf_count
+            scheme=SCHEME, root=merkle.to_hex(tree.root), total_sats=rbtc, leaves=tree.leaf_count
         ),
         attestation_id=snapshot.attestation_id,
         as_of=snapshot.as_of,
@@ -64,12 +60,12 @@ async def get_reserves_proof(address: AddressDep, snapshot: ReservesDep) -> sche
         address=address,
         balance_sats=tree.balance(index),
         leaf_index=index,
-        leaf_hash=_hex(tree.entry(0, index)[: merkle.HASH_BYTES]),
+        leaf_hash=merkle.to_hex(tree.entry(0, index)[: merkle.HASH_BYTES]),
         path=[
-            schemas.ProofStep(side=step.side, hash=_hex(step.hash), sum_sats=step.sum)
+            schemas.ProofStep(side=step.side, hash=merkle.to_hex(step.hash), sum_sats=step.sum)
             for step in tree.proof(index)
         ],
-        root=_hex(tree.root),
+        root=merkle.to_hex(tree.root),
         total_sats=tree.total,
         as_of=snapshot.as_of,
         age_s=age_s(snapshot.as_of, datetime.now(UTC)) or 0.0,

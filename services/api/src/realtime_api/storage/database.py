@@ -96,12 +96,13 @@ class Reader:
             finally:
                 await connection.execute("COMMIT")
 
-    async def record(self, query: str, *args: object) -> object:
+    async def record(self, query: str, *args: object) -> int | None:
         """One call of a recording function (the API's only writes) in a read-write
-        transaction: the pool's connections are read-only by default."""
+        transaction, the pool's connections being read-only by default: the row's id, if any."""
         async with self.connection() as connection, connection.transaction():
             await connection.execute("SET TRANSACTION READ WRITE")
-            return await connection.fetchval(query, *args)
+            recorded: int | None = await connection.fetchval(query, *args)
+            return recorded
 
 
 async def wait_closed(pool: asyncpg.Pool, timeout_s: float = 5.0) -> None:

@@ -188,7 +188,7 @@ class SnapshotKeeper:
             tree.total,
             oracle_sats,
             tree.leaf_count,
-            "0x" + tree.root.hex(),
+            merkle.to_hex(tree.root),
             as_of,
         )
         return Reserves(
@@ -197,5 +197,5 @@ class SnapshotKeeper:
             tree,
             oracle_sats,
             oracle_users,
-            attestation if isinstance(attestation, int) else None,
+            attestation,
         )

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from reservesync import ledger
 from reservesync.crypto import FieldCipher, normalise_bitcoin_address
+from reservesync.encrypted_fields import (
+    DISPUTE_DESCRIPTIONS,
+    OPERATION_BITCOIN_ADDRESSES,
+    WATCHED_BITCOIN_ADDRESSES,
+)
 from reservesync.messages import (
     KnownEmergencyBurn,
     OracleAction,
@@ -34,7 +39,7 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
     ciphertext = lookup = key_id = None
     if op.bitcoin_address is not None:
         ciphertext = cipher.encrypt(
-            op.bitcoin_address, context=f"oracle_operations_log.bitcoin_address:{op.operation_id}"
+            op.bitcoin_address, context=OPERATION_BITCOIN_ADDRESSES.context(op.operation_id)
         )
         lookup = cipher.lookup_hash(
             normalise_bitcoin_address(op.bitcoin_address), purpose=BITCOIN_ADDRESS_LOOKUP
@@ -70,7 +75,7 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
         description = None
         if op.reason:
             description = cipher.encrypt(
-                op.reason, context=f"balance_disputes.description:{op.operation_id}"
+                op.reason, context=DISPUTE_DESCRIPTIONS.context(op.operation_id)
             )
         rows.add(
             "balance_disputes",
@@ -109,7 +114,9 @@ def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> R
         },
     )
     for watched in state.bitcoin_addresses:
-        ciphertext = cipher.encrypt(watched.address, context=f"bitcoin_addresses.address:{user}")
+        ciphertext = cipher.encrypt(
+            watched.address, context=WATCHED_BITCOIN_ADDRESSES.context(user)
+        )
         rows.add(
             "bitcoin_addresses",
             {
