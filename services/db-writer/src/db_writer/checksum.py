@@ -52,6 +52,8 @@ CHECKED = (
     Checked("system_contracts", "chain_id, name"),
     Checked("yield_operations_log", "chain_id, tx_hash, log_index"),
     Checked("yield_scales_participants", "user_address"),
+    Checked("user_evidence", "address, source, src_topic, src_partition"),
+    Checked("emergency_burn_evidence", "burn_key, source, src_topic, src_partition"),
 )
 
 

@@ -53,6 +53,8 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
         # it (a fifth of a 100k-event start, bench/profile_writer.py). Paused, nothing is
         # handed out until every partition sits at its stored offset.
         self.consumer.pause(*assigned)
+        # Another writer may have removed evidence of these partitions meanwhile (a reorg).
+        self.store.known_users.clear()
         try:
             await self._seek_to_stored(assigned)
         finally:

@@ -11,6 +11,7 @@ from reservesync.messages import DeadLetter
 
 from db_writer.known_users import KnownUsers
 from db_writer.mapping import Row, Rows
+from db_writer.merged import MERGED, USERS
 from db_writer.tables import CHAIN_TABLES, SPECS, TableSpec
 
 Offsets = dict[tuple[str, int], int]
@@ -86,15 +87,21 @@ class SinkStore:
             ]
             await _queue_letters(connection, fresh_letters)
             tally: Tally = Counter()
-            written_users: list[Row] = []
             for spec in SPECS:
                 fresh = [r for r in rows.tables.get(spec.name, ()) if _is_new(r, applied)]
-                if spec.name == "users":
-                    fresh = written_users = self.known_users.needed(fresh)
                 table_rows = spec.deduplicated(fresh)
                 if not table_rows:
                     continue
                 tally.update(await _insert(connection, spec, table_rows))
+            written_users: list[Row] = []
+            for merged in MERGED:
+                evidence = [
+                    r for r in rows.tables.get(merged.evidence.name, ()) if _is_new(r, applied)
+                ]
+                if merged is USERS:
+                    evidence = written_users = self.known_users.needed(evidence)
+                changed = await merged.add(connection, evidence)
+                tally.update(await merged.recompute(connection, changed))
             if rows.yield_users:
                 await _recompute_participants(connection, rows.yield_users)
             await _count(connection, tally)
@@ -106,7 +113,8 @@ class SinkStore:
         self, topic: str, partition: int, block_hashes: Sequence[str], offsets: Offsets
     ) -> int:
         """Apply a reorg notice for one partition: its rows from orphaned blocks go from every
-        table they reached, derived state is recomputed, counters follow."""
+        table they reached, merged facts lose the chain's evidence from those blocks (and go
+        when no evidence is left), derived state is recomputed, counters follow."""
         async with self.pool.acquire() as connection, connection.transaction():
             if _already_applied(await self._lock_offsets(connection, offsets), offsets):
                 return 0
@@ -123,27 +131,16 @@ class SinkStore:
                 tally[(table, topic, partition)] -= len(deleted)
                 if table == "yield_operations_log":
                     touched_yield_users |= {r["user_address"] for r in deleted if r["user_address"]}
-            # A burn the oracle also reported stays, no longer seen on chain.
-            await connection.execute(
-                f"UPDATE emergency_burns SET seen_on_chain = false, block_hash = NULL, "  # noqa: S608
-                f"block_number = NULL WHERE reported_by_oracle AND {scope}",
-                topic,
-                partition,
-                list(block_hashes),
-            )
-            burns = await connection.fetch(
-                f"DELETE FROM emergency_burns WHERE NOT reported_by_oracle AND {scope} "  # noqa: S608
-                "RETURNING 1",
-                topic,
-                partition,
-                list(block_hashes),
-            )
-            tally[("emergency_burns", topic, partition)] -= len(burns)
+            # Merged facts lose the chain's evidence only; what the oracle reported stays.
+            for merged in MERGED:
+                orphaned = await merged.remove_orphaned(connection, topic, partition, block_hashes)
+                tally.update(await merged.recompute(connection, orphaned))
+            self.known_users.forget_partition(topic, partition)
             if touched_yield_users:
                 await _recompute_participants(connection, touched_yield_users)
             await _count(connection, tally)
             await self._store_offsets(connection, offsets)
-            return -sum(tally.values())
+            return -sum(n for n in tally.values() if n < 0)
 
     async def forget_oracle_user(self, user: str, offsets: Offsets) -> None:
         """A tombstone on the compacted state topic: the oracle no longer tracks this user."""

@@ -1,5 +1,6 @@
 """How each table is written in bulk: its columns, its natural key, and what a second message
-with the same key does (nothing, or an upsert that merges)."""
+with the same key does (nothing, or an upsert that merges). Facts several sources report
+(users, emergency burns) are merged from evidence instead: `db_writer.merged`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from db_writer.known_users import sighting
 from db_writer.mapping import Row
 
 PROVENANCE = (("src_topic", "text"), ("src_partition", "int"), ("src_offset", "bigint"))
@@ -120,33 +120,6 @@ def _pg(value: Any, kind: str) -> Any:
     return value
 
 
-def _same_burn(earlier: Row, later: Row) -> Row:
-    """Two reports of one burn in a batch, combined as the upsert below combines them."""
-    chain, other = (later, earlier) if later["seen_on_chain"] else (earlier, later)
-    merged = dict(chain if chain["seen_on_chain"] else earlier)
-    merged["seen_on_chain"] = earlier["seen_on_chain"] or later["seen_on_chain"]
-    merged["reported_by_oracle"] = earlier["reported_by_oracle"] or later["reported_by_oracle"]
-    if not merged["seen_on_chain"]:
-        merged["occurred_at"] = min(earlier["occurred_at"], later["occurred_at"])
-    merged["tx_hash"] = merged["tx_hash"] or other["tx_hash"]
-    return merged
-
-
-_EARLIER = (
-    "(excluded.first_seen_at, excluded.first_seen_source, coalesce(excluded.first_seen_block, -1))"
-    " < (users.first_seen_at, users.first_seen_source, coalesce(users.first_seen_block, -1))"
-)
-
-
-def _earliest_sighting(earlier: Row, later: Row) -> Row:
-    first = earlier if sighting(earlier) <= sighting(later) else later
-    return {
-        **first,
-        "seen_on_chain": earlier["seen_on_chain"] or later["seen_on_chain"],
-        "known_to_oracle": earlier["known_to_oracle"] or later["known_to_oracle"],
-    }
-
-
 def _newest(field: str) -> Callable[[Row, Row], Row]:
     def pick(earlier: Row, later: Row) -> Row:
         return later if later[field] >= earlier[field] else earlier
@@ -155,33 +128,6 @@ def _newest(field: str) -> Callable[[Row, Row], Row]:
 
 
 SPECS: tuple[TableSpec, ...] = (
-    TableSpec(
-        "users",
-        (
-            ("address", "text"),
-            ("first_seen_source", "text"),
-            ("first_seen_block", "bigint"),
-            ("first_seen_at", "timestamptz"),
-            ("seen_on_chain", "boolean"),
-            ("known_to_oracle", "boolean"),
-            *PROVENANCE,
-        ),
-        ("address",),
-        # Order-free, so a replay (which reads the topics in another order) agrees with the
-        # live database: the flags accumulate and the earliest sighting wins, ties broken by
-        # source then block.
-        f"DO UPDATE SET seen_on_chain = users.seen_on_chain OR excluded.seen_on_chain, "
-        f"known_to_oracle = users.known_to_oracle OR excluded.known_to_oracle, "
-        f"first_seen_at = CASE WHEN {_EARLIER} THEN excluded.first_seen_at "
-        f"ELSE users.first_seen_at END, "
-        f"first_seen_source = CASE WHEN {_EARLIER} THEN excluded.first_seen_source "
-        f"ELSE users.first_seen_source END, "
-        f"first_seen_block = CASE WHEN {_EARLIER} THEN excluded.first_seen_block "
-        f"ELSE users.first_seen_block END "
-        f"WHERE NOT (users.seen_on_chain >= excluded.seen_on_chain "
-        f"AND users.known_to_oracle >= excluded.known_to_oracle) OR {_EARLIER}",
-        _earliest_sighting,
-    ),
     TableSpec(
         "transactions",
         (
@@ -222,37 +168,6 @@ SPECS: tuple[TableSpec, ...] = (
             *PROVENANCE,
         ),
         ("chain_id", "tx_hash", "log_index"),
-    ),
-    TableSpec(
-        "emergency_burns",
-        (
-            ("burn_key", "text"),
-            ("user_address", "text"),
-            ("burned_sats", "bigint"),
-            ("reason", "text"),
-            ("tx_hash", "text"),
-            ("block_number", "bigint"),
-            ("block_hash", "text"),
-            ("occurred_at", "timestamptz"),
-            ("seen_on_chain", "boolean"),
-            ("reported_by_oracle", "boolean"),
-            *PROVENANCE,
-        ),
-        ("burn_key",),
-        # The chain's facts win over the oracle's report of the same burn.
-        "DO UPDATE SET seen_on_chain = emergency_burns.seen_on_chain OR excluded.seen_on_chain, "
-        "reported_by_oracle = emergency_burns.reported_by_oracle OR excluded.reported_by_oracle, "
-        "reason = CASE WHEN excluded.seen_on_chain THEN excluded.reason "
-        "ELSE emergency_burns.reason END, "
-        "burned_sats = CASE WHEN excluded.seen_on_chain THEN excluded.burned_sats "
-        "ELSE emergency_burns.burned_sats END, "
-        "occurred_at = CASE WHEN excluded.seen_on_chain THEN excluded.occurred_at "
-        "WHEN emergency_burns.seen_on_chain THEN emergency_burns.occurred_at "
-        "ELSE least(emergency_burns.occurred_at, excluded.occurred_at) END, "
-        "tx_hash = coalesce(emergency_burns.tx_hash, excluded.tx_hash), "
-        "block_number = coalesce(excluded.block_number, emergency_burns.block_number), "
-        "block_hash = coalesce(excluded.block_hash, emergency_burns.block_hash)",
-        _same_burn,
     ),
     TableSpec(
         "balance_disputes",

@@ -16,7 +16,9 @@
 |                                          | BalanceDisputed also balance_disputes RAISED         |
 | chain Transfer, Approval (rBTC, wrBTC)   | nothing: Synced, Wrapped etc. carry the amounts      |
 | chain.reorg/v1                           | the partition's rows of orphaned blocks removed from |
-|                                          | every chain table; participants recomputed           |
+|                                          | every chain table, the chain's evidence of users and |
+|                                          | burns from them too; merged rows and participants    |
+|                                          | recomputed                                           |
 | oracle.operation/v1                      | oracle_operations_log (Bitcoin address encrypted),   |
 |                                          | users                                                |
 | … action EMERGENCY_BURN with amount      | also emergency_burns (reported by the oracle)        |
@@ -28,7 +30,9 @@
 | registry.contract/v1                     | system_contracts (newest observation wins)           |
 
 Users are discovered from `user` arguments only (`from`/`to`/`spender` also name contracts)
-and from the oracle. A burn the chain and the oracle both report is one row. Every row carries
+and from the oracle. "users" and "emergency_burns" above are evidence rows, one per source
+partition, that `db_writer.merged` merges into those tables: a burn the chain and the oracle
+both report is one row, and a reorg takes back only the chain's part of it. Every row carries
 the topic, partition and offset of its message. Which events are money movements, whose user
 an event names and which reports are burns is `reservesync.ledger`, shared with the health
 service that counts the same things at the source.

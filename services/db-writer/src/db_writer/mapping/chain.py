@@ -34,13 +34,13 @@ def origin(event: ChainEvent) -> Row:
 
 
 def user_row(address: str, event: ChainEvent, source: Source) -> Row:
+    """The chain's evidence of a user (merged into `users`, see `db_writer.merged`)."""
     return {
         "address": address,
-        "first_seen_source": "chain",
-        "first_seen_block": event.block_number,
         "first_seen_at": event.block_timestamp,
-        "seen_on_chain": True,
-        "known_to_oracle": False,
+        "first_seen_block": event.block_number,
+        "source": "chain",
+        "block_hash": event.block_hash,
         **source.columns(),
     }
 
@@ -49,7 +49,7 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
     rows = Rows()
     user = ledger.event_user(event)
     if user is not None:
-        rows.add("users", user_row(user, event, source))
+        rows.add("user_evidence", user_row(user, event, source))
     moved = ledger.movement(event)
     if moved is not None:
         rows.add("transactions", _transaction(event, source, moved))
@@ -57,7 +57,7 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
         _balance(rows, event, source)
     burn = ledger.chain_burn_key(event)
     if burn is not None:
-        rows.add("emergency_burns", _emergency_burn(event, source, burn))
+        rows.add("emergency_burn_evidence", _emergency_burn(event, source, burn))
     if event.contract.value == "YieldScalesPool":
         _yield(rows, event, source)
     return rows
@@ -120,8 +120,7 @@ def _emergency_burn(event: ChainEvent, source: Source, key: str) -> Row:
         "block_number": event.block_number,
         "block_hash": event.block_hash,
         "occurred_at": event.block_timestamp,
-        "seen_on_chain": True,
-        "reported_by_oracle": False,
+        "source": "chain",
         **source.columns(),
     }
 

@@ -22,20 +22,20 @@ BITCOIN_ADDRESS_LOOKUP = "bitcoin-address"
 
 
 def oracle_user_row(address: str, seen_at: object, source: Source) -> Row:
+    """The oracle's evidence of a user (merged into `users`, see `db_writer.merged`)."""
     return {
         "address": address,
-        "first_seen_source": "oracle",
-        "first_seen_block": None,
         "first_seen_at": seen_at,
-        "seen_on_chain": False,
-        "known_to_oracle": True,
+        "first_seen_block": None,
+        "source": "oracle",
+        "block_hash": None,
         **source.columns(),
     }
 
 
 def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> Rows:
     rows = Rows()
-    rows.add("users", oracle_user_row(op.user_address, op.occurred_at, source))
+    rows.add("user_evidence", oracle_user_row(op.user_address, op.occurred_at, source))
     ciphertext = lookup = key_id = None
     if op.bitcoin_address is not None:
         ciphertext = cipher.encrypt(
@@ -69,7 +69,7 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
     )
     burn = ledger.reported_burn(op)
     if burn is not None:
-        rows.add("emergency_burns", _oracle_burn(op.user_address, burn, source))
+        rows.add("emergency_burn_evidence", _oracle_burn(op.user_address, burn, source))
     succeeded = op.status.value == "success"
     if op.action is OracleAction.DISPUTE_RESOLVED and succeeded:
         description = None
@@ -99,7 +99,7 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
 def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> Rows:
     rows = Rows()
     user = state.user_address
-    rows.add("users", oracle_user_row(user, state.registered_at or state.as_of, source))
+    rows.add("user_evidence", oracle_user_row(user, state.registered_at or state.as_of, source))
     rows.add(
         "oracle_user_states",
         {
@@ -133,7 +133,7 @@ def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> R
             },
         )
     for burn in state.emergency_burns:
-        rows.add("emergency_burns", _oracle_burn(user, burn, source))
+        rows.add("emergency_burn_evidence", _oracle_burn(user, burn, source))
     return rows
 
 
@@ -147,7 +147,6 @@ def _oracle_burn(user: str, burn: KnownEmergencyBurn, source: Source) -> Row:
         "block_number": burn.block_number,
         "block_hash": None,
         "occurred_at": burn.occurred_at,
-        "seen_on_chain": False,
-        "reported_by_oracle": True,
+        "source": "oracle",
         **source.columns(),
     }
