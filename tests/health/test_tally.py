@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from health_monitor.domain.idset import FRESH_LIMIT, IdSet
-from health_monitor.domain.tally import SourceTally
+from health_monitor.domain.tally import ORACLE_OPERATION, SourceTally
 from reservesync.contracts import SystemContract
 from reservesync.identity import burn_key
 from reservesync.messages import OracleAction
@@ -83,11 +83,25 @@ def test_a_reorg_takes_back_what_its_orphaned_blocks_added() -> None:
     tally.reorg(1, reorg(101, [orphaned]))
     assert dict(+tally.transactions_by_type) == {"MINT": 1}
     assert tally.burns == {}
-    assert set(tally.users) == {user}  # the users table keeps users after a reorg too
+    assert set(tally.users) == {user}  # first seen in a block the reorg kept
     # The same transaction mined again in the new block counts again.
     for event in emergency_burn(OFFLINE, user, 150, tx_hash=burn_tx, block=101):
         tally.chain_event(1, event)
     assert (tally.transactions, len(tally.burns)) == (2, 1)
+
+
+def test_a_user_first_seen_in_an_orphaned_block_is_no_user_of_the_chain() -> None:
+    tally = SourceTally(reorg_window_blocks=10)
+    ghost, oracle_too = new_user(), new_user()
+    orphaned = [random_hash(), random_hash()]
+    tally.operation(operation(oracle_too))
+    for user in (ghost, oracle_too):
+        tally.chain_event(4, synced(OFFLINE, user, 10, 10, block=101, block_hash=orphaned[0]))
+        tally.chain_event(4, synced(OFFLINE, user, 20, 10, block=102, block_hash=orphaned[1]))
+    tally.reorg(4, reorg(101, orphaned))
+    assert tally.users == {oracle_too: ORACLE_OPERATION}
+    tally.chain_event(4, synced(OFFLINE, ghost, 10, 10, block=101))
+    assert set(tally.users) == {ghost, oracle_too}
 
 
 def test_blocks_below_the_reorg_window_are_final() -> None:

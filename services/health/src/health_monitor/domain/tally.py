@@ -39,6 +39,8 @@ class BlockTally:
     event_ids: list[str] = field(default_factory=list)
     tx_types: Counter[str] = field(default_factory=Counter)
     burn_keys: list[str] = field(default_factory=list)
+    first_users: list[str] = field(default_factory=list)
+    """Users the chain named first in this block (of this partition)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,8 @@ class SourceTally:
         if moved is not None:
             self.transactions_by_type[moved.tx_type] += 1
         user = ledger.event_user(event)
+        first_on_chain = user is not None and not self.users.get(user, 0) & CHAIN
         if user is not None:
-            # Users stay known after a reorg, as their database rows do.
             self.users[user] = self.users.get(user, 0) | CHAIN
         burn = ledger.chain_burn_key(event)
         if burn is not None:
@@ -98,6 +100,8 @@ class SourceTally:
                 block.tx_types[moved.tx_type] += 1
             if burn is not None:
                 block.burn_keys.append(burn)
+            if first_on_chain and user is not None:
+                block.first_users.append(user)
 
     def reorg(self, partition: int, notice: ChainReorg) -> None:
         """Take back what this partition's orphaned blocks added (the notice comes on every
@@ -111,6 +115,10 @@ class SourceTally:
             self.transactions_by_type.subtract(block.tx_types)
             for key in block.burn_keys:
                 self._drop_burn_source(key, CHAIN)
+            # Every later block naming them is orphaned too (a reorg orphans a suffix of the
+            # chain), so the chain no longer knows them, as the database's evidence says.
+            for user in block.first_users:
+                self._drop_user_source(user, CHAIN)
 
     @property
     def transactions(self) -> int:
