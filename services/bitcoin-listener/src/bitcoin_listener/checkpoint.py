@@ -43,7 +43,7 @@ class ProcessedBlock(_Frozen):
     spent: list[Movement] = Field(default_factory=list)
 
 
-class Checkpoint(_Frozen):
+class BitcoinCheckpoint(_Frozen):
     network: Network
     next_height: NonNegativeInt
     """The first height not yet processed."""
@@ -58,6 +58,6 @@ class Checkpoint(_Frozen):
     (and refused ones sent to the dead-letter topic)."""
 
 
-async def load(settings: KafkaSettings, key: bytes) -> Checkpoint | None:
+async def load(settings: KafkaSettings, key: bytes) -> BitcoinCheckpoint | None:
     value = await checkpoints.latest(settings, BITCOIN_CHECKPOINTS.name, key)
-    return Checkpoint.model_validate_json(value) if value is not None else None
+    return BitcoinCheckpoint.model_validate_json(value) if value is not None else None

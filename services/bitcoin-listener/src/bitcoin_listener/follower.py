@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping
 
 from bitcoin_listener import metrics
-from bitcoin_listener.checkpoint import Checkpoint, ProcessedBlock
+from bitcoin_listener.checkpoint import BitcoinCheckpoint, ProcessedBlock
 from bitcoin_listener.config import Settings
 from bitcoin_listener.node import BitcoinNode, NodeInconsistent
 from bitcoin_listener.outputs import WatchedOutputs
@@ -32,7 +32,9 @@ class ChainMoved(Exception):
 
 
 class Follower:
-    def __init__(self, settings: Settings, node: BitcoinNode, saved: Checkpoint | None) -> None:
+    def __init__(
+        self, settings: Settings, node: BitcoinNode, saved: BitcoinCheckpoint | None
+    ) -> None:
         self.settings = settings
         self.node = node
         self.next_height = saved.next_height if saved else settings.bitcoin_start_height

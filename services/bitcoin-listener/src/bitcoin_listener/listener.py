@@ -135,7 +135,7 @@ class BitcoinListener:
         dropped = [a for a in self.dropped if a not in self.follower.outputs.addresses]
         if not (balances or dropped or letters or due):
             return
-        saved = checkpoint.Checkpoint(
+        saved = checkpoint.BitcoinCheckpoint(
             network=self.settings.bitcoin_network,
             next_height=self.follower.next_height,
             recent=list(self.follower.recent),

@@ -12,13 +12,13 @@ from reservesync.messages import BitcoinAddressBalance, DeadLetter
 from reservesync.topics import BITCOIN_BALANCES, BITCOIN_CHECKPOINTS, DLQ
 
 from bitcoin_listener import metrics
-from bitcoin_listener.checkpoint import Checkpoint
+from bitcoin_listener.checkpoint import BitcoinCheckpoint
 from bitcoin_listener.config import Settings
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    checkpoint: Checkpoint
+    checkpoint: BitcoinCheckpoint
     balances: Sequence[BitcoinAddressBalance] = ()
     dropped: Sequence[str] = ()
     dead_letters: Sequence[DeadLetter] = ()
