@@ -139,6 +139,11 @@ class Follower:
                 f"none of the last {len(self.recent)} processed blocks is in the node's best "
                 "chain: a reorg deeper than BITCOIN_REORG_WINDOW, or a node of another chain",
             )
+        # Blocks still canonical but no longer confirmed deep enough (the chain got shorter)
+        # are taken back too: what is published stands on confirmed blocks only.
+        confirmed_through = self.head - self.settings.btc_confirmations + 1
+        while keep > 1 and self.recent[keep - 1].height > confirmed_through:
+            keep -= 1
         undone = len(self.recent) - keep
         while len(self.recent) > keep:
             self.outputs.undo(self.recent.pop())
