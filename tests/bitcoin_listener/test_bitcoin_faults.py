@@ -98,6 +98,9 @@ async def test_killed_with_sigkill_mid_stream_resumes_exactly_once(
     total: dict[str, int] = dict.fromkeys(addresses, 0)
     listening.start(name, env)
     try:
+        regtest.mine(1)
+        for address in addresses:
+            await until_balance(bootstrap, address, 0)
         for round_ in range(8):
             payments = {a: 1_000 * (round_ + 1) + i for i, a in enumerate(addresses)}
             regtest.send(payments)
