@@ -163,8 +163,12 @@ async def until_balance(
 
 
 async def dead_letters(bootstrap: str, containing: str) -> list[dict[str, Any]]:
+    return await dead_letters_of(bootstrap, "bitcoin-listener", containing)
+
+
+async def dead_letters_of(bootstrap: str, service: str, containing: str) -> list[dict[str, Any]]:
+    """The dead letters `service` published whose error mentions `containing`."""
     records = await read_topic(bootstrap, DLQ.name, DLQ.partitions)
     letters = [json.loads(v) for _, v in records if v is not None]
-    return [
-        d for d in letters if d.get("service") == "bitcoin-listener" and containing in d["error"]
-    ]
+    ours = [d for d in letters if d.get("service") == service]
+    return [d for d in ours if containing in d["error"]]

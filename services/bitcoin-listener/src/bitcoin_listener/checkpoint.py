@@ -23,17 +23,17 @@ Outpoints = dict[str, Sats]
 """`txid:n` -> sats"""
 
 
-class _Frozen(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Movement(_Frozen):
+class Movement(_Strict):
     address: str
     outpoint: str
     sats: Sats
 
 
-class ProcessedBlock(_Frozen):
+class ProcessedBlock(_Strict):
     """One processed block and what it did to the watched addresses' outputs."""
 
     height: NonNegativeInt
@@ -43,7 +43,7 @@ class ProcessedBlock(_Frozen):
     spent: list[Movement] = Field(default_factory=list)
 
 
-class BitcoinCheckpoint(_Frozen):
+class BitcoinCheckpoint(_Strict):
     network: Network
     next_height: NonNegativeInt
     """The first height not yet processed."""

@@ -43,6 +43,8 @@ class Follower:
         )
         self.outputs = WatchedOutputs(saved.outputs if saved else {})
         self.head = 0
+        if self.recent:
+            metrics.PROCESSED.set(self.recent[-1].height)
 
     @property
     def tip(self) -> ProcessedBlock | None:
