@@ -215,3 +215,27 @@ async def _unready(port: int, says: str) -> str | None:
 
 async def _ready(port: int) -> bool:
     return listening.probe(port, "/readyz")[0] == 200
+
+
+async def test_a_newly_verified_address_is_rescanned_and_its_history_taken_back_in_a_reorg(
+    endpoints: Endpoints, regtest: Regtest, probe_port: int
+) -> None:
+    bootstrap = endpoints.kafka_bootstrap_servers
+    early, later = OwnKey().address, OwnKey().address
+    start = await _watched(endpoints, regtest, [early])
+    txid, _ = regtest.send({later: 65_000})  # paid before anyone lists it
+    regtest.mine(3)
+    paid_at = regtest.block_of(txid)
+    env = listener_env(endpoints, start, probe_port, BTC_CONFIRMATIONS="2")
+    with listening.running_listener("test-bitcoin-rescan", env):
+        await until_balance(bootstrap, early, 0)
+        assert await latest(bootstrap, later) is None
+
+        await _watched(endpoints, regtest, [later])  # verified now: its history is rescanned
+        found = await until_balance(bootstrap, later, 65_000)
+        assert found["height"] >= paid_at
+
+        # What the rescan found in the reorg window is taken back like anything else.
+        regtest.rpc("invalidateblock", regtest.rpc("getblockhash", paid_at))
+        back = await until_balance(bootstrap, later, 0)
+        assert back["height"] < paid_at

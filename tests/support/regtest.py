@@ -109,8 +109,15 @@ class Regtest:
     def send(self, payments: dict[str, int]) -> tuple[str, dict[str, Coin]]:
         """One transaction from a mature coinbase of the stack's key paying `payments`
         (address -> sats), change back to the key; returns its txid and each payment's coin."""
-        coin = self._mature_coin()
-        return self._spend(coin, self.miner, payments, change=self.miner_script)
+        while True:
+            coin = self._mature_coin()
+            try:
+                return self._spend(coin, self.miner, payments, change=self.miner_script)
+            except RuntimeError as refused:
+                # Spent by a transaction waiting in the mempool (a block of an earlier test
+                # was invalidated and its transactions went back there): take another coin.
+                if "already spent" not in str(refused):
+                    raise
 
     def spend(self, coin: Coin, owner: OwnKey, payments: dict[str, int]) -> str:
         """Spend a test key's coin: `payments`, and the rest (less the fee) back to it."""

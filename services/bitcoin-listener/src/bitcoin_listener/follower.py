@@ -74,6 +74,13 @@ class Follower:
                 )
             await self._take_back()
             return "reorg"
+        if tip is None and block.parent_hash is not None:
+            # The block the first one builds on, with nothing of ours in it (nothing below the
+            # start height is read): a reorg of the first blocks then has an ancestor to go to.
+            when = await self.node.header_time(block.height - 1, block.parent_hash)
+            self.recent.append(
+                ProcessedBlock(height=block.height - 1, hash=block.parent_hash, time=when)
+            )
         self.recent.append(self.outputs.apply(block, scripts))
         self.next_height = block.height + 1
         metrics.PROCESSED.set(block.height)

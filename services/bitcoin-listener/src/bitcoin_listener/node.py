@@ -116,6 +116,15 @@ class BitcoinNode:
             )
         return block
 
+    async def header_time(self, height: int, block_hash: str) -> datetime:
+        """The timestamp of block `block_hash`, checked to be at `height`."""
+        header = await self.client.call("getblockheader", [block_hash, True])
+        if not isinstance(header, dict) or int(header.get("height", -1)) != height:
+            raise NodeInconsistent(
+                "wrong_block", f"block {block_hash} is not at height {height}: {header!r:.200}"
+            )
+        return datetime.fromtimestamp(int(header["time"]), UTC)
+
     async def in_best_chain(self, block_hash: str) -> bool | None:
         """Whether the node's best chain holds `block_hash`: Core says confirmations -1 for a
         block off it, btcd refuses with "not in the main chain"; None: the node does not know
