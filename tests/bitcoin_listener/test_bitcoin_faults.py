@@ -207,6 +207,18 @@ async def test_a_node_down_or_lying_makes_it_unready_and_publishes_nothing(
             await until_balance(bootstrap, address, 40_000)
             await eventually(lambda: _ready(probe_port), what="ready after the lie")
 
+            # Lying: a block whose parent is not the block the node itself reports below it.
+            liar.forge_parents = True
+            regtest.send({address: 5_000})
+            regtest.mine(1)
+            unready = await eventually(
+                lambda: _unready(probe_port, "names parent"), what="503 for an unknown parent"
+            )
+            assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 40_000
+            liar.forge_parents = False
+            await until_balance(bootstrap, address, 45_000)
+            await eventually(lambda: _ready(probe_port), what="ready after the forged parents")
+
 
 async def _unready(port: int, says: str) -> str | None:
     status, line = listening.probe(port, "/readyz")

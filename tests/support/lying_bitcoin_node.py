@@ -1,6 +1,7 @@
-"""A JSON-RPC proxy in front of the real Bitcoin node that can lie about the chain's height
+"""A JSON-RPC proxy in front of the real Bitcoin node that can lie about the chain: its height
 (`getblockcount` answers `lie_by` blocks less than the node has), the way a node restored from
-an old backup, or one behind a load balancer, contradicts what a client already saw."""
+an old backup, or one behind a load balancer, contradicts what a client already saw; or the
+parent of every block (`forge_parents`: `getblock` names a parent the node does not have)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class LyingBitcoinNode:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
         self.lie_by = 0
+        self.forge_parents = False
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -41,7 +43,7 @@ class LyingBitcoinNode:
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         async with self._session.post(self.upstream, data=body, headers=headers) as answer:
             status, raw = answer.status, await answer.read()
-        if self.lie_by and status == 200:
+        if (self.lie_by or self.forge_parents) and status == 200:
             raw = self._lie(json.loads(body), json.loads(raw))
         return web.Response(status=status, body=raw, content_type="application/json")
 
@@ -54,6 +56,14 @@ class LyingBitcoinNode:
                 and isinstance(answer.get("result"), int)
             ):
                 return {**answer, "result": max(0, answer["result"] - self.lie_by)}
+            if (
+                self.forge_parents
+                and isinstance(question, dict)
+                and isinstance(answer, dict)
+                and question.get("method") == "getblock"
+                and isinstance(answer.get("result"), dict)
+            ):
+                return {**answer, "result": {**answer["result"], "previousblockhash": "00" * 32}}
             return answer
 
         if isinstance(asked, list) and isinstance(answered, list):

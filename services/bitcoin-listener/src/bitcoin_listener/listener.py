@@ -89,7 +89,10 @@ class BitcoinListener:
         await self.watchlist.poll()
         try:
             self._drop_unlisted()
-            await self._watch_new()
+            # The chain moved under a rescan: the step below finds out how (a reorg, or a
+            # node that makes no sense), and the new addresses are rescanned next turn.
+            with contextlib.suppress(ChainMoved):
+                await self._watch_new()
             moved = await self.follower.step(self._scripts())
         except NodeInconsistent as problem:
             self._node_problem(problem)
@@ -97,8 +100,6 @@ class BitcoinListener:
         except RpcError as error:  # an answer no retry changes: the node is not usable now
             self._node_problem(NodeInconsistent("rpc_error", str(error)))
             return False
-        except ChainMoved:
-            return True
         self._node_fine()
         if moved == "block":
             self.uncommitted_blocks += 1
