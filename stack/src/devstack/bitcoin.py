@@ -50,11 +50,10 @@ def ensure_binary() -> Path:
     stamp = bin_dir / ".version"
     if binary.exists() and stamp.exists() and stamp.read_text() == VERSION:
         return binary
-    if shutil.which("go") is None:
-        raise procs.StackError(f"Go (1.22 or newer) is needed to build btcd {VERSION}")
+    go = _go()
     cache = _go_cache()
     result = subprocess.run(
-        ["go", "install", f"{MODULE}@{VERSION}"],
+        [go, "install", f"{MODULE}@{VERSION}"],
         cwd=_home(),
         env={
             **os.environ,
@@ -73,6 +72,14 @@ def ensure_binary() -> Path:
         raise procs.StackError(f"go install {MODULE}@{VERSION} failed:\n{result.stderr}")
     stamp.write_text(VERSION)
     return binary
+
+
+def _go() -> str:
+    """The Go toolchain: on the PATH, or where the official tarball installs it."""
+    found = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
+    if found is None:
+        raise procs.StackError(f"Go (1.22 or newer) is needed to build btcd {VERSION}")
+    return found
 
 
 def mining_key(secret_hex: str) -> tuple[str, str]:
