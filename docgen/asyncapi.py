@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from bitcoin_listener.checkpoint import BitcoinCheckpoint
 from chain_listener.checkpoint import Checkpoint
 from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
 from db_writer.config import Settings as WriterSettings
@@ -36,6 +37,8 @@ from reservesync.messages.codec import MESSAGE_TYPES
 from reservesync.topics import (
     ALERTS,
     ALL_TOPICS,
+    BITCOIN_BALANCES,
+    BITCOIN_CHECKPOINTS,
     CHAIN_CHECKPOINTS,
     CHAIN_EVENTS,
     DLQ,
@@ -60,6 +63,10 @@ KEYS: dict[str, str] = {
     ALERTS.name: "the alert id (a resolved alert reuses the id it fired with)",
     CHAIN_CHECKPOINTS.name: "'{CHAIN_TRANSACTIONAL_ID}/{CHAIN_ID}': one checkpoint per "
     "listener identity and chain",
+    BITCOIN_BALANCES.name: "the Bitcoin address (bech32 lowercase, base58 as it is); a record "
+    "with a null value (tombstone) says the address is no longer watched",
+    BITCOIN_CHECKPOINTS.name: "'{BITCOIN_TRANSACTIONAL_ID}/{BITCOIN_NETWORK}': one checkpoint "
+    "per listener identity and network",
 }
 """What each topic is keyed by (SPEC section 3): the key gives per-user ordering."""
 
@@ -100,6 +107,14 @@ SERVICES = (
         receives=(CHAIN_CHECKPOINTS,),
         note="Reads its own last checkpoint at start, without a consumer group.",
     ),
+    KafkaUse(
+        "bitcoin-listener",
+        sends=(BITCOIN_BALANCES, DLQ, BITCOIN_CHECKPOINTS),
+        receives=(ORACLE_STATE, BITCOIN_CHECKPOINTS),
+        note="Reads the oracle's state topic whole at each start (the verified addresses to "
+        "watch) and its own last checkpoint, without a consumer group; publishes balances, "
+        "refused state records and the checkpoint in one Kafka transaction.",
+    ),
     KafkaUse("oracle-logger", sends=(ORACLE_OPERATIONS, ORACLE_STATE, DLQ)),
     KafkaUse(
         "db-writer",
@@ -123,8 +138,10 @@ def payload(topic: Topic) -> Any:
     """The type of a topic's record values, from the registry."""
     if topic is CHAIN_CHECKPOINTS:
         return Checkpoint  # the listener's private progress; no shared message model
+    if topic is BITCOIN_CHECKPOINTS:
+        return BitcoinCheckpoint
     models: tuple[Any, ...] = topic.carries
-    if topic is ORACLE_STATE:
+    if topic in (ORACLE_STATE, BITCOIN_BALANCES):
         models = (*models, None)
     return functools.reduce(operator.or_, models)
 

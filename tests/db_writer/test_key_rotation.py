@@ -15,8 +15,14 @@ import asyncpg
 from db_writer.checksum import database_checksum
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import ENCRYPTED
-from reservesync.messages import OperationStatus, OracleAction, OracleOperation
-from reservesync.topics import ORACLE_OPERATIONS
+from reservesync.messages import (
+    BitcoinAddressBalance,
+    Network,
+    OperationStatus,
+    OracleAction,
+    OracleOperation,
+)
+from reservesync.topics import BITCOIN_BALANCES, ORACLE_OPERATIONS
 from support.databases import FreshDatabase
 from support.stack import Endpoints
 from support.world import ALICE, ALICE_BTC, address, build, write
@@ -79,6 +85,15 @@ def test_reencryption_moves_every_field_to_the_new_key_and_changes_no_value(
             oracle_id="oracle-1",
         )
         world.messages.append((ORACLE_OPERATIONS.name, operation))
+    balance = BitcoinAddressBalance(
+        address=ALICE_BTC[0],
+        network=Network.MAINNET,
+        confirmed_sats=5_000,
+        height=900_000,
+        block_hash="ab" * 32,
+        as_of=world.at(700),
+    )
+    world.messages.append((BITCOIN_BALANCES.name, balance))
     old = FieldCipher("k1", {"k1": OLD_KEY}, LOOKUP_KEY)
     asyncio.run(write(world, fresh_database.writer_url, old))
     before = asyncio.run(database_checksum(fresh_database.migrator_url, old))
@@ -87,6 +102,7 @@ def test_reencryption_moves_every_field_to_the_new_key_and_changes_no_value(
         "balance_disputes": {"k1": 1},
         "oracle_operations_log": {"k1": VERIFICATIONS},
         "bitcoin_addresses": {"k1": 3},
+        "bitcoin_address_balances": {"k1": 1},
     }
 
     counted = _reencrypt(fresh_database.writer_url, "--dry-run")
@@ -95,7 +111,7 @@ def test_reencryption_moves_every_field_to_the_new_key_and_changes_no_value(
 
     moved = _reencrypt(fresh_database.writer_url, "--batch", "50")
     assert f"oracle_operations_log: 50/{VERIFICATIONS} re-encrypted" in moved  # progress
-    assert "re-encrypted 124 rows under key 'k2'" in moved
+    assert "re-encrypted 125 rows under key 'k2'" in moved
     assert asyncio.run(_key_ids(fresh_database.migrator_url)) == {
         table: {"k2": ids["k1"]} for table, ids in under_old.items()
     }

@@ -54,6 +54,7 @@ INFRASTRUCTURE = {
     "kafka": "apache/kafka:4.1.1",
     "postgres": "postgres:16",
     "chain": "ghcr.io/foundry-rs/foundry",
+    "bitcoin": "bitcoin/bitcoin:28.1",
 }
 
 

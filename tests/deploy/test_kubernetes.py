@@ -433,6 +433,13 @@ def test_images_are_pinned_and_singletons_stay_single(overlay: str) -> None:
     assert listener["strategy"]["type"] == "Recreate", (
         "chain-listener: Recreate, so an old and a new listener never overlap"
     )
+    bitcoin = deployments["bitcoin-listener"]["spec"]
+    assert bitcoin.get("replicas") == 1, (
+        "bitcoin-listener: one per network; its transactional id fences a second"
+    )
+    assert bitcoin["strategy"]["type"] == "Recreate", (
+        "bitcoin-listener: Recreate, so an old and a new listener never overlap"
+    )
     assert deployments["health"]["spec"].get("replicas") == 1, "two health replicas alert twice"
 
 

@@ -21,6 +21,12 @@ REQUIRED_KEYS = {
     "DB_WRITER_DATABASE_URL",
     "HEALTH_DATABASE_URL",
     "API_DATABASE_URL",
+    "BITCOIN_RPC_URL",
+    "BITCOIN_RPC_USER",
+    "BITCOIN_RPC_PASSWORD",
+    "BITCOIN_NETWORK",
+    "BITCOIN_MINING_ADDRESS",
+    "BITCOIN_MINING_WIF",
 }
 
 
@@ -65,7 +71,8 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         assert set(values) >= REQUIRED_KEYS
         assert values["CHAIN_ID"] == "31337"
         started = _pids(stack_dir)
-        assert {"kafka", "hardhat", "postgres"} <= set(started)
+        assert {"kafka", "hardhat", "postgres", "btcd"} <= set(started)
+        assert values["BITCOIN_NETWORK"] == "regtest"
 
         second = _devstack(stack_dir, "up")
         # Reused, not restarted: the same processes answer on the same endpoints.
@@ -75,7 +82,7 @@ def test_up_is_idempotent_and_down_leaves_nothing(
     finally:
         _devstack(stack_dir, "down")
     assert not [name for name, pid in started.items() if _alive(pid)]
-    for url_key in ("KAFKA_BOOTSTRAP_SERVERS", "CHAIN_RPC_URL"):
+    for url_key in ("KAFKA_BOOTSTRAP_SERVERS", "CHAIN_RPC_URL", "BITCOIN_RPC_URL"):
         port = int(values[url_key].rsplit(":", 1)[1].split("/")[0])
         assert not procs.port_open(port), f"{url_key} still answers after down"
 

@@ -1,4 +1,5 @@
-"""The components a test talks to: Kafka, PostgreSQL and an EVM node, always real.
+"""The components a test talks to: Kafka, PostgreSQL, an EVM node and a Bitcoin node (regtest),
+always real.
 
 With a Docker engine, testcontainers starts them; without one (these machines), the local
 stack does (`devstack`, idempotent). If neither can, the run fails with the reason: a test that
@@ -13,9 +14,30 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from devstack import chain, database, envfile, procs, stack
+from devstack import bitcoin, chain, database, envfile, procs, stack
 from devstack.deploy import DeploymentRecord, deploy
 from devstack.paths import stack_dir
+
+BITCOIN_CORE_IMAGE = "bitcoin/bitcoin:28.1"
+"""The Bitcoin node of compose and of container test runs (the local stack runs btcd)."""
+
+
+@dataclass(frozen=True)
+class BitcoinNode:
+    rpc_url: str
+    rpc_user: str
+    rpc_password: str
+    network: str
+    mining_wif: str
+    mining_address: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "BITCOIN_RPC_URL": self.rpc_url,
+            "BITCOIN_RPC_USER": self.rpc_user,
+            "BITCOIN_RPC_PASSWORD": self.rpc_password,
+            "BITCOIN_NETWORK": self.network,
+        }
 
 
 @dataclass(frozen=True)
@@ -26,6 +48,7 @@ class Endpoints:
     rpc_url: str
     deployment: DeploymentRecord
     field_encryption_key: str
+    bitcoin: BitcoinNode
 
     @property
     def migrator_url(self) -> str:
@@ -72,6 +95,14 @@ def local_stack() -> Iterator[Endpoints]:
             rpc_url=values["CHAIN_RPC_URL"],
             deployment=record,
             field_encryption_key=values["FIELD_ENCRYPTION_KEY"],
+            bitcoin=BitcoinNode(
+                rpc_url=values["BITCOIN_RPC_URL"],
+                rpc_user=values["BITCOIN_RPC_USER"],
+                rpc_password=values["BITCOIN_RPC_PASSWORD"],
+                network=values["BITCOIN_NETWORK"],
+                mining_wif=values["BITCOIN_MINING_WIF"],
+                mining_address=values["BITCOIN_MINING_ADDRESS"],
+            ),
         )
     finally:
         if not was_running:
@@ -80,10 +111,13 @@ def local_stack() -> Iterator[Endpoints]:
 
 @contextlib.contextmanager
 def container_stack() -> Iterator[Endpoints]:
-    """Kafka, Postgres 16 and anvil in containers, provisioned like the local stack."""
+    """Kafka, Postgres 16, anvil and Bitcoin Core (regtest) in containers, provisioned like the
+    local stack."""
     from testcontainers.core.container import DockerContainer
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
+
+    bitcoin_password = secrets.token_urlsafe(18)
 
     with (
         KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
@@ -91,6 +125,12 @@ def container_stack() -> Iterator[Endpoints]:
         DockerContainer("ghcr.io/foundry-rs/foundry:latest")
         .with_command("anvil --host 0.0.0.0 --chain-id 31337 --block-time 1")
         .with_exposed_ports(8545) as anvil,
+        DockerContainer(BITCOIN_CORE_IMAGE)
+        .with_command(
+            f"-regtest=1 -server=1 -rpcbind=0.0.0.0 -rpcallowip=0.0.0.0/0 "
+            f"-rpcuser=reservesync -rpcpassword={bitcoin_password} -fallbackfee=0.0001"
+        )
+        .with_exposed_ports(18443) as bitcoind,
     ):
         host, port = pg.get_container_host_ip(), int(pg.get_exposed_port(5432))
         admin = f"postgresql://reservesync_admin:{pg.password}@{host}:{port}/postgres"
@@ -98,6 +138,14 @@ def container_stack() -> Iterator[Endpoints]:
         asyncio.run(database.provision(admin, passwords))
         rpc = f"http://{anvil.get_container_host_ip()}:{anvil.get_exposed_port(8545)}"
         procs.wait_for("anvil", lambda: chain.answers(rpc), 60, "anvil")
+        btc = f"http://{bitcoind.get_container_host_ip()}:{bitcoind.get_exposed_port(18443)}"
+        procs.wait_for(
+            "bitcoind",
+            lambda: bitcoin.answers(btc, "reservesync", bitcoin_password),
+            60,
+            "bitcoind",
+        )
+        mining_wif, mining_address = bitcoin.mining_key(secrets.token_hex(32))
         bootstrap = kafka.get_bootstrap_server()
         from reservesync.kafka import ensure_topics
         from reservesync.settings import KafkaSettings
@@ -112,4 +160,7 @@ def container_stack() -> Iterator[Endpoints]:
             rpc_url=rpc,
             deployment=deploy(rpc, chain.compile_contracts()),
             field_encryption_key=secrets.token_hex(32),
+            bitcoin=BitcoinNode(
+                btc, "reservesync", bitcoin_password, "regtest", mining_wif, mining_address
+            ),
         )

@@ -16,7 +16,7 @@ class EncryptedColumn:
     label: str
     """The context's fixed part: `{table}.{field}`."""
     key_column: str
-    """The row's column that completes the context."""
+    """The row's column (or SQL expression over the row) that completes the context."""
 
     def context(self, key: str) -> str:
         return f"{self.label}:{key}"
@@ -39,4 +39,16 @@ OPERATION_BITCOIN_ADDRESSES = EncryptedColumn(
 WATCHED_BITCOIN_ADDRESSES = EncryptedColumn(
     "bitcoin_addresses", "address_ciphertext", "bitcoin_addresses.address", "user_address"
 )
-ENCRYPTED = (DISPUTE_DESCRIPTIONS, OPERATION_BITCOIN_ADDRESSES, WATCHED_BITCOIN_ADDRESSES)
+# Keyed by the address's own lookup hash (hex): the row has no other natural key.
+BALANCE_BITCOIN_ADDRESSES = EncryptedColumn(
+    "bitcoin_address_balances",
+    "address_ciphertext",
+    "bitcoin_address_balances.address",
+    "encode(address_lookup, 'hex')",
+)
+ENCRYPTED = (
+    DISPUTE_DESCRIPTIONS,
+    OPERATION_BITCOIN_ADDRESSES,
+    WATCHED_BITCOIN_ADDRESSES,
+    BALANCE_BITCOIN_ADDRESSES,
+)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from reservesync.messages import (
     Alert,
+    BitcoinAddressBalance,
     ChainEvent,
     ChainReorg,
     DeadLetter,
@@ -60,6 +61,18 @@ ALERTS = Topic(
 # covers, so a restart resumes exactly where the last committed batch ended.
 CHAIN_CHECKPOINTS = Topic("rbtc.chain.checkpoints.v1", 1, (), {"cleanup.policy": "compact"})
 
+# Bitcoin itself: the confirmed balance of every verified address (bitcoin-listener), latest per
+# address; a tombstone when an address is no longer watched.
+BITCOIN_BALANCES = Topic(
+    "rbtc.bitcoin.balances.v1",
+    12,
+    (BitcoinAddressBalance,),
+    {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+)
+# The bitcoin-listener's progress (height, recent hashes, the watched addresses' outputs),
+# written in the same Kafka transaction as the balances it covers.
+BITCOIN_CHECKPOINTS = Topic("rbtc.bitcoin.checkpoints.v1", 1, (), {"cleanup.policy": "compact"})
+
 ALL_TOPICS: tuple[Topic, ...] = (
     CHAIN_EVENTS,
     ORACLE_OPERATIONS,
@@ -68,4 +81,6 @@ ALL_TOPICS: tuple[Topic, ...] = (
     DLQ,
     ALERTS,
     CHAIN_CHECKPOINTS,
+    BITCOIN_BALANCES,
+    BITCOIN_CHECKPOINTS,
 )

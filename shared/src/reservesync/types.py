@@ -90,3 +90,10 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]
 """An idempotency key or id: printable ASCII, no spaces, bounded."""
+
+BitcoinHash = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-fA-F]{64}$"),
+    AfterValidator(_lower_hex),
+]
+"""A Bitcoin block or transaction hash as its RPC shows it: 64 hex digits, no `0x`, lowercase."""

@@ -9,12 +9,20 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from devstack import chain, database, envfile, kafka, postgres, procs, services
+from devstack import bitcoin, chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
 from devstack.paths import env_file, run_dir, stack_dir
 
-DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
+DEFAULT_PORTS = {
+    "kafka": 19092,
+    "kafka_controller": 19093,
+    "postgres": 15432,
+    "chain": 18545,
+    "bitcoin_rpc": 18334,
+    "bitcoin_p2p": 18444,
+}
 
+BITCOIN_RPC_USER = "reservesync"
 Progress = Callable[[str], None]
 T = TypeVar("T")
 
@@ -28,6 +36,8 @@ def _ports() -> dict[str, int]:
         "kafka_controller": procs.running_pid(kafka.NAME) is not None,
         "postgres": postgres.running(),
         "chain": procs.running_pid(chain.NAME) is not None,
+        "bitcoin_rpc": procs.running_pid(bitcoin.NAME) is not None,
+        "bitcoin_p2p": procs.running_pid(bitcoin.NAME) is not None,
     }
     for name, default in DEFAULT_PORTS.items():
         if name in chosen and running[name]:
@@ -45,9 +55,12 @@ def _ports() -> dict[str, int]:
 def _secrets() -> dict[str, str]:
     path = run_dir() / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    for name in ("admin", *database.ROLES, "field_key"):
+    for name in ("admin", *database.ROLES, "field_key", "bitcoin_rpc", "bitcoin_mining_key"):
         stored.setdefault(
-            name, secrets.token_hex(32) if name == "field_key" else secrets.token_urlsafe(18)
+            name,
+            secrets.token_hex(32)
+            if name in ("field_key", "bitcoin_mining_key")
+            else secrets.token_urlsafe(18),
         )
     path.write_text(json.dumps(stored))
     path.chmod(0o600)
@@ -65,17 +78,30 @@ def up(progress: Progress = print) -> dict[str, str]:
         progress(f"  {name:<10} ready in {time.monotonic() - t0:5.1f}s")
         return result
 
-    progress("bringing up the local stack (Kafka, PostgreSQL, Hardhat)")
-    if procs.running_pid(chain.NAME) is None and _has_state():
+    progress("bringing up the local stack (Kafka, PostgreSQL, Hardhat, btcd)")
+    chain_lost = procs.running_pid(chain.NAME) is None
+    if (chain_lost or not bitcoin.has_chain()) and _has_state():
         # Hardhat keeps its chain in memory: without it, topics and tables describe a chain
         # that no longer exists (and a listener checkpoint would point past the new head).
-        progress("  the chain is gone: starting a new world (empty topics and database)")
+        # The same holds for a lost Bitcoin chain; and a new EVM world gets a new Bitcoin one.
+        progress("  a chain is gone: starting a new world (empty topics and database)")
         _forget_state()
     bootstrap = step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"]))
     admin_url = step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"]))
     asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
     rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))
     record = step("contracts", lambda: _deployment(rpc_url))
+    mining_wif, mining_address = bitcoin.mining_key(secret["bitcoin_mining_key"])
+    bitcoin_url = step(
+        "btcd",
+        lambda: bitcoin.up(
+            ports["bitcoin_rpc"],
+            ports["bitcoin_p2p"],
+            BITCOIN_RPC_USER,
+            secret["bitcoin_rpc"],
+            mining_address,
+        ),
+    )
 
     pg = ports["postgres"]
     values = envfile.update(
@@ -88,6 +114,12 @@ def up(progress: Progress = print) -> dict[str, str]:
             "FIELD_ENCRYPTION_KEY": secret["field_key"],
             "CHAIN_RPC_URL": rpc_url,
             **record.env(),
+            "BITCOIN_RPC_URL": bitcoin_url,
+            "BITCOIN_RPC_USER": BITCOIN_RPC_USER,
+            "BITCOIN_RPC_PASSWORD": secret["bitcoin_rpc"],
+            "BITCOIN_NETWORK": bitcoin.NETWORK,
+            "BITCOIN_MINING_ADDRESS": mining_address,
+            "BITCOIN_MINING_WIF": mining_wif,
         }
     )
     progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in {env_file()}")
@@ -99,6 +131,8 @@ def new_world(progress: Progress = print) -> dict[str, str]:
     figures are the scenario's alone): without its chain, `up` starts a new world."""
     services.stop(prefix="svc")
     chain.down()
+    bitcoin.down()
+    bitcoin.wipe()
     return up(progress)
 
 
@@ -118,6 +152,8 @@ def _has_state() -> bool:
 
 
 def _forget_state() -> None:
+    bitcoin.down()
+    bitcoin.wipe()
     kafka.down()
     kafka.wipe()
     postgres.down()
@@ -135,6 +171,7 @@ def down(progress: Progress = print) -> None:
     for prefix in ("svc", "test"):
         services.stop(prefix=prefix)
     chain.down()
+    bitcoin.down()
     kafka.down()
     postgres.down()
     envfile.update(dict.fromkeys(envfile.read(), ""))
@@ -148,4 +185,5 @@ def versions() -> dict[str, str]:
         "kafka": kafka_jar.stem.removeprefix("kafka_2.13-") if kafka_jar else "not resolved",
         "postgres": postgres.version(),
         "hardhat": chain.hardhat_version(),
+        "btcd": bitcoin.version(),
     }

@@ -8,9 +8,8 @@ next start exactly as one that happens while it runs.
 
 from __future__ import annotations
 
-from aiokafka import TopicPartition
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
-from reservesync import kafka
+from reservesync import checkpoints
 from reservesync.messages import BlockRef
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_CHECKPOINTS
@@ -30,28 +29,6 @@ class Checkpoint(BaseModel):
 
 
 async def load(settings: KafkaSettings, key: bytes) -> Checkpoint | None:
-    """The last committed checkpoint under `key`.
-
-    A read_committed reader stops at the first offset of any open transaction, which may be
-    another listener's (another chain, a test's) and end before our own last commit. So the
-    topic is read up to the high watermark seen at the start: every transaction open then has
-    ended (committed, aborted, or timed out) by the time the position gets there.
-    """
-    consumer = kafka.consumer(settings, group_id=None)
-    await consumer.start()
-    try:
-        partition = TopicPartition(CHAIN_CHECKPOINTS.name, 0)
-        consumer.assign([partition])
-        await consumer.seek_to_beginning(partition)
-        latest: Checkpoint | None = None
-        target: int | None = None
-        while target is None or await consumer.position(partition) < target:
-            batch = await consumer.getmany(partition, timeout_ms=500)
-            for record in batch.get(partition, []):
-                if record.key == key and record.value is not None:
-                    latest = Checkpoint.model_validate_json(record.value)
-            if target is None:
-                target = consumer.highwater(partition)  # known after the first fetch answer
-        return latest
-    finally:
-        await consumer.stop()
+    """The last committed checkpoint under `key` (see `reservesync.checkpoints.latest`)."""
+    value = await checkpoints.latest(settings, CHAIN_CHECKPOINTS.name, key)
+    return Checkpoint.model_validate_json(value) if value is not None else None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import asyncpg
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import (
+    BALANCE_BITCOIN_ADDRESSES,
     DISPUTE_DESCRIPTIONS,
     OPERATION_BITCOIN_ADDRESSES,
     WATCHED_BITCOIN_ADDRESSES,
@@ -50,6 +51,7 @@ CHECKED = (
     Checked("oracle_user_states", "user_address"),
     Checked("bitcoin_addresses", "user_address, address_lookup", (WATCHED_BITCOIN_ADDRESSES,)),
     Checked("system_contracts", "chain_id, name"),
+    Checked("bitcoin_address_balances", "address_lookup", (BALANCE_BITCOIN_ADDRESSES,)),
     Checked("yield_operations_log", "chain_id, tx_hash, log_index"),
     Checked("yield_scales_participants", "user_address"),
     Checked("user_evidence", "address, source, src_topic, src_partition"),

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 from reservesync.settings import DatabaseSettings, EncryptionSettings, KafkaSettings, NameList
-from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, Topic
+from reservesync.topics import (
+    BITCOIN_BALANCES,
+    CHAIN_EVENTS,
+    ORACLE_OPERATIONS,
+    ORACLE_STATE,
+    REGISTRY,
+    Topic,
+)
 
 SOURCE_TOPICS: dict[str, Topic] = {
-    topic.name: topic for topic in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
+    topic.name: topic
+    for topic in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, BITCOIN_BALANCES)
 }
 
 
@@ -19,7 +27,7 @@ class Settings(KafkaSettings, DatabaseSettings, EncryptionSettings):
     writer_group_id: str = "rbtc-db-writer"
     writer_topics: NameList = Field(
         default_factory=lambda: list(SOURCE_TOPICS),
-        description="the topics to write, comma-separated (default: all four); a topic added "
+        description="the topics to write, comma-separated (default: all five); a topic added "
         "later is written from its beginning",
     )
     # Measured (bench/sink.py, 2 cores): 20k records per transaction is where fewer round

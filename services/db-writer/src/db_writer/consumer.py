@@ -19,15 +19,16 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from reservesync import dead_letters, kafka
+from reservesync import bitcoin_address, dead_letters, kafka
 from reservesync.crypto import FieldCipher
 from reservesync.heartbeat import heartbeat
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
-from reservesync.topics import ORACLE_STATE
+from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
 
 from db_writer import metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.mapping import Rows, Source, rows_for
+from db_writer.mapping.bitcoin import address_lookup
 from db_writer.storage import Offsets, SinkStore
 
 log = logging.getLogger(__name__)
@@ -80,12 +81,18 @@ class Settled:
     rows: Rows | None = None
     reorg: ChainReorg | None = None
     gone_user: str | None = None
+    gone_bitcoin_address: bytes | None = None
+    """The lookup hash of an address the bitcoin-listener no longer watches."""
     letter: DeadLetter | None = None
 
     @property
     def is_barrier(self) -> bool:
         """Removals must see every earlier row of their partition written first."""
-        return self.reorg is not None or self.gone_user is not None
+        return (
+            self.reorg is not None
+            or self.gone_user is not None
+            or self.gone_bitcoin_address is not None
+        )
 
 
 class DbWriter:
@@ -145,6 +152,8 @@ def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled
     try:
         if record.topic == ORACLE_STATE.name and record.value is None:
             return Settled(record, gone_user=_user_key(record.key))
+        if record.topic == BITCOIN_BALANCES.name and record.value is None:
+            return Settled(record, gone_bitcoin_address=_bitcoin_key(record.key, cipher))
         message = decode(record.value, SOURCE_TOPICS[record.topic].carries)
         if isinstance(message, ChainReorg):
             return Settled(record, reorg=message)
@@ -152,6 +161,15 @@ def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled
         return Settled(record, rows=rows_for(message, source, cipher))
     except (InvalidMessage, ValueError) as exc:
         return Settled(record, letter=dead_letters.dead_letter(record, exc, SERVICE))
+
+
+def _bitcoin_key(key: bytes | None, cipher: FieldCipher) -> bytes:
+    text = (key or b"").decode(errors="replace")
+    try:
+        bitcoin_address.decode(text)
+    except bitcoin_address.BadBitcoinAddress as exc:
+        raise InvalidMessage(f"tombstone key is not a Bitcoin address: {exc}") from exc
+    return address_lookup(text, cipher)
 
 
 def _user_key(key: bytes | None) -> str:
@@ -208,6 +226,8 @@ class BatchWriter:
             log.info("reorg applied", extra={"partition": record.partition, "removed": removed})
         elif item.gone_user is not None:
             await self.store.forget_oracle_user(item.gone_user, offsets)
+        elif item.gone_bitcoin_address is not None:
+            await self.store.forget_bitcoin_address(item.gone_bitcoin_address, offsets)
 
     async def _write_run(self, run: list[Settled]) -> None:
         if not run:

@@ -158,6 +158,25 @@ class SinkStore:
             await _count(connection, tally)
             await self._store_offsets(connection, offsets)
 
+    async def forget_bitcoin_address(self, lookup: bytes, offsets: Offsets) -> None:
+        """A tombstone on the Bitcoin balances topic: the address is no longer watched."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+                return
+            deleted = await connection.fetch(
+                "DELETE FROM bitcoin_address_balances WHERE address_lookup = $1 "
+                "RETURNING src_topic, src_partition",
+                lookup,
+            )
+            tally: Tally = Counter(
+                {
+                    ("bitcoin_address_balances", r["src_topic"], r["src_partition"]): -1
+                    for r in deleted
+                }
+            )
+            await _count(connection, tally)
+            await self._store_offsets(connection, offsets)
+
     async def publish_letters(self, send: LetterSender, limit: int = 1000) -> int:
         """Publish queued dead letters and drop them from the outbox once Kafka has them.
 

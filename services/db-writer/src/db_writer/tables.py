@@ -252,6 +252,34 @@ SPECS: tuple[TableSpec, ...] = (
         "(excluded.network, excluded.verified_at, excluded.monitoring)",
     ),
     TableSpec(
+        "bitcoin_address_balances",
+        (
+            ("address_lookup", "bytea"),
+            ("address_ciphertext", "bytea"),
+            ("key_id", "text"),
+            ("network", "text"),
+            ("confirmed_sats", "bigint"),
+            ("height", "bigint"),
+            ("block_hash", "text"),
+            ("as_of", "timestamptz"),
+            *PROVENANCE,
+        ),
+        ("address_lookup",),
+        # The newest record of the address wins: its records share one partition of the
+        # compacted topic, whose order is the listener's (a reorg's correction may stand at a
+        # lower height than what it corrects). Compaction keeps that newest record, so a
+        # replay ends on the same row.
+        "DO UPDATE SET address_ciphertext = excluded.address_ciphertext, "
+        "key_id = excluded.key_id, network = excluded.network, "
+        "confirmed_sats = excluded.confirmed_sats, height = excluded.height, "
+        "block_hash = excluded.block_hash, as_of = excluded.as_of, updated_at = now(), "
+        "src_topic = excluded.src_topic, src_partition = excluded.src_partition, "
+        "src_offset = excluded.src_offset "
+        "WHERE (excluded.src_partition, excluded.src_offset) > "
+        "(bitcoin_address_balances.src_partition, bitcoin_address_balances.src_offset)",
+        _newest("src_offset"),
+    ),
+    TableSpec(
         "system_contracts",
         (
             ("chain_id", "bigint"),

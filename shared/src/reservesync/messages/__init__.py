@@ -2,6 +2,7 @@
 
 from reservesync.messages.alerts import Alert, AlertState, Severity
 from reservesync.messages.base import Message
+from reservesync.messages.bitcoin import BitcoinAddressBalance
 from reservesync.messages.chain import BlockRef, ChainEvent, ChainReorg, make_event_id
 from reservesync.messages.codec import InvalidMessage, decode
 from reservesync.messages.dlq import DeadLetter
@@ -19,6 +20,7 @@ from reservesync.messages.registry import RegisteredContract
 __all__ = [
     "Alert",
     "AlertState",
+    "BitcoinAddressBalance",
     "BlockRef",
     "ChainEvent",
     "ChainReorg",

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from reservesync.messages.alerts import Alert
 from reservesync.messages.base import Message
+from reservesync.messages.bitcoin import BitcoinAddressBalance
 from reservesync.messages.chain import ChainEvent, ChainReorg
 from reservesync.messages.dlq import DeadLetter
 from reservesync.messages.oracle import OracleOperation, OracleUserState
@@ -26,6 +27,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         RegisteredContract,
         DeadLetter,
         Alert,
+        BitcoinAddressBalance,
     )
 }
 

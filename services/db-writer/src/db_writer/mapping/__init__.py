@@ -28,6 +28,10 @@
 |                                          | emergency_burns the oracle knows of                  |
 | tombstone on the state topic             | the user's oracle_user_states row (the user is gone) |
 | registry.contract/v1                     | system_contracts (newest observation wins)           |
+| bitcoin.address_balance/v1               | bitcoin_address_balances (address encrypted + keyed  |
+|                                          | hash; the newest record of the address wins)         |
+| tombstone on the Bitcoin balances topic  | the address's bitcoin_address_balances row (no       |
+|                                          | longer watched)                                      |
 
 Users are discovered from `user` arguments only (`from`/`to`/`spender` also name contracts)
 and from the oracle. "users" and "emergency_burns" above are evidence rows, one per source
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 from reservesync.crypto import FieldCipher
 from reservesync.messages import (
+    BitcoinAddressBalance,
     ChainEvent,
     Message,
     OracleOperation,
@@ -49,6 +54,7 @@ from reservesync.messages import (
     RegisteredContract,
 )
 
+from db_writer.mapping.bitcoin import balance_rows
 from db_writer.mapping.chain import chain_event_rows
 from db_writer.mapping.oracle import operation_rows, state_rows
 from db_writer.mapping.registry import registry_rows
@@ -66,4 +72,6 @@ def rows_for(message: Message, source: Source, cipher: FieldCipher) -> Rows:
         return state_rows(message, source, cipher)
     if isinstance(message, RegisteredContract):
         return registry_rows(message, source)
+    if isinstance(message, BitcoinAddressBalance):
+        return balance_rows(message, source, cipher)
     raise TypeError(f"no mapping for {type(message).__name__}")

@@ -1,0 +1,1 @@
+"""bitcoin-listener: the confirmed balances of the verified Bitcoin addresses, from a node."""
