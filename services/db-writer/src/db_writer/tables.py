@@ -190,7 +190,7 @@ SPECS: tuple[TableSpec, ...] = (
             ("tx_type", "text"),
             ("amount", "numeric"),
             ("unit", "text"),
-            ("balance_after_sats", "bigint"),
+            ("balance_after_sats", "numeric"),
             ("fee_wei", "numeric"),
             ("contract", "text"),
             ("event", "text"),
@@ -203,8 +203,8 @@ SPECS: tuple[TableSpec, ...] = (
         (
             *CHAIN_ORIGIN,
             ("user_address", "text"),
-            ("previous_sats", "bigint"),
-            ("new_sats", "bigint"),
+            ("previous_sats", "numeric"),
+            ("new_sats", "numeric"),
             ("delta_sats", "bigint"),
             ("fee_wei", "numeric"),
             ("cause", "text"),
@@ -217,7 +217,7 @@ SPECS: tuple[TableSpec, ...] = (
         (
             *CHAIN_ORIGIN,
             ("user_address", "text"),
-            ("balance_sats", "bigint"),
+            ("balance_sats", "numeric"),
             ("taken_at", "timestamptz"),
             *PROVENANCE,
         ),
@@ -228,7 +228,7 @@ SPECS: tuple[TableSpec, ...] = (
         (
             ("burn_key", "text"),
             ("user_address", "text"),
-            ("burned_sats", "bigint"),
+            ("burned_sats", "numeric"),
             ("reason", "text"),
             ("tx_hash", "text"),
             ("block_number", "bigint"),
