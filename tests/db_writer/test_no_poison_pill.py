@@ -20,6 +20,8 @@ from devstack.deploy import DeploymentRecord
 from devstack.protocol import Protocol
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from realtime_api.domain import merkle
+from realtime_api.storage import aggregates
 from reservesync import kafka
 from reservesync.contracts import SystemContract
 from reservesync.messages import (
@@ -324,6 +326,11 @@ async def test_a_uint64_balance_and_a_uint256_burn_are_stored_exactly(
         user,
     )
     assert (state["balance_sats"], state["emergency_burned_sats"]) == (UINT64_MAX, UINT256_MAX)
+    # The API's proof of reserves reads every balance as 8 unsigned bytes: this one too.
+    tree = merkle.build(await db.fetchval(aggregates.LEAVES))
+    index = tree.index_of(bytes.fromhex(user[2:]))
+    assert index is not None
+    assert tree.balance(index) == UINT64_MAX
     await _writer_up()
 
 
