@@ -12,13 +12,13 @@ another block is written again.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 from reservesync.dead_letters import ConsumedRecord
 from reservesync.messages import ChainEvent, DeadLetter, Message, OracleOperation
+from reservesync.messages.abi_values import event_shape
 
 COUNTER = "conflicting_duplicates"
 """The `sink_counters.table_name` under which conflicting duplicates are counted."""
@@ -51,9 +51,19 @@ ConflictLetter = Callable[[Claim, str], DeadLetter]
 
 def content_digest(message: Message) -> bytes:
     """SHA-256 of the message's canonical JSON: equal for equal content, whatever the key
-    order, spacing or address case of the bytes on the wire."""
-    canonical = json.dumps(message.to_dict(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).digest()
+    order, spacing or address case of the bytes on the wire. The model's own serialisation is
+    canonical (fields in declared order, values normalised) but for a chain event's `args`,
+    a dict that keeps the producer's order: put in ABI order first."""
+    if isinstance(message, ChainEvent):
+        message = _in_abi_order(message)
+    return hashlib.sha256(message.to_json()).digest()
+
+
+def _in_abi_order(event: ChainEvent) -> ChainEvent:
+    shape = event_shape(event.contract, event.event)
+    if shape is None or tuple(event.args) == shape.ordered:
+        return event  # what the chain-listener publishes: no copy
+    return event.model_copy(update={"args": {name: event.args[name] for name in shape.ordered}})
 
 
 def claim_of(message: Message, record: ConsumedRecord) -> Claim | None:
