@@ -11,11 +11,9 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -30,35 +28,13 @@ from db_writer import metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.duplicates import Claim, claim_of
 from db_writer.mapping import Rows, Source, rows_for
+from db_writer.retrying import retrying
 from db_writer.storage import Offsets, SinkStore, Written
 
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 1000
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
-# Errors that say "Postgres is away or cannot work now", whatever the data: the write is tried
-# again as it is. Every other error of a write is the data's (a value out of range, text
-# Postgres refuses, a constraint, a value asyncpg cannot encode): its record is dead-lettered.
-UNAVAILABLE = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    # A connection Postgres dropped mid-transaction can fail its reset on release this way
-    # (seen when Postgres restarts); the next attempt takes a fresh connection.
-    asyncpg.InternalClientError,
-    # Missing rights or tables, no disk, a shutdown, a deadlock, a read-only standby: fixed by
-    # time or an operator, never by dropping the record.
-    asyncpg.SyntaxOrAccessError,
-    asyncpg.InsufficientResourcesError,
-    asyncpg.OperatorInterventionError,
-    asyncpg.TransactionRollbackError,
-    asyncpg.ObjectNotInPrerequisiteStateError,
-    asyncpg.InvalidTransactionStateError,
-    asyncpg.InvalidAuthorizationSpecificationError,
-    asyncpg.PostgresSystemError,
-    asyncpg.InternalServerError,
-)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
@@ -143,7 +119,7 @@ class DbWriter:
                 if writing is not None and writing.done():
                     # A write that failed fails the writer now, not when a next batch comes:
                     # idle after it, the loop would beat on and look ready while stuck.
-                    writing.result()
+                    _raise_failure(writing)
                     writing = None
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.writer_poll_timeout_ms,
@@ -169,6 +145,16 @@ class DbWriter:
             await consumer.stop()
             await producer.stop()
             await store.close()
+
+
+def _raise_failure(writing: asyncio.Task[None]) -> None:
+    try:
+        writing.result()
+    except Exception:
+        # Bad records are dead-lettered and an unavailable Postgres is waited out inside the
+        # task, so this is neither: exit, and let the supervisor start a fresh writer.
+        log.exception("writing a batch failed; stopping")
+        raise
 
 
 def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled:
@@ -225,7 +211,7 @@ class BatchWriter:
         await self._write_run(run)
         metrics.RECORDS.inc(len(settled))
         if self.outbox_pending or any(item.letter is not None for item in settled):
-            sent = await _retrying(
+            sent = await retrying(
                 lambda: self.store.publish_letters(self._send, OUTBOX_BATCH), also=(KafkaError,)
             )
             metrics.DEAD_LETTERS.inc(sent)
@@ -236,7 +222,7 @@ class BatchWriter:
 
     async def _write_barrier(self, item: Settled) -> None:
         try:
-            await _retrying(functools.partial(self._apply_barrier, item))
+            await retrying(functools.partial(self._apply_barrier, item))
         except Exception as exc:
             await self._dead_letter(item, exc)
 
@@ -255,7 +241,7 @@ class BatchWriter:
         if not run:
             return
         try:
-            written = await _retrying(lambda: self._write_together(run))
+            written = await retrying(lambda: self._write_together(run))
         except Exception as exc:
             # One record Postgres (or asyncpg) refuses must not hold back the rest: find it one
             # by one. Any error counts here; Postgres being away was retried above.
@@ -276,7 +262,7 @@ class BatchWriter:
 
     async def _write_alone(self, item: Settled) -> Written:
         try:
-            return await _retrying(lambda: self._write_together([item]))
+            return await retrying(lambda: self._write_together([item]))
         except Exception as exc:
             log.warning(
                 "record refused by the database",
@@ -293,7 +279,7 @@ class BatchWriter:
     async def _dead_letter(self, item: Settled, exc: Exception) -> None:
         letter = dead_letters.dead_letter(item.record, exc, SERVICE)
         self.outbox_pending = True
-        await _retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
+        await retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
 
 
 def _conflict_letter(claim: Claim, why: str) -> DeadLetter:
@@ -318,31 +304,6 @@ def _rows(run: Sequence[Settled]) -> Rows:
 
 def _offsets(run: Sequence[Settled]) -> Offsets:
     return {(i.record.topic, i.record.partition): i.record.offset + 1 for i in run}
-
-
-T = TypeVar("T")
-
-
-async def _retrying(
-    action: Callable[[], Awaitable[T]], also: tuple[type[Exception], ...] = ()
-) -> T:
-    """Retry while Postgres (or what `also` names) is unavailable (restarts, failover, an
-    operator's fix); any other error is the data's and propagates."""
-    delay = 0.2
-    while True:
-        try:
-            result = await action()
-            heartbeat.reached("database")
-            return result
-        except (*UNAVAILABLE, *also) as exc:
-            metrics.DB_RETRIES.inc()
-            heartbeat.waiting_for("database")
-            log.warning(
-                "database unavailable, retrying",
-                extra={"error": f"{type(exc).__name__}: {exc}", "in_s": delay},
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 async def _write_then_commit(
