@@ -142,3 +142,26 @@ def test_reserves_under_backed_is_critical_and_fully_backed_is_quiet() -> None:
     assert "150,000 sats of BTC for 200,000 sats of rBTC" in under.summary
     assert reserves_alerts(Attestation(rbtc_sats=200_000, btc_sats=200_000, as_of=at)) == []
     assert reserves_alerts(Attestation(rbtc_sats=0, btc_sats=0, as_of=at)) == []
+
+
+def test_a_conflicting_duplicate_is_a_critical_alert_of_its_own() -> None:
+    components = score.components(SEED_COUNTS)
+    found = conditions(
+        100.0,
+        components,
+        [],
+        {"rbtc.chain.events.v1": 1},
+        Thresholds(),
+        writer_catching_up=True,
+        conflicts={"rbtc.chain.events.v1": 1, "rbtc.oracle.operations.v1": 0},
+    )
+    by_id = {c.alert_id: c for c in found}
+    conflict = by_id["health:conflict:rbtc.chain.events.v1"]
+    assert conflict.kind == "conflicting_duplicate"
+    assert conflict.severity is Severity.CRITICAL
+    assert conflict.details == {
+        "source_topic": "rbtc.chain.events.v1",
+        "conflicting_duplicates": 1,
+    }
+    assert "health:conflict:rbtc.oracle.operations.v1" not in by_id
+    assert "health:dlq:rbtc.chain.events.v1" in by_id  # the DLQ grew as well

@@ -49,3 +49,19 @@ def test_a_letter_sent_twice_is_one() -> None:
     assert not book.add(letter(CHAIN_EVENTS.name, 7))
     assert book.total == {CHAIN_EVENTS.name: 1}
     assert len(book.recent) == 1
+
+
+def test_conflicting_duplicates_are_told_apart_from_other_letters() -> None:
+    book = DeadLetterBook(window_s=3600)
+    conflicting = "ConflictingDuplicate: conflicting duplicate: '1:0xab:0' was written"
+    earlier = letter(ORACLE_OPERATIONS.name, 4, minutes_ago=30)
+    book.add(earlier.model_copy(update={"error": conflicting}))
+    book.add(letter(CHAIN_EVENTS.name, 7, minutes_ago=1))
+    book.add(letter(CHAIN_EVENTS.name, 8, minutes_ago=1).model_copy(update={"error": conflicting}))
+    # A record cannot pass for one by what it holds: the start of `error` is the writer's.
+    quoted = "InvalidMessage: has no event 'ConflictingDuplicate: conflicting duplicate'"
+    book.add(letter(CHAIN_EVENTS.name, 9, minutes_ago=1).model_copy(update={"error": quoted}))
+    now = NOW.timestamp()
+    assert book.conflicts(now, within_s=300) == {CHAIN_EVENTS.name: 1}
+    assert book.conflicts(now, within_s=3600) == {CHAIN_EVENTS.name: 1, ORACLE_OPERATIONS.name: 1}
+    assert book.growth(now, within_s=300) == {CHAIN_EVENTS.name: 3}

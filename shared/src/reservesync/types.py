@@ -65,13 +65,24 @@ Int256 = Annotated[
 ]
 
 Sats = Annotated[int, Field(ge=0, le=MAX_SATS, strict=True)]
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A non-negative count or height that a PostgreSQL bigint holds (block numbers, chain ids,
+counters); a larger one is refused at decode with its reason, never met by the database."""
+PositiveCount = Annotated[int, Field(gt=0, le=INT64_MAX)]
+SmallIndex = Annotated[int, Field(ge=0, le=INT32_MAX)]
+"""A position within a block (log index, transaction index): a PostgreSQL integer."""
 SignedSats = Annotated[int, Field(ge=-MAX_SATS, le=MAX_SATS, strict=True)]
 
 
 def _require_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp must carry a timezone (RFC 3339)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past the calendar's end
+        raise ValueError("timestamp out of range once in UTC") from None
 
 
 def _rfc3339(value: datetime) -> str:

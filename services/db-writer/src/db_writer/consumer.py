@@ -11,32 +11,31 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
 from reservesync import bitcoin_address, dead_letters, kafka
 from reservesync.crypto import FieldCipher
+from reservesync.dead_letters import ConflictingDuplicate
 from reservesync.heartbeat import heartbeat
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
 from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
 
 from db_writer import metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
+from db_writer.duplicates import Claim, claim_of
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.mapping.bitcoin import address_lookup
-from db_writer.storage import Offsets, SinkStore
+from db_writer.retrying import retrying
+from db_writer.storage import Offsets, SinkStore, Written
 
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 1000
 ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
-# Errors that say "this data can never be written", as opposed to "Postgres is away".
-DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
@@ -84,6 +83,7 @@ class Settled:
     gone_bitcoin_address: bytes | None = None
     """The lookup hash of an address the bitcoin-listener no longer watches."""
     letter: DeadLetter | None = None
+    claim: Claim | None = None
 
     @property
     def is_barrier(self) -> bool:
@@ -125,12 +125,20 @@ class DbWriter:
         records = 0
         try:
             while not stop.is_set():
+                if writing is not None and writing.done():
+                    # A write that failed fails the writer now, not when a next batch comes:
+                    # idle after it, the loop would beat on and look ready while stuck.
+                    _raise_failure(writing)
+                    writing = None
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.writer_poll_timeout_ms,
                     max_records=self.settings.writer_batch_max,
                 )
                 records += sum(len(part) for part in batch.values())
-                heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
+                if writing is None:
+                    # A write in flight beats for itself when it is done (the check above):
+                    # one that hangs silences the loop, and liveness says so.
+                    heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
                 if not batch:
                     continue
                 settled = await asyncio.to_thread(writer.settle_all, batch)
@@ -148,7 +156,18 @@ class DbWriter:
             await store.close()
 
 
+def _raise_failure(writing: asyncio.Task[None]) -> None:
+    try:
+        writing.result()
+    except Exception:
+        # Bad records are dead-lettered and an unavailable Postgres is waited out inside the
+        # task, so this is neither: exit, and let the supervisor start a fresh writer.
+        log.exception("writing a batch failed; stopping")
+        raise
+
+
 def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled:
+    """Never raises: a record that cannot be decoded, validated or mapped is dead-lettered."""
     try:
         if record.topic == ORACLE_STATE.name and record.value is None:
             return Settled(record, gone_user=_user_key(record.key))
@@ -158,8 +177,11 @@ def settle(record: ConsumerRecord[bytes, bytes], cipher: FieldCipher) -> Settled
         if isinstance(message, ChainReorg):
             return Settled(record, reorg=message)
         source = Source(record.topic, record.partition, record.offset)
-        return Settled(record, rows=rows_for(message, source, cipher))
-    except (InvalidMessage, ValueError) as exc:
+        rows = rows_for(message, source, cipher)
+        return Settled(record, rows=rows, claim=claim_of(message, record))
+    except Exception as exc:  # whatever one record does, the others are written
+        if not isinstance(exc, InvalidMessage):
+            log.warning("record refused", extra={"error": f"{type(exc).__name__}: {exc}"})
         return Settled(record, letter=dead_letters.dead_letter(record, exc, SERVICE))
 
 
@@ -203,18 +225,26 @@ class BatchWriter:
             if item.is_barrier:
                 await self._write_run(run)
                 run = []
-                await _retrying(functools.partial(self._apply_barrier, item))
+                await self._write_barrier(item)
             else:
                 run.append(item)
         await self._write_run(run)
         metrics.RECORDS.inc(len(settled))
         if self.outbox_pending or any(item.letter is not None for item in settled):
-            sent = await _retrying(lambda: self.store.publish_letters(self._send, OUTBOX_BATCH))
+            sent = await retrying(
+                lambda: self.store.publish_letters(self._send, OUTBOX_BATCH), also=(KafkaError,)
+            )
             metrics.DEAD_LETTERS.inc(sent)
             self.outbox_pending = sent == OUTBOX_BATCH
 
     async def _send(self, letters: Sequence[DeadLetter]) -> None:
         await dead_letters.publish(self.producer, letters)
+
+    async def _write_barrier(self, item: Settled) -> None:
+        try:
+            await retrying(functools.partial(self._apply_barrier, item))
+        except Exception as exc:
+            await self._dead_letter(item, exc)
 
     async def _apply_barrier(self, item: Settled) -> None:
         record = item.record
@@ -233,25 +263,53 @@ class BatchWriter:
         if not run:
             return
         try:
-            inserted = await _retrying(
-                lambda: self.store.write(_rows(run), _offsets(run), _letters(run))
-            )
-        except DATA_ERRORS:
-            # One record Postgres refuses must not hold back the rest: find it one by one.
-            inserted = 0
+            written = await retrying(lambda: self._write_together(run))
+        except Exception as exc:
+            # One record Postgres (or asyncpg) refuses must not hold back the rest: find it one
+            # by one. Any error counts here; Postgres being away was retried above.
+            log.info("batch refused, writing its records one by one", extra={"error": str(exc)})
+            written = Written(0, 0)
             for item in run:
-                inserted += await self._write_alone(item)
-        metrics.ROWS.inc(inserted)
-
-    async def _write_alone(self, item: Settled) -> int:
-        try:
-            return await _retrying(
-                lambda: self.store.write(_rows([item]), _offsets([item]), _letters([item]))
-            )
-        except DATA_ERRORS as exc:
-            letter = dead_letters.dead_letter(item.record, exc, SERVICE)
+                alone = await self._write_alone(item)
+                written = Written(written.rows + alone.rows, written.conflicts + alone.conflicts)
+        metrics.ROWS.inc(written.rows)
+        if written.conflicts:
+            metrics.CONFLICTING_DUPLICATES.inc(written.conflicts)
             self.outbox_pending = True
-            return await _retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
+
+    async def _write_together(self, run: Sequence[Settled]) -> Written:
+        return await self.store.write_batch(
+            _rows(run), _offsets(run), _letters(run), _claims(run), _conflict_letter
+        )
+
+    async def _write_alone(self, item: Settled) -> Written:
+        try:
+            return await retrying(lambda: self._write_together([item]))
+        except Exception as exc:
+            log.warning(
+                "record refused by the database",
+                extra={
+                    "topic": item.record.topic,
+                    "partition": item.record.partition,
+                    "offset": item.record.offset,
+                    "error": f"{type(exc).__name__}: {exc}",
+                },
+            )
+            await self._dead_letter(item, exc)
+            return Written(0, 0)
+
+    async def _dead_letter(self, item: Settled, exc: Exception) -> None:
+        letter = dead_letters.dead_letter(item.record, exc, SERVICE)
+        self.outbox_pending = True
+        await retrying(lambda: self.store.write(Rows(), _offsets([item]), [letter]))
+
+
+def _conflict_letter(claim: Claim, why: str) -> DeadLetter:
+    return dead_letters.dead_letter(claim.record, ConflictingDuplicate(why), SERVICE)
+
+
+def _claims(run: Sequence[Settled]) -> list[Claim]:
+    return [item.claim for item in run if item.claim is not None]
 
 
 def _letters(run: Sequence[Settled]) -> list[DeadLetter]:
@@ -268,35 +326,6 @@ def _rows(run: Sequence[Settled]) -> Rows:
 
 def _offsets(run: Sequence[Settled]) -> Offsets:
     return {(i.record.topic, i.record.partition): i.record.offset + 1 for i in run}
-
-
-T = TypeVar("T")
-
-
-async def _retrying(action: Callable[[], Awaitable[T]]) -> T:
-    """Retry while Postgres is unreachable (restarts, failover); data errors propagate."""
-    delay = 0.2
-    while True:
-        try:
-            result = await action()
-            heartbeat.reached("database")
-            return result
-        except DATA_ERRORS:
-            raise
-        except (
-            OSError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError,
-            # A connection Postgres dropped mid-transaction can fail its reset on release this
-            # way (seen when Postgres restarts); the next attempt takes a fresh connection.
-            asyncpg.InternalClientError,
-        ) as exc:
-            metrics.DB_RETRIES.inc()
-            heartbeat.waiting_for("database")
-            log.warning("database unavailable, retrying", extra={"error": str(exc), "in_s": delay})
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 async def _write_then_commit(

@@ -59,7 +59,7 @@ BURN_EVIDENCE = TableSpec(
     (
         ("burn_key", "text"),
         ("user_address", "text"),
-        ("burned_sats", "bigint"),
+        ("burned_sats", "numeric"),
         ("reason", "text"),
         ("tx_hash", "text"),
         ("block_number", "bigint"),

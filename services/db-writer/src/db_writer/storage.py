@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import NamedTuple
 
 import asyncpg
 from reservesync.messages import DeadLetter
 
+from db_writer import duplicates
+from db_writer.duplicates import Claim, ConflictLetter
 from db_writer.known_users import KnownUsers
 from db_writer.mapping import Row, Rows
 from db_writer.merged import MERGED, USERS
@@ -19,6 +22,14 @@ Offsets = dict[tuple[str, int], int]
 LetterSender = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 Tally = Counter[tuple[str, str, int]]
 """(table, source topic, source partition) -> rows added (or, negative, removed)."""
+
+
+class Written(NamedTuple):
+    rows: int
+    """Rows newly inserted."""
+    conflicts: int
+    """Records dead-lettered as conflicting duplicates."""
+
 
 RECOMPUTE_PARTICIPANTS = """
 WITH membership AS (
@@ -77,18 +88,39 @@ class SinkStore:
             return await _fetch_offsets(connection, self.group, list(partitions), lock=False)
 
     async def write(self, rows: Rows, offsets: Offsets, letters: Sequence[DeadLetter] = ()) -> int:
+        """`write_batch` for rows that claim no idempotency key; returns the rows inserted."""
+        return (await self.write_batch(rows, offsets, letters)).rows
+
+    async def write_batch(
+        self,
+        rows: Rows,
+        offsets: Offsets,
+        letters: Sequence[DeadLetter] = (),
+        claims: Sequence[Claim] = (),
+        conflict: ConflictLetter | None = None,
+    ) -> Written:
         """Insert the rows of records not yet applied, bump counters by what was new, queue the
-        dead letters, store the offsets. Returns the number of rows inserted. All of it commits
-        or none of it does."""
+        dead letters, store the offsets. A record whose claim (see `duplicates`) was made
+        before writes nothing; if its content differs, `conflict` makes its dead letter. All of
+        it commits or none of it does."""
         async with self.pool.acquire() as connection, connection.transaction():
             applied = await self._lock_offsets(connection, offsets)
+            verdict = await duplicates.settle_claims(
+                connection, [c for c in claims if _is_new_record(c.coordinate, applied)]
+            )
             fresh_letters = [
                 d for d in letters if d.offset >= applied.get((d.source_topic, d.partition), 0)
             ]
+            if verdict.conflicts:
+                if conflict is None:
+                    raise TypeError("claims need a way to dead-letter their conflicts")
+                fresh_letters += [conflict(claim, why) for claim, why in verdict.conflicts]
             await _queue_letters(connection, fresh_letters)
             tally: Tally = Counter()
             for spec in SPECS:
                 fresh = [r for r in rows.tables.get(spec.name, ()) if _is_new(r, applied)]
+                if verdict.skipped:
+                    fresh = [r for r in fresh if _coordinate(r) not in verdict.skipped]
                 table_rows = spec.deduplicated(fresh)
                 if not table_rows:
                     continue
@@ -98,16 +130,23 @@ class SinkStore:
                 evidence = [
                     r for r in rows.tables.get(merged.evidence.name, ()) if _is_new(r, applied)
                 ]
+                if verdict.skipped:
+                    evidence = [r for r in evidence if _coordinate(r) not in verdict.skipped]
                 if merged is USERS:
                     evidence = written_users = self.known_users.needed(evidence)
                 changed = await merged.add(connection, evidence)
                 tally.update(await merged.recompute(connection, changed))
             if rows.yield_users:
                 await _recompute_participants(connection, rows.yield_users)
+            inserted = sum(tally.values())
+            tally.update(
+                (duplicates.COUNTER, c.record.topic, c.record.partition)
+                for c, _ in verdict.conflicts
+            )
             await _count(connection, tally)
             await self._store_offsets(connection, offsets)
         self.known_users.committed(written_users)
-        return sum(tally.values())
+        return Written(inserted, len(verdict.conflicts))
 
     async def remove_orphaned(
         self, topic: str, partition: int, block_hashes: Sequence[str], offsets: Offsets
@@ -136,6 +175,13 @@ class SinkStore:
                 orphaned = await merged.remove_orphaned(connection, topic, partition, block_hashes)
                 tally.update(await merged.recompute(connection, orphaned))
             self.known_users.forget_partition(topic, partition)
+            # The events of orphaned blocks may come again, mined in another block.
+            await connection.execute(
+                f"DELETE FROM message_digests WHERE {scope}",  # noqa: S608
+                topic,
+                partition,
+                list(block_hashes),
+            )
             if touched_yield_users:
                 await _recompute_participants(connection, touched_yield_users)
             await _count(connection, tally)
@@ -286,6 +332,15 @@ def _already_applied(applied: Offsets, offsets: Offsets) -> bool:
 def _is_new(row: Row, applied: Offsets) -> bool:
     src_offset: int = row["src_offset"]
     return src_offset >= applied.get((row["src_topic"], row["src_partition"]), 0)
+
+
+def _is_new_record(coordinate: tuple[str, int, int], applied: Offsets) -> bool:
+    topic, partition, offset = coordinate
+    return offset >= applied.get((topic, partition), 0)
+
+
+def _coordinate(row: Row) -> tuple[str, int, int]:
+    return (row["src_topic"], row["src_partition"], row["src_offset"])
 
 
 async def _recompute_participants(connection: asyncpg.Connection, users: set[str]) -> None:

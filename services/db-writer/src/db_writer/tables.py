@@ -136,7 +136,7 @@ SPECS: tuple[TableSpec, ...] = (
             ("tx_type", "text"),
             ("amount", "numeric"),
             ("unit", "text"),
-            ("balance_after_sats", "bigint"),
+            ("balance_after_sats", "numeric"),
             ("fee_wei", "numeric"),
             ("contract", "text"),
             ("event", "text"),
@@ -149,8 +149,8 @@ SPECS: tuple[TableSpec, ...] = (
         (
             *CHAIN_ORIGIN,
             ("user_address", "text"),
-            ("previous_sats", "bigint"),
-            ("new_sats", "bigint"),
+            ("previous_sats", "numeric"),
+            ("new_sats", "numeric"),
             ("delta_sats", "bigint"),
             ("fee_wei", "numeric"),
             ("cause", "text"),
@@ -163,7 +163,7 @@ SPECS: tuple[TableSpec, ...] = (
         (
             *CHAIN_ORIGIN,
             ("user_address", "text"),
-            ("balance_sats", "bigint"),
+            ("balance_sats", "numeric"),
             ("taken_at", "timestamptz"),
             *PROVENANCE,
         ),

@@ -15,6 +15,8 @@ import asyncpg
 from health_monitor.domain.reserves import Attestation
 
 COUNTED_TABLES = ("transactions", "users", "emergency_burns", "oracle_operations_log")
+CONFLICTS = "conflicting_duplicates"
+"""The db-writer's sink counter of records dead-lettered as conflicting duplicates."""
 YIELD_TABLES = ("yield_scales_participants", "yield_operations_log")
 
 
@@ -35,6 +37,8 @@ class DatabaseView:
     yield_participants: bool
     """At least one active YieldScales participant."""
     reserves: Attestation | None = None
+    conflicting_duplicates: int = 0
+    """Records the db-writer dead-lettered as conflicting duplicates, ever."""
 
 
 class DatabaseReader:
@@ -56,7 +60,7 @@ class DatabaseReader:
             counted = await connection.fetch(
                 "SELECT table_name, sum(row_count)::bigint AS n FROM sink_counters "
                 "WHERE table_name = ANY($1::text[]) GROUP BY table_name",
-                list(COUNTED_TABLES),
+                [*COUNTED_TABLES, CONFLICTS],
             )
             contracts = await connection.fetch(
                 "SELECT name, address, code_present FROM system_contracts WHERE chain_id = $1 "
@@ -77,6 +81,7 @@ class DatabaseReader:
             )
         rows = dict.fromkeys(COUNTED_TABLES, 0)
         rows.update({r["table_name"]: int(r["n"]) for r in counted})
+        conflicting = rows.pop(CONFLICTS, 0)
         return DatabaseView(
             rows=rows,
             contracts=[
@@ -84,5 +89,7 @@ class DatabaseReader:
             ],
             yield_tables=bool(tables),
             yield_participants=bool(participants),
-            reserves=Attestation(newest[0], newest[1], newest[2]) if newest else None,
+            # numeric columns (migration 0005) come back as Decimal.
+            reserves=Attestation(int(newest[0]), int(newest[1]), newest[2]) if newest else None,
+            conflicting_duplicates=conflicting,
         )

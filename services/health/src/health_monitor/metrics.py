@@ -37,6 +37,15 @@ ALERT_PUBLISH_FAILURES = Counter(
 WEBHOOK = Counter("health_webhook_deliveries_total", "Webhook deliveries", ["outcome"])
 DEAD_LETTERS = Gauge("health_dead_letters", "Dead letters on the DLQ per source", ["source_topic"])
 SOURCE_RECORDS = Counter("health_source_records_total", "Records read from the topics", ["topic"])
+SOURCE_RECORDS_REJECTED = Counter(
+    "health_source_records_rejected_total",
+    "Records of the topics nothing could read or count (skipped)",
+    ["topic"],
+)
+CONFLICTING_DUPLICATES = Gauge(
+    "health_conflicting_duplicates",
+    "Records the db-writer dead-lettered as conflicting duplicates (its sink counter)",
+)
 SOURCES_READY = Gauge("health_sources_ready", "1 once everything published has been read")
 CYCLE_SECONDS = Histogram(
     "health_cycle_seconds",

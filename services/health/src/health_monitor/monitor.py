@@ -79,6 +79,7 @@ class Monitor:
         view = await self.parts.database.read(self.settings.chain_id)
         if view.reserves is not None and view.reserves.backing_ratio is not None:
             metrics.BACKING_RATIO.set(view.reserves.backing_ratio)
+        metrics.CONFLICTING_DUPLICATES.set(view.conflicting_duplicates)
         contracts = await self._contracts(view)
         groups = await self._sample_lag(now.timestamp())
         report = self._report(now, view, contracts, groups)
@@ -95,6 +96,9 @@ class Monitor:
                 self.thresholds,
                 writer_catching_up=self._writer_catching_up(groups),
                 reserves=view.reserves,
+                conflicts=self.parts.letters.conflicts(
+                    now.timestamp(), self.settings.health_dlq_growth_s
+                ),
             )
             announced = self.alerts.update(now, found)
             if announced:

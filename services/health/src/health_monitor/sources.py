@@ -72,6 +72,7 @@ Read = Message | Gone | InvalidMessage
 
 
 def read(record: Record) -> Read:
+    """Never raises: a record nothing can read is counted as rejected, and reading goes on."""
     try:
         if record.topic == ORACLE_STATE.name and record.value is None:
             key = (record.key or b"").decode(errors="replace").lower()
@@ -81,6 +82,8 @@ def read(record: Record) -> Read:
         return InvalidMessage(f"tombstone key is not a user address: {exc.error_count()} errors")
     except InvalidMessage as exc:
         return exc
+    except Exception as exc:  # no record may stop the reader (and keep /readyz at 503)
+        return InvalidMessage(f"unreadable: {type(exc).__name__}: {exc}")
 
 
 class SourceReader:
@@ -125,7 +128,7 @@ class SourceReader:
                 if batch:
                     decoded = await asyncio.to_thread(_read_all, batch)
                     for record, message in decoded:
-                        self._apply(record, message)
+                        self._apply_safely(record, message)
                 if not self.caught_up.is_set() and await self._reached(self._first_ends):
                     log.info("sources read", extra={"records": self.records})
                     self.caught_up.set()
@@ -178,12 +181,27 @@ class SourceReader:
                 return False
         return True
 
+    def _apply_safely(self, record: Record, message: Read) -> None:
+        try:
+            self._apply(record, message)
+        except Exception as exc:
+            # A message valid by its schema that the tally still cannot count is one bad
+            # record, like an undecodable one: counted as rejected, never the reader's end.
+            metrics.SOURCE_RECORDS_REJECTED.labels(record.topic).inc()
+            log.warning(
+                "record not counted",
+                extra={"topic": record.topic, "offset": record.offset, "error": repr(exc)},
+            )
+            if record.topic in TALLIED_TOPICS:
+                self.letters.rejected(record.topic, record.partition, record.offset)
+
     def _apply(self, record: Record, message: Read) -> None:
         tp = TopicPartition(record.topic, record.partition)
         self._record_ends[tp] = record.offset + 1
         self.records += 1
         metrics.SOURCE_RECORDS.labels(record.topic).inc()
         if isinstance(message, InvalidMessage):
+            metrics.SOURCE_RECORDS_REJECTED.labels(record.topic).inc()
             if record.topic in TALLIED_TOPICS:
                 self.letters.rejected(record.topic, record.partition, record.offset)
             else:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reservesync.contracts import SystemContract
 from reservesync.messages.abi_values import ArgValue, event_shape
 from reservesync.messages.base import Message
-from reservesync.types import Address, Hash32, UtcDatetime
+from reservesync.types import Address, Count, Hash32, PositiveCount, SmallIndex, UtcDatetime
 
 __all__ = ["ZERO_ADDRESS", "ArgValue", "BlockRef", "ChainEvent", "ChainReorg", "make_event_id"]
 
@@ -22,13 +22,13 @@ class ChainEvent(Message):
     SCHEMA = "chain.event/v1"
     schema_: Literal["chain.event/v1"] = Field("chain.event/v1", alias="schema")
     event_id: str
-    chain_id: PositiveInt
-    block_number: NonNegativeInt
+    chain_id: PositiveCount
+    block_number: Count
     block_hash: Hash32
     block_timestamp: UtcDatetime
     tx_hash: Hash32
-    tx_index: NonNegativeInt
-    log_index: NonNegativeInt
+    tx_index: SmallIndex
+    log_index: SmallIndex
     contract: SystemContract
     address: Address
     event: str
@@ -68,14 +68,14 @@ ZERO_ADDRESS = "0x" + "0" * 40
 
 class BlockRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    number: NonNegativeInt
+    number: Count
     hash: Hash32
 
 
 class ChainReorg(Message):
     SCHEMA = "chain.reorg/v1"
     schema_: Literal["chain.reorg/v1"] = Field("chain.reorg/v1", alias="schema")
-    chain_id: PositiveInt
-    fork_block: NonNegativeInt
+    chain_id: PositiveCount
+    fork_block: Count
     orphaned_block_hashes: list[Hash32] = Field(max_length=10_000)
     new_head: BlockRef

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from reservesync.messages.oracle import OracleOperation, OracleUserState
 from reservesync.messages.registry import RegisteredContract
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_NESTING = 16
+"""Deeper than any message of the contract (a user state is 3 levels): refused before parsing,
+since a JSON parser recurses per level and 100k levels exhaust Python's stack."""
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
     model.SCHEMA: model
@@ -37,11 +41,31 @@ class InvalidMessage(ValueError):
 
 
 def decode(value: bytes | None, accepted: tuple[type[Message], ...]) -> Message:
-    """Parse one record value into one of the `accepted` models, or raise `InvalidMessage`."""
+    """Parse one record value into one of the `accepted` models, or raise `InvalidMessage`.
+
+    Never raises anything else, whatever the bytes: a consumer dead-letters what this refuses
+    and goes on, so no input can stop it."""
     if value is None:
         raise InvalidMessage("empty value (tombstone) where a message was expected")
     if len(value) > MAX_MESSAGE_BYTES:
         raise InvalidMessage(f"value of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    _refuse_deep_nesting(value)
+    try:
+        message = _parse(value, accepted)
+    except InvalidMessage:
+        raise
+    except Exception as exc:  # a validator's unforeseen error is still this record's fault
+        raise InvalidMessage(f"undecodable: {type(exc).__name__}: {exc}") from exc
+    # Only an escape can put NUL or a lone surrogate into a parsed string (both parsers refuse
+    # them raw), so most records skip the walk.
+    if b"\\u" in value:
+        problem = unstorable_text(message.model_dump())
+        if problem:
+            raise InvalidMessage(f"{message.SCHEMA}: {problem}")
+    return message
+
+
+def _parse(value: bytes, accepted: tuple[type[Message], ...]) -> Message:
     model = _sniffed_model(value)
     if model is not None and model in accepted:
         try:
@@ -52,7 +76,7 @@ def decode(value: bytes | None, accepted: tuple[type[Message], ...]) -> Message:
             # Malformed JSON: the slow path below says so in its own words.
     try:
         document: Any = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidMessage(f"not UTF-8 JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise InvalidMessage("value must be a JSON object")
@@ -68,6 +92,50 @@ def decode(value: bytes | None, accepted: tuple[type[Message], ...]) -> Message:
 
 
 _SCHEMA_PREFIX = b'{"schema":"'
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def _refuse_deep_nesting(value: bytes) -> None:
+    """Refuse JSON nested deeper than `MAX_NESTING`, counted before parsing (brackets inside
+    strings do not count). One pass over the structural bytes only, never backtracking."""
+    if value.count(b"[") + value.count(b"{") <= MAX_NESTING:
+        return  # the common case: too few brackets to nest that deep
+    depth, in_string, escaped_at = 0, False, -1
+    for match in _STRUCTURE.finditer(value):
+        char, at = match.group(), match.start()
+        if in_string:
+            if at == escaped_at:
+                continue  # the byte after a backslash is never structural
+            if char == b"\\":
+                escaped_at = at + 1
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise InvalidMessage(f"JSON nested deeper than {MAX_NESTING} levels")
+        elif char in (b"]", b"}"):
+            depth -= 1
+
+
+def unstorable_text(value: Any) -> str | None:
+    """Why a decoded value holds text PostgreSQL cannot store (NUL, a lone UTF-16
+    surrogate), or None."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "text holds a NUL character"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "text holds a lone surrogate (not UTF-8)"
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, list | tuple):
+        return next((p for p in map(unstorable_text, value) if p), None)
+    return None
 
 
 def _sniffed_model(value: bytes) -> type[Message] | None:

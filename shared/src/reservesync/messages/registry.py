@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field
 
 from reservesync.contracts import SystemContract
 from reservesync.messages.base import Message
-from reservesync.types import Address, UtcDatetime
+from reservesync.types import Address, Count, PositiveCount, UtcDatetime
 
 
 class RegisteredContract(Message):
@@ -16,7 +16,7 @@ class RegisteredContract(Message):
     schema_: Literal["registry.contract/v1"] = Field("registry.contract/v1", alias="schema")
     name: SystemContract
     address: Address
-    chain_id: PositiveInt
-    deployed_block: NonNegativeInt
+    chain_id: PositiveCount
+    deployed_block: Count
     code_present: bool
     observed_at: UtcDatetime

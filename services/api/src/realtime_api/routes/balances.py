@@ -24,7 +24,7 @@ async def get_balances(address: AddressDep, reader: ReaderDep) -> schemas.Balanc
     if row is None:
         raise errors.ApiError(404, "unknown_address", f"no user {address} in the database")
     now = datetime.now(UTC)
-    synced = row["new_sats"] or 0
+    synced = int(row["new_sats"] or 0)  # numeric (uint64) since migration 0005
     wrapped = int(row["wrapped"]) - int(row["redeemed"]) - int(row["slashed"])
     last = None if row["block_number"] is None else schemas.LastUpdate.model_validate(dict(row))
     return schemas.Balances(

@@ -21,7 +21,7 @@ async def get_sync_status(address: AddressDep, reader: ReaderDep) -> schemas.Syn
     oracle has no state for the address."""
     async with reader.connection() as connection:
         row = await connection.fetchrow(queries.SYNC_STATUS, address)
-    database_sats = row["new_sats"] or 0
+    database_sats = int(row["new_sats"] or 0)  # numeric (uint64) since migration 0005
     oracle_sats = row["last_synced_sats"]
     return schemas.SyncStatus(
         address=address,

@@ -16,14 +16,21 @@ FROM sink_offsets
 """
 # Every user is a leaf (0 when no balance was ever synced), so every user has a proof; one
 # record each: the 20 address bytes and the balance as 8 big-endian bytes (merkle.RECORD_BYTES).
+# A balance is a uint64 (numeric, migration 0005), which int8send cannot take above 2^63 - 1:
+# it sends balance - 2^63 instead, whose two's complement with the top bit flipped is exactly
+# the balance's unsigned bytes.
 LEAVES = """
-SELECT coalesce(string_agg(decode(substr(u.address, 3), 'hex') || int8send(coalesce(h.new_sats, 0)),
-                           ''::bytea), ''::bytea)
+SELECT coalesce(string_agg(decode(substr(u.address, 3), 'hex')
+                           || set_byte(b.biased, 0, get_byte(b.biased, 0) # 128), ''::bytea),
+                ''::bytea)
 FROM users u
 LEFT JOIN LATERAL (
     SELECT new_sats FROM balance_history WHERE user_address = u.address
     ORDER BY block_number DESC, log_index DESC LIMIT 1
 ) h ON true
+CROSS JOIN LATERAL (
+    SELECT int8send((coalesce(h.new_sats, 0) - 9223372036854775808)::bigint) AS biased
+) b
 """
 ORACLE_TOTAL = """
 SELECT count(*) AS users, coalesce(sum(last_synced_sats), 0) AS sats FROM oracle_user_states

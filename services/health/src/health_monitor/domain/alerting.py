@@ -48,6 +48,7 @@ def conditions(
     *,
     writer_catching_up: bool = False,
     reserves: Attestation | None = None,
+    conflicts: Mapping[str, int] | None = None,
 ) -> list[Condition]:
     """What is wrong right now, one condition per alert id.
 
@@ -118,9 +119,23 @@ def conditions(
                     {"source_topic": topic, "new_dead_letters": grown},
                 )
             )
+    found += [_conflicting(topic, n) for topic, n in sorted((conflicts or {}).items()) if n > 0]
     if reserves is not None and not reserves.fully_backed:
         found.append(_under_backed(reserves))
     return found
+
+
+def _conflicting(topic: str, count: int) -> Condition:
+    # Two messages with one idempotency key and different content: one of them is false (a
+    # forged or buggy producer); the database kept the first. Someone must look.
+    return Condition(
+        f"{OWN_PREFIX}conflict:{topic}",
+        "conflicting_duplicate",
+        Severity.CRITICAL,
+        f"{count} records of {topic} reused an idempotency key with other content recently "
+        "(dead-lettered; the first content was kept)",
+        {"source_topic": topic, "conflicting_duplicates": count},
+    )
 
 
 def _under_backed(reserves: Attestation) -> Condition:

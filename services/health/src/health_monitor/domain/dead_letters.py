@@ -11,8 +11,10 @@ recovers once the producer is fixed rather than forever carrying garbage.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from reservesync.dead_letters import is_conflicting_duplicate
 from reservesync.messages import DeadLetter
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
@@ -98,10 +100,21 @@ class DeadLetterBook:
 
     def growth(self, now: float, within_s: float) -> dict[str, int]:
         """Dead letters per source topic seen in the last `within_s` seconds."""
+        return self._recent(now, within_s, lambda _: True)
+
+    def conflicts(self, now: float, within_s: float) -> dict[str, int]:
+        """Conflicting duplicates (a key written before with other content) per source topic
+        dead-lettered in the last `within_s` seconds."""
+        return self._recent(now, within_s, is_conflicting_duplicate)
+
+    def _recent(
+        self, now: float, within_s: float, which: Callable[[DeadLetter], bool]
+    ) -> dict[str, int]:
         grown: dict[str, int] = {}
         for entry in reversed(self._window):
             if entry.failed_at < now - within_s:
                 break
-            topic = entry.letter.source_topic
-            grown[topic] = grown.get(topic, 0) + 1
+            if which(entry.letter):
+                topic = entry.letter.source_topic
+                grown[topic] = grown.get(topic, 0) + 1
         return grown

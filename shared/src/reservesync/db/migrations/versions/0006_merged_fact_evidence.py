@@ -17,7 +17,7 @@ Revises: 0004
 from reservesync.db.migrations.script import run_script
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -51,7 +51,7 @@ CREATE INDEX user_evidence_orphans_idx ON user_evidence (src_topic, src_partitio
 CREATE TABLE emergency_burn_evidence (
     burn_key text NOT NULL,
     user_address text NOT NULL CHECK (user_address {ADDRESS}),
-    burned_sats bigint NOT NULL CHECK (burned_sats >= 0),
+    burned_sats numeric(78, 0) NOT NULL CHECK (burned_sats >= 0),
     reason text NOT NULL,
     tx_hash text CHECK (tx_hash {HASH}),
     block_number bigint CHECK (block_number >= 0),

@@ -17,7 +17,7 @@ Revises: 0004
 from reservesync.db.migrations.script import run_script
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
