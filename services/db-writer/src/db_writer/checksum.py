@@ -52,6 +52,7 @@ CHECKED = (
     Checked("system_contracts", "chain_id, name"),
     Checked("yield_operations_log", "chain_id, tx_hash, log_index"),
     Checked("yield_scales_participants", "user_address"),
+    Checked("token_movements", "chain_id, tx_hash, log_index, direction"),
 )
 
 

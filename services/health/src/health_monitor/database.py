@@ -72,7 +72,8 @@ class DatabaseReader:
                 "SELECT EXISTS (SELECT 1 FROM yield_scales_participants WHERE active)"
             )
             newest = await connection.fetchrow(
-                "SELECT total_rbtc_sats, total_btc_sats, as_of FROM proof_of_reserves "
+                "SELECT total_rbtc_sats, total_btc_sats, as_of, "
+                "coalesce(unbacked_supply_sats, 0) FROM proof_of_reserves "
                 "ORDER BY id DESC LIMIT 1"
             )
         rows = dict.fromkeys(COUNTED_TABLES, 0)
@@ -84,5 +85,5 @@ class DatabaseReader:
             ],
             yield_tables=bool(tables),
             yield_participants=bool(participants),
-            reserves=Attestation(newest[0], newest[1], newest[2]) if newest else None,
+            reserves=Attestation(*newest) if newest else None,
         )
