@@ -12,9 +12,9 @@ import httpx
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent
 from support.databases import FreshDatabase
-from support.world import ALICE, BOB, BOB_BURN_TX, CAROL, DAVE, World, address
+from support.world import ALICE, BOB, BOB_BURN_TX, CAROL, DAVE, ERIN, World, address
 
-alice, bob, carol, dave = (address(a) for a in (ALICE, BOB, CAROL, DAVE))
+alice, bob, carol, dave, erin = (address(a) for a in (ALICE, BOB, CAROL, DAVE, ERIN))
 NOBODY = "0x" + "00" * 19 + "01"
 
 
@@ -37,8 +37,17 @@ def test_balances_follow_mints_burns_and_wrapping(
         "redeemed_sats": 10_000,
         "slashed_sats": 5_000,
     }
-    assert body["wrbtc_sats"] == 35_000
-    assert body["rbtc_sats"] == 130_000 - 35_000
+    # Held, from the Transfers: 130k minted net, 50k wrapped, 10k redeemed back; of the 35k
+    # wrBTC left after the slash, 15k went to erin.
+    assert body["is_user"] is True
+    assert body["rbtc_sats"] == 130_000 - 50_000 + 10_000
+    assert body["wrbtc_sats"] == 50_000 - 10_000 - 5_000 - 15_000
+    to_erin = [
+        m
+        for _, m in world.messages
+        if isinstance(m, ChainEvent) and m.event == "Transfer" and m.args["to"] == erin
+    ]
+    assert body["tokens_block_number"] == to_erin[0].block_number
     last_synced = [
         m
         for _, m in world.messages
@@ -60,6 +69,22 @@ def test_balances_follow_mints_burns_and_wrapping(
     assert get(client, "/balances", address=dave)["synced_sats"] == 10_000
     carol_body = get(client, "/balances", address=carol)
     assert (carol_body["synced_sats"], carol_body["last_update"]) == (0, None)
+    assert (carol_body["rbtc_sats"], carol_body["wrbtc_sats"]) == (0, 0)
+
+
+def test_balances_of_holders_that_are_no_users(
+    client: httpx.Client, world_database: tuple[FreshDatabase, World]
+) -> None:
+    """erin only received wrBTC; the vault holds the rBTC behind every wrBTC."""
+    _, world = world_database
+    body = get(client, "/balances", address=erin)
+    assert (body["is_user"], body["synced_sats"], body["last_update"]) == (False, 0, None)
+    assert (body["rbtc_sats"], body["wrbtc_sats"]) == (0, 15_000)
+    assert body["wrbtc_movements"] == {"wrapped_sats": 0, "redeemed_sats": 0, "slashed_sats": 0}
+    vault = get(
+        client, "/balances", address=world.deployment.contracts[SystemContract.VAULT_WRBTC].address
+    )
+    assert (vault["is_user"], vault["rbtc_sats"], vault["wrbtc_sats"]) == (False, 35_000, 0)
 
 
 def test_balances_accept_every_case_form_and_refuse_strangers(client: httpx.Client) -> None:

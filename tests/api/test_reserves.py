@@ -11,22 +11,42 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from reservesync.contracts import SystemContract
 from support.databases import FreshDatabase, fresh_database
 from support.stack import Endpoints
-from support.world import ALICE, BOB, CAROL, DAVE, World, address
+from support.world import ALICE, BOB, CAROL, DAVE, ERIN, World, address
 
-BALANCES = {address(ALICE): 130_000, address(BOB): 0, address(CAROL): 0, address(DAVE): 10_000}
+Holding = tuple[int, int, int]
+"""rBTC held, wrBTC held, synced sats."""
+LEAVES: dict[str, Holding] = {
+    address(ALICE): (90_000, 20_000, 130_000),
+    address(BOB): (0, 0, 0),
+    address(CAROL): (0, 0, 0),
+    address(DAVE): (10_000, 0, 10_000),
+    address(ERIN): (0, 15_000, 0),
+}
+SUPPLY = 90_000 + 35_000 + 10_000
+"""rBTC totalSupply: alice's, the vault's (behind 35k wrBTC) and dave's."""
 ORACLE_TOTAL = 130_000 + 70_000 + 40_000
+
+
+def leaves(world: World) -> dict[str, Holding]:
+    """Every user and holder; the vault's own rBTC counts 0 (it backs the wrBTC)."""
+    vault = world.deployment.contracts[SystemContract.VAULT_WRBTC].address
+    return {**LEAVES, vault: (0, 0, 0)}
 
 
 def _amount(value: int) -> bytes:
     return value.to_bytes(16, "big")
 
 
-def leaf(user: str, balance: int) -> bytes:
+def leaf(user: str, holding: Holding) -> bytes:
     """hash || sum, per the definition in the OpenAPI description."""
-    digest = hashlib.sha256(b"\x00" + bytes.fromhex(user[2:]) + _amount(balance)).digest()
-    return digest + _amount(balance)
+    rbtc, wrbtc, synced = holding
+    digest = hashlib.sha256(
+        b"\x00" + bytes.fromhex(user[2:]) + _amount(rbtc) + _amount(wrbtc) + _amount(synced)
+    ).digest()
+    return digest + _amount(rbtc + wrbtc)
 
 
 def parent(left: bytes, right: bytes) -> bytes:
@@ -34,50 +54,63 @@ def parent(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest() + _amount(total)
 
 
-def root_of(balances: dict[str, int]) -> bytes:
-    level = [leaf(user, balances[user]) for user in sorted(balances)]
+def root_of(holdings: dict[str, Holding]) -> bytes:
+    level = [leaf(user, holdings[user]) for user in sorted(holdings)]
     while len(level) > 1:
         paired = [parent(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         level = paired + ([level[-1]] if len(level) % 2 else [])
     return level[0]
 
 
-def fold(user: str, balance: int, path: list[dict[str, Any]]) -> bytes:
-    entry = leaf(user, balance)
+def fold(user: str, holding: Holding, path: list[dict[str, Any]]) -> bytes:
+    entry = leaf(user, holding)
     for step in path:
         sibling = bytes.fromhex(step["hash"][2:]) + _amount(step["sum_sats"])
         entry = parent(sibling, entry) if step["side"] == "left" else parent(entry, sibling)
     return entry
 
 
-def test_totals_ratio_and_root(client: httpx.Client) -> None:
+def test_totals_ratio_and_root(
+    client: httpx.Client, world_database: tuple[FreshDatabase, World]
+) -> None:
     body = client.get("/proof-of-reserves").json()
-    assert body["total_rbtc_sats"] == sum(BALANCES.values()) == 140_000
+    expected_leaves = leaves(world_database[1])
+    assert body["total_rbtc_sats"] == SUPPLY == 135_000
+    assert body["wrbtc_outstanding_sats"] == 35_000
+    assert body["synced_sats"] == 130_000 + 10_000
+    # The world synced more than its supply (the slash burned without a sync): nothing unbacked.
+    assert (body["unbacked_supply_sats"], body["deficits"]) == (0, [])
     assert body["total_btc_sats"] == ORACLE_TOTAL
-    assert body["backing_ratio"] == round(ORACLE_TOTAL / 140_000, 6)
+    assert body["backing_ratio"] == round(ORACLE_TOTAL / SUPPLY, 6)
     assert body["fully_backed"] is True
-    assert (body["users"], body["oracle_users"]) == (4, 3)
-    expected = root_of(BALANCES)
+    assert (body["users"], body["oracle_users"]) == (len(expected_leaves), 3)
+    expected = root_of(expected_leaves)
     assert body["merkle"] == {
-        "scheme": "sha256-merkle-sum-v1",
+        "scheme": "sha256-merkle-sum-v2",
         "root": "0x" + expected[:32].hex(),
-        "total_sats": 140_000,
-        "leaves": 4,
+        "total_sats": SUPPLY,
+        "leaves": len(expected_leaves),
     }
     assert body["age_s"] >= 0
 
 
-def test_every_users_proof_folds_into_the_root(client: httpx.Client) -> None:
+def test_every_holders_proof_folds_into_the_root(
+    client: httpx.Client, world_database: tuple[FreshDatabase, World]
+) -> None:
     published = client.get("/proof-of-reserves").json()
-    root = bytes.fromhex(published["merkle"]["root"][2:]) + _amount(published["total_rbtc_sats"])
-    for user, balance in BALANCES.items():
+    merkle = published["merkle"]
+    root = bytes.fromhex(merkle["root"][2:]) + _amount(merkle["total_sats"])
+    for user, holding in leaves(world_database[1]).items():
         proof = client.get("/proof-of-reserves/proof", params={"address": user}).json()
-        assert proof["balance_sats"] == balance
+        rbtc, wrbtc, synced = holding
+        assert proof["balance_sats"] == rbtc + wrbtc
+        assert (proof["rbtc_sats"], proof["wrbtc_sats"], proof["synced_sats"]) == holding
         assert proof["as_of"] == published["as_of"]
-        assert proof["leaf_hash"] == "0x" + leaf(user, balance)[:32].hex()
-        assert fold(user, balance, proof["path"]) == root
-        # A balance claimed other than the counted one does not fold into the root.
-        assert fold(user, balance + 1, proof["path"]) != root
+        assert proof["leaf_hash"] == "0x" + leaf(user, holding)[:32].hex()
+        assert fold(user, holding, proof["path"]) == root
+        # Amounts claimed other than the counted ones do not fold into the root.
+        assert fold(user, (rbtc + 1, wrbtc, synced), proof["path"]) != root
+        assert fold(user, (rbtc, wrbtc, synced + 1), proof["path"]) != root
 
 
 def test_the_proof_of_a_stranger_is_404(client: httpx.Client) -> None:
@@ -90,7 +123,8 @@ async def _attestations(url: str) -> list[tuple[object, ...]]:
     connection = await asyncpg.connect(url)
     try:
         rows = await connection.fetch(
-            "SELECT id, merkle_root, total_rbtc_sats, total_btc_sats, users_count "
+            "SELECT id, merkle_root, total_rbtc_sats, total_btc_sats, users_count, "
+            "wrbtc_outstanding_sats, synced_sats, unbacked_supply_sats "
             "FROM proof_of_reserves ORDER BY id"
         )
     finally:
@@ -106,7 +140,9 @@ def test_the_published_state_is_recorded_once(
     body = client.get("/proof-of-reserves").json()
     recorded = asyncio.run(_attestations(world_database[0].migrator_url))
     root = body["merkle"]["root"]
-    assert recorded == [(body["attestation_id"], root, 140_000, ORACLE_TOTAL, 4)]
+    assert recorded == [
+        (body["attestation_id"], root, SUPPLY, ORACLE_TOTAL, body["users"], 35_000, 140_000, 0)
+    ]
 
 
 ROOT_A, ROOT_B = "0x" + "aa" * 32, "0x" + "bb" * 32
@@ -118,7 +154,15 @@ async def _record_as_api(url: str, *states: tuple[int, str, datetime]) -> list[i
     try:
         return [
             await connection.fetchval(
-                "SELECT api_record_reserves($1, $2, $3, $4, $5)", rbtc, 100, 2, root, as_of
+                "SELECT api_record_reserves($1, $2, $3, $4, $5, $6, $7, $8)",
+                rbtc,
+                100,
+                2,
+                root,
+                as_of,
+                0,
+                rbtc,
+                0,
             )
             for rbtc, root, as_of in states
         ]

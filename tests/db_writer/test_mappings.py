@@ -12,6 +12,7 @@ from reservesync.contracts import SystemContract
 from reservesync.crypto import FieldCipher
 from reservesync.messages import (
     BlockRef,
+    ChainEvent,
     ChainReorg,
     KnownEmergencyBurn,
     Network,
@@ -22,6 +23,7 @@ from reservesync.messages import (
     RegisteredContract,
     WatchedBitcoinAddress,
 )
+from reservesync.messages.chain import ZERO_ADDRESS
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 from support.messages import T0, chain_event, publish, random_hash, synced
@@ -30,6 +32,8 @@ from support.waiting import eventually
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 POOL = SystemContract.YIELD_SCALES_POOL
+SYNTH = SystemContract.RBTC_SYNTH
+VAULT = SystemContract.VAULT_WRBTC
 
 
 def cipher(endpoints: Endpoints) -> FieldCipher:
@@ -391,3 +395,77 @@ async def test_yield_events_disputes_and_a_reorg(
         )
         == counted - 1
     )
+
+
+async def test_token_transfers_become_exact_movements_and_a_reorg_takes_them_back(
+    pipeline: Endpoints, db: asyncpg.Connection
+) -> None:
+    """Mint (no row for the zero address), a self-transfer (out and in), the same event twice
+    (one set of rows), a uint256 amount exact to the last digit, and its block orphaned."""
+    a, b = Protocol.new_user().lower(), Protocol.new_user().lower()
+    kept, orphaned = random_hash(), random_hash()
+    huge = 2**256 - 1
+
+    def transfer(
+        token: SystemContract, sender: str, receiver: str, amount: int, *, at: tuple[int, str]
+    ) -> ChainEvent:
+        block, block_hash = at
+        return chain_event(
+            pipeline.deployment,
+            token,
+            "Transfer",
+            {"from": sender, "to": receiver, "amount": str(amount)},
+            block_number=block,
+            block_hash=block_hash,
+            at=T0,
+        )
+
+    minted = transfer(SYNTH, ZERO_ADDRESS, a, 1_000, at=(300, kept))
+    to_self = transfer(SYNTH, a, a, 7, at=(300, kept))
+    moved = transfer(VAULT, a, b, huge, at=(301, orphaned))
+    events = [minted, to_self, moved, minted]
+    bootstrap = pipeline.kafka_bootstrap_servers
+    await publish(
+        bootstrap, CHAIN_EVENTS.name, [(e.partition_key.encode(), e.to_json()) for e in events]
+    )
+
+    async def balances() -> dict[str, tuple[int, int]]:
+        rows = await db.fetch(
+            "SELECT user_address, rbtc_sats, wrbtc_sats FROM token_balances "
+            "WHERE user_address = ANY($1::text[])",
+            [a, b],
+        )
+        return {r["user_address"]: (int(r["rbtc_sats"]), int(r["wrbtc_sats"])) for r in rows}
+
+    try:
+        await eventually(
+            lambda: db.fetchval(
+                "SELECT count(*) = 5 FROM token_movements WHERE user_address = ANY($1::text[])",
+                [a, b],
+            ),
+            what="five movements",
+        )
+        assert await balances() == {a: (1_000, -huge), b: (0, huge)}
+        sides = await db.fetch(
+            "SELECT direction, counterparty, amount, token_address FROM token_movements "
+            "WHERE tx_hash = $1 ORDER BY direction",
+            moved.tx_hash,
+        )
+        vault = pipeline.deployment.contracts[VAULT].address
+        assert [tuple(r) for r in sides] == [("in", a, huge, vault), ("out", b, huge, vault)]
+    finally:
+        reorg = ChainReorg(
+            chain_id=pipeline.deployment.chain_id,
+            fork_block=301,
+            orphaned_block_hashes=[orphaned],
+            new_head=BlockRef(number=301, hash=random_hash()),
+        )
+        await publish(
+            bootstrap, CHAIN_EVENTS.name, [(moved.partition_key.encode(), reorg.to_json())]
+        )
+
+    async def taken_back() -> dict[str, tuple[int, int]] | None:
+        found = await balances()
+        return found if b not in found else None
+
+    assert await eventually(taken_back, what="the orphaned Transfer removed") == {a: (1_000, 0)}

@@ -142,6 +142,12 @@ def test_reserves_under_backed_is_critical_and_fully_backed_is_quiet() -> None:
     assert "150,000 sats of BTC for 200,000 sats of rBTC" in under.summary
     assert reserves_alerts(Attestation(rbtc_sats=200_000, btc_sats=200_000, as_of=at)) == []
     assert reserves_alerts(Attestation(rbtc_sats=0, btc_sats=0, as_of=at)) == []
+    # BTC covering the supply does not hide supply that no synced balance backs.
+    (unbacked,) = reserves_alerts(
+        Attestation(rbtc_sats=200_000, btc_sats=250_000, as_of=at, unbacked_supply_sats=585_038)
+    )
+    assert unbacked.details["unbacked_supply_sats"] == 585_038
+    assert "585,038 sats of supply no synced balance backs" in unbacked.summary
 
 
 def test_a_conflicting_duplicate_is_a_critical_alert_of_its_own() -> None:

@@ -10,6 +10,11 @@ and its `SinkStore`), and what every endpoint must then say about it.
 |       | raised (open)                                      |                              |
 | carol | nothing                                            | 40k (stale), 1 BTC address   |
 | dave  | mint 10k                                           | none (not registered)        |
+| erin  | (no user) 15k wrBTC alice sent her                 | none                         |
+
+Every mint, burn, wrap, redeem and slash also moves the tokens as the contracts do, with
+Transfers (rBTC and wrBTC): alice holds 90k rBTC and 20k wrBTC, the vault 35k rBTC, dave 10k
+rBTC, erin 15k wrBTC: an rBTC supply of 135k, 35k wrBTC outstanding.
 
 Plus the pool's YieldCalculated and ScalesBalanceUpdated, and YieldScalesPool's registration.
 """
@@ -44,6 +49,8 @@ from support.messages import T0, chain_event, random_hash, synced_args
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.VAULT_WRBTC
+SYNTH = SystemContract.RBTC_SYNTH
+ZERO = "0x" + "0" * 40
 POOL = SystemContract.YIELD_SCALES_POOL
 FEES = SystemContract.FEE_VAULT
 
@@ -52,6 +59,7 @@ ALICE: LocalAccount = Account.from_key("0x" + "a1" * 32)
 BOB: LocalAccount = Account.from_key("0x" + "b0" * 32)
 CAROL: LocalAccount = Account.from_key("0x" + "ca" * 32)
 DAVE: LocalAccount = Account.from_key("0x" + "da" * 32)
+ERIN: LocalAccount = Account.from_key("0x" + "e1" * 32)
 ALICE_BTC = ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
 CAROL_BTC = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx"
 BOB_BURN_TX = random_hash()
@@ -111,6 +119,27 @@ class World:
             AGGREGATOR, "Synced", args, same_block=same_block, tx_hash=tx_hash, log_index=log_index
         )
 
+    def transfer(
+        self,
+        token: SystemContract,
+        sender: str,
+        receiver: str,
+        amount: int,
+        *,
+        same_block: bool = True,
+        tx_hash: str | None = None,
+        log_index: int = 0,
+    ) -> None:
+        """A Transfer of rBTC or wrBTC, by default in the block of the event before it."""
+        self.chain(
+            token,
+            "Transfer",
+            {"from": sender, "to": receiver, "amount": str(amount)},
+            same_block=same_block,
+            tx_hash=tx_hash,
+            log_index=log_index,
+        )
+
     def at(self, minutes: int) -> datetime:
         return T0 + timedelta(minutes=minutes)
 
@@ -120,12 +149,23 @@ def build(deployment: DeploymentRecord) -> World:
     alice, bob, carol, dave = (address(a) for a in (ALICE, BOB, CAROL, DAVE))
     for _ in range(5):
         world.chain(FEES, "Deposited", {"user": alice, "amount": str(10**16)})
+    vault = deployment.contracts[VAULT].address
     world.synced(alice, 120_000, 120_000)
+    world.transfer(SYNTH, ZERO, alice, 120_000)
     world.synced(alice, 150_000, 30_000)
+    world.transfer(SYNTH, ZERO, alice, 30_000)
     world.synced(alice, 130_000, -20_000)
+    world.transfer(SYNTH, alice, ZERO, 20_000)
     world.chain(VAULT, "Wrapped", {"user": alice, "amount": "50000"})
+    world.transfer(SYNTH, alice, vault, 50_000)
+    world.transfer(VAULT, ZERO, alice, 50_000)
     world.chain(VAULT, "Redeemed", {"user": alice, "amount": "10000"})
+    world.transfer(VAULT, alice, ZERO, 10_000)
+    world.transfer(SYNTH, vault, alice, 10_000)
     world.chain(VAULT, "Slashed", {"user": alice, "amount": "5000"})
+    world.transfer(VAULT, alice, ZERO, 5_000)
+    world.transfer(SYNTH, vault, ZERO, 5_000)
+    world.transfer(VAULT, alice, address(ERIN), 15_000, same_block=False)
     world.chain(
         POOL, "ParticipantJoined", {"user": alice, "participantType": "0", "amount": "40000"}
     )
@@ -136,6 +176,7 @@ def build(deployment: DeploymentRecord) -> World:
         {"user": alice, "reportedBalance": "131000", "oracleBalance": "130000"},
     )
     world.synced(bob, 90_000, 90_000)
+    world.transfer(SYNTH, ZERO, bob, 90_000)
     burn_block = world.block + 1
     world.chain(
         AGGREGATOR,
@@ -144,11 +185,13 @@ def build(deployment: DeploymentRecord) -> World:
         tx_hash=BOB_BURN_TX,
         log_index=1,
     )
+    world.transfer(SYNTH, bob, ZERO, 90_000, tx_hash=BOB_BURN_TX, log_index=0)
     world.synced(bob, 0, -90_000, fee=0, same_block=True, tx_hash=BOB_BURN_TX, log_index=2)
     world.chain(
         POOL, "BalanceDisputed", {"user": bob, "reportedBalance": "90000", "oracleBalance": "0"}
     )
     world.synced(dave, 10_000, 10_000)
+    world.transfer(SYNTH, ZERO, dave, 10_000)
     world.chain(
         POOL,
         "YieldCalculated",

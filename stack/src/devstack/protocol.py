@@ -72,3 +72,47 @@ class Protocol:
         synced = self.contract(SystemContract.ORACLE_AGGREGATOR).events.Synced().process_log(log)
         args = synced["args"]
         return bool(args["newBalanceSats"] == 0 and args["feeWei"] == 0 and args["height"] == 0)
+
+    # The tokens, as a holder moves them and as the chain counts them.
+
+    def wrap(self, user: str, sats: int) -> TxReceipt:
+        """rBTC user → vault and wrBTC minted to the user (approve, then wrap)."""
+        vault = self.contract(SystemContract.VAULT_WRBTC).address
+        self.transact(SystemContract.RBTC_SYNTH, "approve", vault, sats, sender=user)
+        return self.transact(SystemContract.VAULT_WRBTC, "wrap", sats, sender=user)
+
+    def send_wrbtc(self, sender: str, receiver: str, sats: int) -> TxReceipt:
+        return self.transact(
+            SystemContract.VAULT_WRBTC,
+            "transfer",
+            Web3.to_checksum_address(receiver),
+            sats,
+            sender=sender,
+        )
+
+    def redeem(self, user: str, sats: int) -> TxReceipt:
+        return self.transact(SystemContract.VAULT_WRBTC, "redeem", sats, sender=user)
+
+    def emergency_burn(self, user: str) -> TxReceipt:
+        return self.transact(
+            SystemContract.ORACLE_AGGREGATOR, "executeEmergencyBurn", user, sender=self.committee
+        )
+
+    def held(self, holder: str) -> tuple[int, int]:
+        """(rBTC, wrBTC) `balanceOf` the holder."""
+        address = Web3.to_checksum_address(holder)
+        return (
+            int(self.contract(SystemContract.RBTC_SYNTH).functions.balanceOf(address).call()),
+            int(self.contract(SystemContract.VAULT_WRBTC).functions.balanceOf(address).call()),
+        )
+
+    def total_supplies(self) -> tuple[int, int]:
+        """(rBTC, wrBTC) `totalSupply`."""
+        return (
+            int(self.contract(SystemContract.RBTC_SYNTH).functions.totalSupply().call()),
+            int(self.contract(SystemContract.VAULT_WRBTC).functions.totalSupply().call()),
+        )
+
+    def last_synced(self, user: str) -> int:
+        aggregator = self.contract(SystemContract.ORACLE_AGGREGATOR)
+        return int(aggregator.functions.lastSyncedSats(Web3.to_checksum_address(user)).call())

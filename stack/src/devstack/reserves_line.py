@@ -50,7 +50,8 @@ async def fresh_line(api_url: str, database_url: str, *, within_s: float = 60) -
     return (
         f"- proof of reserves: {body['total_rbtc_sats']:,} sats of rBTC, "
         f"{body['total_btc_sats']:,} sats of BTC reported by the oracle "
-        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}), Merkle root "
-        f"{body['merkle']['root'][:18]}… over {body['users']} users, recorded as "
+        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}), "
+        f"{body['unbacked_supply_sats']:,} sats of supply no synced balance backs, Merkle root "
+        f"{body['merkle']['root'][:18]}… over {body['users']} holders, recorded as "
         f"proof_of_reserves #{body['attestation_id']}"
     )

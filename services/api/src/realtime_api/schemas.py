@@ -69,16 +69,28 @@ class WrapMovements(BaseModel):
 
 class Balances(BaseModel):
     address: str
+    is_user: bool = Field(
+        description="a user of the protocol (seen in a `user` argument or known to the oracle); "
+        "false for a holder only, e.g. someone wrBTC was sent to"
+    )
     synced_sats: int = Field(
-        description="the oracle-attested balance last synced on chain (OracleAggregator.Synced)"
+        description="the oracle-attested balance last synced on chain (OracleAggregator.Synced); "
+        "0 for a holder that is no user"
     )
-    rbtc_sats: int = Field(description="unwrapped rBTC: synced_sats - wrbtc_sats (never < 0)")
+    rbtc_sats: int = Field(
+        description="rBTC held (RBTCSynth.balanceOf), exact: the sum of every rBTC Transfer "
+        "to and from the address, mints and burns included"
+    )
     wrbtc_sats: int = Field(
-        description="net wrBTC wrapped by this user: WRAP - REDEEM - SLASH. wrBTC transfers "
-        "between holders are not indexed, so this is what the user wrapped and still has "
-        "wrapped, not a wallet balance of received wrBTC"
+        description="wrBTC held (VaultWrBTC.balanceOf), exact: the sum of every wrBTC "
+        "Transfer, so wrBTC received from (or sent to) other holders counts"
     )
-    wrbtc_movements: WrapMovements
+    tokens_block_number: int | None = Field(
+        description="block of the newest Transfer to or from the address (null: none)"
+    )
+    wrbtc_movements: WrapMovements = Field(
+        description="what this address wrapped, redeemed and had slashed (its own vault calls)"
+    )
     last_update: LastUpdate | None = Field(description="the Synced event of synced_sats")
     freshness: Freshness
     as_of: UtcDatetime
@@ -190,20 +202,42 @@ class SyncStatus(BaseModel):
 
 
 class MerkleCommitment(BaseModel):
-    scheme: Literal["sha256-merkle-sum-v1"]
+    scheme: Literal["sha256-merkle-sum-v2"]
     root: str = Field(description="0x-prefixed root hash")
-    total_sats: int = Field(description="the root's sum: every leaf's balance")
+    total_sats: int = Field(
+        description="the root's sum: every leaf's rBTC + wrBTC held (the vault's rBTC counts 0)"
+    )
     leaves: int
 
 
+class Deficit(BaseModel):
+    name: str = Field(description="what the deficit is, e.g. unbacked_supply_sats")
+    sats: int
+    explanation: str
+
+
 class ProofOfReserves(BaseModel):
-    total_rbtc_sats: int = Field(description="sum of every user's synced rBTC balance")
+    total_rbtc_sats: int = Field(
+        description="the liabilities: rBTC totalSupply, the sum of every holder's rBTC (the "
+        "wrap vault's, which backs the wrBTC, included), from every rBTC Transfer"
+    )
+    wrbtc_outstanding_sats: int = Field(description="wrBTC totalSupply, from every wrBTC Transfer")
+    synced_sats: int = Field(
+        description="sum of every user's balance the oracle last synced on chain: the part "
+        "of the supply the oracle's view backs"
+    )
+    unbacked_supply_sats: int = Field(
+        description="total_rbtc_sats - synced_sats (never < 0): supply no synced balance backs"
+    )
+    deficits: list[Deficit] = Field(
+        description="every named shortfall of the liabilities' backing (empty: none)"
+    )
     total_btc_sats: int = Field(description="sum of the BTC the oracle reports per user")
     backing_ratio: float | None = Field(
         description="total_btc_sats / total_rbtc_sats (6 decimals); null when no rBTC exists"
     )
-    fully_backed: bool
-    users: int
+    fully_backed: bool = Field(description="BTC covers the whole supply and no supply is unbacked")
+    users: int = Field(description="leaves of the tree: users and other holders")
     oracle_users: int
     merkle: MerkleCommitment
     attestation_id: int | None = Field(
@@ -221,7 +255,10 @@ class ProofStep(BaseModel):
 
 class ReservesProof(BaseModel):
     address: str
-    balance_sats: int
+    balance_sats: int = Field(description="the leaf's sum: rbtc_sats + wrbtc_sats")
+    rbtc_sats: int = Field(description="rBTC the leaf commits to (the wrap vault's: 0)")
+    wrbtc_sats: int
+    synced_sats: int
     leaf_index: int
     leaf_hash: str
     path: list[ProofStep] = Field(description="siblings from the leaf up to the root")

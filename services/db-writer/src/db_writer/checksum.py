@@ -56,6 +56,7 @@ CHECKED = (
     Checked("yield_scales_participants", "user_address"),
     Checked("user_evidence", "address, source, src_topic, src_partition"),
     Checked("emergency_burn_evidence", "burn_key, source, src_topic, src_partition"),
+    Checked("token_movements", "chain_id, tx_hash, log_index, direction"),
 )
 
 

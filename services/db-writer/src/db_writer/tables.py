@@ -311,6 +311,20 @@ SPECS: tuple[TableSpec, ...] = (
         ),
         ("chain_id", "tx_hash", "log_index"),
     ),
+    TableSpec(
+        "token_movements",
+        (
+            ("token", "text"),
+            ("token_address", "text"),
+            ("user_address", "text"),
+            ("direction", "text"),
+            ("counterparty", "text"),
+            ("amount", "numeric"),
+            *CHAIN_ORIGIN,
+            *PROVENANCE,
+        ),
+        ("chain_id", "tx_hash", "log_index", "direction"),
+    ),
 )
 SPEC_BY_TABLE = {spec.name: spec for spec in SPECS}
 
@@ -321,4 +335,5 @@ CHAIN_TABLES = (
     "balance_snapshots",
     "yield_operations_log",
     "balance_disputes",
+    "token_movements",
 )

@@ -76,7 +76,8 @@ class DatabaseReader:
                 "SELECT EXISTS (SELECT 1 FROM yield_scales_participants WHERE active)"
             )
             newest = await connection.fetchrow(
-                "SELECT total_rbtc_sats, total_btc_sats, as_of FROM proof_of_reserves "
+                "SELECT total_rbtc_sats, total_btc_sats, as_of, "
+                "coalesce(unbacked_supply_sats, 0) FROM proof_of_reserves "
                 "ORDER BY id DESC LIMIT 1"
             )
         rows = dict.fromkeys(COUNTED_TABLES, 0)
@@ -90,6 +91,10 @@ class DatabaseReader:
             yield_tables=bool(tables),
             yield_participants=bool(participants),
             # numeric columns (migration 0005) come back as Decimal.
-            reserves=Attestation(int(newest[0]), int(newest[1]), newest[2]) if newest else None,
+            reserves=(
+                Attestation(int(newest[0]), int(newest[1]), newest[2], int(newest[3]))
+                if newest
+                else None
+            ),
             conflicting_duplicates=conflicting,
         )

@@ -1,16 +1,20 @@
-"""The Merkle sum tree of the proof of reserves: one leaf per user, committing to every user's
-rBTC balance and to their total, so a user can check that their balance is counted.
+"""The Merkle sum tree of the proof of reserves: one leaf per holder, committing to what each
+holds of the token (the liabilities) and to the balance the oracle synced for them, so a
+holder can check that their tokens are counted in the published total.
 
-Definition of the scheme `sha256-merkle-sum-v1` (what a user recomputes; `||` is
+Definition of the scheme `sha256-merkle-sum-v2` (what a holder recomputes; `||` is
 concatenation, amounts are 16-byte big-endian unsigned integers, SHA-256 throughout):
 
-- leaf hash  = SHA-256(0x00 || address (20 bytes) || balance_sats (16 bytes))
-- entry      = hash (32 bytes) || sum (16 bytes); a leaf's sum is its balance
+- leaves: every user and every other holder of rBTC or wrBTC; the wrap vault's own rBTC
+  counts 0 (it is the backing of the wrBTC outstanding, which its holders' leaves count)
+- leaf hash  = SHA-256(0x00 || address (20 bytes) || rbtc_sats || wrbtc_sats || synced_sats)
+- entry      = hash (32 bytes) || sum (16 bytes); a leaf's sum is rbtc_sats + wrbtc_sats
 - parent     = SHA-256(0x01 || left entry || right entry), its sum = left sum + right sum
 - leaves are ordered by address ascending (bytewise, the same as lowercase hex); the last node
   of a level with an odd count moves up unchanged (never duplicated: duplication would let two
   different leaf lists share a root)
-- the root entry commits to the root hash and to the total; no leaves: SHA-256 of nothing, 0
+- the root entry commits to the root hash and to the total (the rBTC supply: every holder's
+  rBTC + every wrBTC, which the vault's rBTC backs 1:1); no leaves: SHA-256 of nothing, 0
 
 The 0x00/0x01 prefixes keep a leaf from ever passing for an inner node (RFC 6962's rule).
 """
@@ -28,8 +32,9 @@ ADDRESS_BYTES = 20
 AMOUNT_BYTES = 16
 HASH_BYTES = 32
 ENTRY_BYTES = HASH_BYTES + AMOUNT_BYTES
-RECORD_BYTES = ADDRESS_BYTES + 8
-"""One input record: address, then the balance as 8 big-endian bytes (Postgres `int8send`)."""
+RECORD_BYTES = ADDRESS_BYTES + 3 * 8
+"""One input record: address, then rBTC, wrBTC and synced sats as 8 big-endian bytes each
+(Postgres `int8send`)."""
 _LEAF = b"\x00"
 _NODE = b"\x01"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -43,9 +48,36 @@ class ProofStep:
     sum: int
 
 
-def leaf_entry(address: bytes, balance: int) -> bytes:
-    amount = balance.to_bytes(AMOUNT_BYTES, "big")
-    return hashlib.sha256(_LEAF + address + amount).digest() + amount
+@dataclass(frozen=True)
+class Holding:
+    """What a leaf commits to: the tokens held (the leaf's sum) and the synced balance."""
+
+    rbtc_sats: int
+    wrbtc_sats: int
+    synced_sats: int
+
+    @property
+    def liability(self) -> int:
+        return self.rbtc_sats + self.wrbtc_sats
+
+    def to_bytes(self) -> bytes:
+        return b"".join(
+            amount.to_bytes(AMOUNT_BYTES, "big")
+            for amount in (self.rbtc_sats, self.wrbtc_sats, self.synced_sats)
+        )
+
+
+def leaf_entry(address: bytes, holding: Holding) -> bytes:
+    digest = hashlib.sha256(_LEAF + address + holding.to_bytes()).digest()
+    return digest + holding.liability.to_bytes(AMOUNT_BYTES, "big")
+
+
+def holding_of(record: bytes) -> Holding:
+    """The amounts of one input record (after its address)."""
+    rbtc, wrbtc, synced = (
+        int.from_bytes(record[i : i + 8], "big") for i in range(ADDRESS_BYTES, RECORD_BYTES, 8)
+    )
+    return Holding(rbtc, wrbtc, synced)
 
 
 def parent_entry(left: bytes, right: bytes) -> bytes:
@@ -70,6 +102,8 @@ class _Addresses(Sequence[bytes]):
 class MerkleSumTree:
     addresses: bytes
     """Every leaf's address, sorted, 20 bytes each."""
+    records: bytes
+    """Every leaf's input record, in the same order (`RECORD_BYTES` each)."""
     levels: tuple[bytes, ...]
     """Entries per level, leaves first, root last; 48 bytes each."""
 
@@ -94,7 +128,11 @@ class MerkleSumTree:
         return self.levels[level][index * ENTRY_BYTES : (index + 1) * ENTRY_BYTES]
 
     def balance(self, index: int) -> int:
+        """The leaf's sum: the tokens the holder holds."""
         return int.from_bytes(self.entry(0, index)[HASH_BYTES:], "big")
+
+    def holding(self, index: int) -> Holding:
+        return holding_of(self.records[index * RECORD_BYTES : (index + 1) * RECORD_BYTES])
 
     def proof(self, index: int) -> list[ProofStep]:
         """The siblings from the leaf up to (not including) the root."""
@@ -121,7 +159,7 @@ def to_hex(value: bytes) -> str:
 
 
 def build(records: bytes) -> MerkleSumTree:
-    """The tree of `RECORD_BYTES` records (address, balance), in any order; addresses unique.
+    """The tree of `RECORD_BYTES` records (address, amounts), in any order; addresses unique.
 
     A module-level function of bytes in and a tree of bytes out, so it can run in another
     process and cross the boundary as a few large buffers.
@@ -132,10 +170,7 @@ def build(records: bytes) -> MerkleSumTree:
     addresses = [record[:ADDRESS_BYTES] for record in ordered]
     if any(a == b for a, b in itertools.pairwise(addresses)):
         raise ValueError("an address appears twice")
-    level = b"".join(
-        leaf_entry(record[:ADDRESS_BYTES], int.from_bytes(record[ADDRESS_BYTES:], "big"))
-        for record in ordered
-    )
+    level = b"".join(leaf_entry(record[:ADDRESS_BYTES], holding_of(record)) for record in ordered)
     levels = [level]
     while len(level) > ENTRY_BYTES:
         count = len(level) // ENTRY_BYTES
@@ -150,14 +185,14 @@ def build(records: bytes) -> MerkleSumTree:
             parents.append(level[(count - 1) * ENTRY_BYTES :])
         level = b"".join(parents)
         levels.append(level)
-    return MerkleSumTree(b"".join(addresses), tuple(levels))
+    return MerkleSumTree(b"".join(addresses), b"".join(ordered), tuple(levels))
 
 
 def verify(
-    address: bytes, balance: int, steps: Sequence[ProofStep], root: bytes, total: int
+    address: bytes, holding: Holding, steps: Sequence[ProofStep], root: bytes, total: int
 ) -> bool:
-    """What a user runs: does this leaf, with these siblings, lead to the published root?"""
-    entry = leaf_entry(address, balance)
+    """What a holder runs: does this leaf, with these siblings, lead to the published root?"""
+    entry = leaf_entry(address, holding)
     for step in steps:
         sibling = step.hash + step.sum.to_bytes(AMOUNT_BYTES, "big")
         entry = (

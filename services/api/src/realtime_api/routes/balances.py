@@ -16,22 +16,25 @@ router = APIRouter(tags=["balances"])
 
 @router.get("/balances", responses=errors.responses(400, 404, 429, 503))
 async def get_balances(address: AddressDep, reader: ReaderDep) -> schemas.Balances:
-    """The database's view of one user: the balance the oracle last synced on chain, how much
-    of it is wrapped as wrBTC, the Synced event it came from, and the age of both the balance
-    and the database's newest write."""
+    """The database's view of one address, a user or any other holder: the balance the oracle
+    last synced on chain, the rBTC and wrBTC it holds (exact, from every Transfer), its own
+    wrap movements, the Synced event of its balance, and the age of both the balance and the
+    database's newest write."""
     async with reader.connection() as connection:
         row = await connection.fetchrow(queries.BALANCES, address)
-    if row is None:
-        raise errors.ApiError(404, "unknown_address", f"no user {address} in the database")
+    if row is None or not (row["known_user"] or row["holder"]):
+        raise errors.ApiError(
+            404, "unknown_address", f"no user or token holder {address} in the database"
+        )
     now = datetime.now(UTC)
-    synced = int(row["new_sats"] or 0)  # numeric (uint64) since migration 0005
-    wrapped = int(row["wrapped"]) - int(row["redeemed"]) - int(row["slashed"])
     last = None if row["block_number"] is None else schemas.LastUpdate.model_validate(dict(row))
     return schemas.Balances(
         address=address,
-        synced_sats=synced,
-        rbtc_sats=max(0, synced - max(0, wrapped)),
-        wrbtc_sats=max(0, wrapped),
+        is_user=row["known_user"],
+        synced_sats=int(row["new_sats"] or 0),  # numeric (uint64) since migration 0005
+        rbtc_sats=int(row["rbtc_sats"]),
+        wrbtc_sats=int(row["wrbtc_sats"]),
+        tokens_block_number=row["tokens_block"],
         wrbtc_movements=schemas.WrapMovements(
             wrapped_sats=int(row["wrapped"]),
             redeemed_sats=int(row["redeemed"]),

@@ -14,23 +14,58 @@ SELECT coalesce(sum(next_offset), 0)::text || ':' || count(*) || ':' ||
        coalesce(max(updated_at)::text, '')
 FROM sink_offsets
 """
-# Every user is a leaf (0 when no balance was ever synced), so every user has a proof; one
-# record each: the 20 address bytes and the balance as 8 big-endian bytes (merkle.RECORD_BYTES).
-# A balance is a uint64 (numeric, migration 0005), which int8send cannot take above 2^63 - 1:
-# it sends balance - 2^63 instead, whose two's complement with the top bit flipped is exactly
-# the balance's unsigned bytes.
-LEAVES = """
-SELECT coalesce(string_agg(decode(substr(u.address, 3), 'hex')
-                           || set_byte(b.biased, 0, get_byte(b.biased, 0) # 128), ''::bytea),
-                ''::bytea)
-FROM users u
-LEFT JOIN LATERAL (
-    SELECT new_sats FROM balance_history WHERE user_address = u.address
-    ORDER BY block_number DESC, log_index DESC LIMIT 1
-) h ON true
-CROSS JOIN LATERAL (
-    SELECT int8send((coalesce(h.new_sats, 0) - 9223372036854775808)::bigint) AS biased
-) b
+# The tokens each holder holds, from every rBTC and wrBTC Transfer (migration 0008), and the
+# wrap vault(s): the contract emitting wrBTC Transfers, whose own rBTC backs the wrBTC.
+# Every user and every other holder is a leaf (amounts 0 when none), so each has a proof; one
+# record each: the 20 address bytes, then rBTC held (the vault's: 0), wrBTC held and synced
+# sats as 8 big-endian bytes each (merkle.RECORD_BYTES). The amounts are numeric (uint64 and
+# beyond), which int8send cannot take above 2^63 - 1: it sends amount - 2^63 instead, whose
+# two's complement with the top bit flipped is exactly the amount's unsigned bytes; an amount
+# beyond a uint64 fails the cast, loudly, rather than being cut. In the same pass, the
+# liabilities as the token itself counts them: rBTC totalSupply (every holder's rBTC, the
+# vault's included: minted - burned), wrBTC outstanding, the vault's rBTC, and the sum of the
+# balances the oracle synced on chain (what backs the supply in the oracle's view).
+RESERVES = """
+WITH held AS (
+    SELECT user_address,
+           coalesce(sum(CASE direction WHEN 'in' THEN amount ELSE -amount END)
+                    FILTER (WHERE token = 'rBTC'), 0) AS rbtc,
+           coalesce(sum(CASE direction WHEN 'in' THEN amount ELSE -amount END)
+                    FILTER (WHERE token = 'wrBTC'), 0) AS wrbtc
+    FROM token_movements GROUP BY user_address
+), vaults AS (
+    SELECT DISTINCT token_address AS address FROM token_movements WHERE token = 'wrBTC'
+), synced AS (
+    SELECT u.address, h.new_sats FROM users u
+    LEFT JOIN LATERAL (
+        SELECT new_sats FROM balance_history WHERE user_address = u.address
+        ORDER BY block_number DESC, log_index DESC LIMIT 1
+    ) h ON true
+), leaves AS (
+    SELECT coalesce(s.address, held.user_address) AS address, coalesce(held.rbtc, 0) AS rbtc,
+           coalesce(held.wrbtc, 0) AS wrbtc, coalesce(s.new_sats, 0) AS synced
+    FROM synced s FULL JOIN held ON held.user_address = s.address
+), marked AS (
+    SELECT leaves.*, address IN (SELECT address FROM vaults) AS is_vault FROM leaves
+), biased AS (
+    SELECT marked.*,
+           int8send(((CASE WHEN is_vault THEN 0 ELSE rbtc END) - 9223372036854775808)::bigint)
+               AS rbtc_bytes,
+           int8send((wrbtc - 9223372036854775808)::bigint) AS wrbtc_bytes,
+           int8send((synced - 9223372036854775808)::bigint) AS synced_bytes
+    FROM marked
+)
+SELECT coalesce(string_agg(
+           decode(substr(address, 3), 'hex')
+           || set_byte(rbtc_bytes, 0, get_byte(rbtc_bytes, 0) # 128)
+           || set_byte(wrbtc_bytes, 0, get_byte(wrbtc_bytes, 0) # 128)
+           || set_byte(synced_bytes, 0, get_byte(synced_bytes, 0) # 128), ''::bytea), ''::bytea)
+           AS records,
+       coalesce(sum(rbtc), 0) AS rbtc_supply,
+       coalesce(sum(wrbtc), 0) AS wrbtc_outstanding,
+       coalesce(sum(rbtc) FILTER (WHERE is_vault), 0) AS vault_rbtc,
+       coalesce(sum(synced), 0) AS synced
+FROM biased
 """
 ORACLE_TOTAL = """
 SELECT count(*) AS users, coalesce(sum(last_synced_sats), 0) AS sats FROM oracle_user_states

@@ -3,10 +3,11 @@ changed, in two parts with their own cadence:
 
 - `Aggregates`: burn, dispute and pool totals, the pool's latest facts. Tens of milliseconds
   of database time: rebuilt within seconds of a change.
-- `Reserves`: the Merkle sum tree over every user's balance and the oracle's total at the same
-  instant. About a second of database time at 100k users (a lookup of each user's latest
-  balance) plus a quarter of a second of hashing: far too slow per request, and rebuilt at
-  most once a minute by default, since a live writer changes balances every few seconds.
+- `Reserves`: the Merkle sum tree over every holder's tokens, the token's supply and the
+  oracle's total at the same instant. About a second of database time at 100k users (a lookup
+  of each user's latest balance, a pass over the token movements) plus a quarter of a second
+  of hashing: far too slow per request, and rebuilt at most once a minute by default, since a
+  live writer changes balances every few seconds.
   Each state it publishes is recorded in `proof_of_reserves` (migration 0004), once.
 
 Change detector: every record the db-writer applies moves its stored offsets (`sink_offsets`,
@@ -31,6 +32,7 @@ from typing import Generic, TypeVar
 
 from realtime_api import metrics
 from realtime_api.domain import merkle
+from realtime_api.domain.liabilities import Liabilities
 from realtime_api.storage import aggregates, queries
 from realtime_api.storage.aggregates import PoolEvent
 from realtime_api.storage.database import ALL_USERS, Reader
@@ -56,6 +58,7 @@ class Reserves:
     as_of: datetime
     fingerprint: str
     tree: merkle.MerkleSumTree
+    liabilities: Liabilities
     oracle_sats: int
     oracle_users: int
     attestation_id: int | None
@@ -176,25 +179,35 @@ class SnapshotKeeper:
             await connection.execute("SET LOCAL enable_bitmapscan = off")
             as_of = await connection.fetchval("SELECT now()")
             fingerprint = await connection.fetchval(aggregates.FINGERPRINT)
-            records = await connection.fetchval(aggregates.LEAVES)
+            reserves = await connection.fetchrow(aggregates.RESERVES)
             oracle = await connection.fetchrow(aggregates.ORACLE_TOTAL)
         tree = await asyncio.get_running_loop().run_in_executor(
-            self._executor, merkle.build, bytes(records)
+            self._executor, merkle.build, bytes(reserves["records"])
         )
         metrics.SNAPSHOT_USERS.set(tree.leaf_count)
+        liabilities = Liabilities(
+            rbtc_supply=int(reserves["rbtc_supply"]),
+            wrbtc_outstanding=int(reserves["wrbtc_outstanding"]),
+            vault_rbtc=int(reserves["vault_rbtc"]),
+            synced_sats=int(reserves["synced"]),
+        )
         oracle_sats, oracle_users = int(oracle["sats"]), int(oracle["users"])
         attestation = await self._reader.record(
             queries.RECORD_RESERVES,
-            tree.total,
+            liabilities.rbtc_supply,
             oracle_sats,
             tree.leaf_count,
             merkle.to_hex(tree.root),
             as_of,
+            liabilities.wrbtc_outstanding,
+            liabilities.synced_sats,
+            liabilities.unbacked_supply,
         )
         return Reserves(
             as_of,
             fingerprint,
             tree,
+            liabilities,
             oracle_sats,
             oracle_users,
             attestation,

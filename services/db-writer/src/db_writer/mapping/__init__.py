@@ -14,7 +14,10 @@
 | chain YieldScalesPool.*                  | yield_operations_log (+ participants recomputed);    |
 |                                          | YieldClaimed also transactions YIELD_CLAIM;          |
 |                                          | BalanceDisputed also balance_disputes RAISED         |
-| chain Transfer, Approval (rBTC, wrBTC)   | nothing: Synced, Wrapped etc. carry the amounts      |
+| chain Transfer (rBTC, wrBTC)             | token_movements: the sender's `out`, the receiver's  |
+|                                          | `in` (the zero address of mints and burns has none); |
+|                                          | balances of any holder are their sums                |
+| chain Approval (rBTC, wrBTC)             | nothing                                              |
 | chain.reorg/v1                           | the partition's rows of orphaned blocks removed from |
 |                                          | every chain table, the chain's evidence of users and |
 |                                          | burns from them too; merged rows and participants    |

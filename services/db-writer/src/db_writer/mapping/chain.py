@@ -6,6 +6,7 @@ from reservesync import ledger
 from reservesync.messages import ChainEvent
 
 from db_writer.mapping.rows import Row, Rows, Source
+from db_writer.mapping.tokens import movement_rows, token_of
 
 YIELD_OPERATIONS = {
     "ParticipantJoined": "JOINED",
@@ -60,6 +61,9 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
         rows.add("emergency_burn_evidence", _emergency_burn(event, source, burn))
     if event.contract.value == "YieldScalesPool":
         _yield(rows, event, source)
+    token = token_of(event)
+    if token is not None:
+        movement_rows(rows, event, token, origin(event), source)
     return rows
 
 

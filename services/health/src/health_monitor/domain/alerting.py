@@ -140,15 +140,18 @@ def _conflicting(topic: str, count: int) -> Condition:
 
 def _under_backed(reserves: Attestation) -> Condition:
     ratio = reserves.backing_ratio or 0.0
+    unbacked = reserves.unbacked_supply_sats
     return Condition(
         f"{OWN_PREFIX}reserves",
         "reserves_under_backed",
         Severity.CRITICAL,
         f"reserves under-backed: {reserves.btc_sats:,} sats of BTC for {reserves.rbtc_sats:,} "
-        f"sats of rBTC (ratio {ratio:.4f}) as of {reserves.as_of.isoformat()}",
+        f"sats of rBTC supply (ratio {ratio:.4f}), {unbacked:,} sats of supply no synced "
+        f"balance backs, as of {reserves.as_of.isoformat()}",
         {
             "total_btc_sats": reserves.btc_sats,
             "total_rbtc_sats": reserves.rbtc_sats,
+            "unbacked_supply_sats": unbacked,
             "backing_ratio": round(ratio, 6),
             "as_of": reserves.as_of.isoformat(),
         },

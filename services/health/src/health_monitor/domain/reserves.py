@@ -11,12 +11,15 @@ class Attestation:
     """The newest row of `proof_of_reserves` (one per distinct state the API published)."""
 
     rbtc_sats: int
+    """The liabilities: rBTC totalSupply (rows before migration 0008: synced balances)."""
     btc_sats: int
     as_of: datetime
+    unbacked_supply_sats: int = 0
+    """Supply no synced balance backs (the API's named deficit; 0 on older rows)."""
 
     @property
     def fully_backed(self) -> bool:
-        return self.btc_sats >= self.rbtc_sats
+        return self.btc_sats >= self.rbtc_sats and self.unbacked_supply_sats == 0
 
     @property
     def backing_ratio(self) -> float | None:
