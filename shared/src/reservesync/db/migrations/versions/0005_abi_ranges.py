@@ -168,11 +168,13 @@ def _reads() -> list[tuple[str, str, str, str, str]]:
     return [read for read in api.READS if read[0] in WIDENED_READS]
 
 
-def _functions(result_type: str) -> str:
+def _functions(result_type: str, only: tuple[str, ...] = WIDENED_READS) -> str:
     """The API reads of 0003 whose results carry a widened column, with `result_type`."""
     api = importlib.import_module("reservesync.db.migrations.versions.0003_api")
     script = ""
     for name, arguments, narrow_columns, user, query in _reads():
+        if name not in only:
+            continue
         columns = narrow_columns
         for column in WIDENED_RESULTS:
             columns = columns.replace(f"{column} {NARROW}", f"{column} {result_type}")

@@ -19,7 +19,7 @@ rBTC, the vault's included), no longer the sum of synced balances. `api_record_r
 takes the new figures; `api_balances` also answers for holders who are not users.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 """
 
 import importlib
@@ -32,9 +32,7 @@ branch_labels = None
 depends_on = None
 
 _API = importlib.import_module("reservesync.db.migrations.versions.0003_api")
-_ATTESTATIONS = importlib.import_module(
-    "reservesync.db.migrations.versions.0004_reserve_attestations"
-)
+_WIDENED = importlib.import_module("reservesync.db.migrations.versions.0005_abi_ranges")
 
 ADDRESS = "~ '^0x[0-9a-f]{40}$'"
 HASH = "~ '^0x[0-9a-f]{64}$'"
@@ -83,20 +81,21 @@ CREATE POLICY api_per_user ON token_movements FOR SELECT TO rs_api USING (
     user_address = current_setting('reservesync.user', true));
 
 ALTER TABLE proof_of_reserves
-    ADD COLUMN wrbtc_outstanding_sats bigint CHECK (wrbtc_outstanding_sats >= 0),
-    ADD COLUMN synced_sats bigint CHECK (synced_sats >= 0),
-    ADD COLUMN unbacked_supply_sats bigint CHECK (unbacked_supply_sats >= 0);
+    ADD COLUMN wrbtc_outstanding_sats numeric(78, 0) CHECK (wrbtc_outstanding_sats >= 0),
+    ADD COLUMN synced_sats numeric(78, 0) CHECK (synced_sats >= 0),
+    ADD COLUMN unbacked_supply_sats numeric(78, 0) CHECK (unbacked_supply_sats >= 0);
 """
 
-OLD_RECORD_SIGNATURE = "api_record_reserves(bigint, bigint, integer, text, timestamptz)"
+# Amounts are `numeric` since 0005: a total of uint64 balances does not fit in 8 bytes.
+OLD_RECORD_SIGNATURE = "api_record_reserves(numeric, numeric, integer, text, timestamptz)"
 RECORD_SIGNATURE = (
-    "api_record_reserves(bigint, bigint, integer, text, timestamptz, bigint, bigint, bigint)"
+    "api_record_reserves(numeric, numeric, integer, text, timestamptz, numeric, numeric, numeric)"
 )
 RECORD = f"""
 DROP FUNCTION {OLD_RECORD_SIGNATURE};
 CREATE FUNCTION api_record_reserves(
-    p_rbtc bigint, p_btc bigint, p_users integer, p_root text, p_as_of timestamptz,
-    p_wrbtc bigint, p_synced bigint, p_unbacked bigint
+    p_rbtc numeric, p_btc numeric, p_users integer, p_root text, p_as_of timestamptz,
+    p_wrbtc numeric, p_synced numeric, p_unbacked numeric
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 -- A definer's function must not resolve names through the caller's search_path.
@@ -137,7 +136,7 @@ GRANT EXECUTE ON FUNCTION {RECORD_SIGNATURE} TO rs_api;
 BALANCES = (
     "api_balances",
     "p_user text",
-    """known_user boolean, holder boolean, new_sats bigint, block_number bigint,
+    """known_user boolean, holder boolean, new_sats numeric, block_number bigint,
     block_timestamp timestamptz, tx_hash text, wrapped numeric, redeemed numeric,
     slashed numeric, rbtc_sats numeric, wrbtc_sats numeric, tokens_block bigint,
     writer_last_commit_at timestamptz""",
@@ -183,12 +182,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    old_record = _ATTESTATIONS.RECORD.split("CREATE INDEX")[0]
     run_script(
         _drop_read(BALANCES[0], BALANCES[1])
-        + _API._read_function(*OLD_BALANCES)
+        + _WIDENED._functions(_WIDENED.WIDE, only=(BALANCES[0],))
         + f"DROP FUNCTION {RECORD_SIGNATURE};"
-        + old_record
+        + _WIDENED.RECORD_RESERVES.format(amount=_WIDENED.WIDE)
         + "ALTER TABLE proof_of_reserves DROP COLUMN wrbtc_outstanding_sats, "
         "DROP COLUMN synced_sats, DROP COLUMN unbacked_supply_sats;"
         "DROP VIEW token_balances; DROP TABLE token_movements;"
