@@ -136,8 +136,8 @@ class DbWriter:
                 )
                 records += sum(len(part) for part in batch.values())
                 if writing is None:
-                    # A write in flight beats for itself when it is done (the check above):
-                    # one that hangs silences the loop, and liveness says so.
+                    # A write in flight beats for itself when it is done: one that hangs
+                    # silences the loop, and liveness says so.
                     heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
                 if not batch:
                     continue
@@ -333,6 +333,7 @@ async def _write_then_commit(
 ) -> None:
     await writer.write_settled(settled)
     await _commit(consumer, batch)
+    heartbeat.beat()
 
 
 async def _commit(consumer: AIOKafkaConsumer, batch: Batch) -> None:

@@ -12,7 +12,9 @@ the Merkle leaves (see `realtime_api.storage.aggregates`).
 `message_digests`: per source topic, each idempotency key the db-writer wrote (a chain event's
 `event_id`, an operation's `operation_id`) with the SHA-256 of its content, so a second
 message with the same key and other content is told from an identical copy (see
-`db_writer.duplicates`). Only `rs_writer` reads and writes it.
+`db_writer.duplicates`). Only `rs_writer` reads and writes it. Claims start empty: a
+message written before this migration and repeated after it is not compared (its rows stay
+as they were). Downgrading refuses while a stored value exceeds a bigint.
 
 Revision ID: 0005
 Revises: 0004
