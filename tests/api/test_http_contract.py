@@ -119,7 +119,8 @@ def test_metrics_have_a_latency_histogram_per_route(api: str, client: httpx.Clie
     )
     assert 'route="unmatched"' in text
     assert "made-up-path" not in text
-    assert re.search(r"api_snapshot_users 4\.0", text)
+    # The world's leaves: four users, erin (a wrBTC holder only) and the wrap vault.
+    assert re.search(r"api_snapshot_users 6\.0", text)
 
 
 def test_the_openapi_document_describes_every_endpoint(api: str) -> None:
@@ -134,5 +135,5 @@ def test_the_openapi_document_describes_every_endpoint(api: str) -> None:
             assert "200" in operation["responses"]
             assert "422" not in operation["responses"]
             assert "429" in operation["responses"]
-    assert "sha256-merkle-sum-v1" in str(paths["/api/realtime/proof-of-reserves"])
+    assert "sha256-merkle-sum-v2" in str(paths["/api/realtime/proof-of-reserves"])
     assert "leaf hash" in paths["/api/realtime/proof-of-reserves"]["get"]["description"]

@@ -13,6 +13,7 @@ from devstack import services
 from devstack.protocol import Protocol
 from reservesync.contracts import SystemContract
 from reservesync.messages import OracleUserState
+from reservesync.messages.chain import ZERO_ADDRESS
 from reservesync.topics import CHAIN_EVENTS, ORACLE_STATE
 from support.api_process import API, start_api
 from support.messages import chain_event, publish
@@ -47,6 +48,18 @@ async def test_published_facts_reach_every_view(pipeline: Endpoints, live_api: s
         },
         at=now,
     )
+    # The mint the sync made: the Transfer of the same transaction, as the chain emits it.
+    minted = chain_event(
+        pipeline.deployment,
+        SystemContract.RBTC_SYNTH,
+        "Transfer",
+        {"from": ZERO_ADDRESS, "to": user, "amount": "77000"},
+        tx_hash=synced.tx_hash,
+        log_index=synced.log_index + 1,
+        block_number=synced.block_number,
+        block_hash=synced.block_hash,
+        at=now,
+    )
     state = OracleUserState(
         user_address=user,
         bitcoin_addresses=[],
@@ -60,7 +73,9 @@ async def test_published_facts_reach_every_view(pipeline: Endpoints, live_api: s
     async with httpx.AsyncClient(base_url=f"{live_api}/api/realtime", timeout=10) as http:
         before = (await http.get("/proof-of-reserves")).json()
         await publish(
-            pipeline.kafka_bootstrap_servers, CHAIN_EVENTS.name, [(user.encode(), synced.to_json())]
+            pipeline.kafka_bootstrap_servers,
+            CHAIN_EVENTS.name,
+            [(user.encode(), e.to_json()) for e in (synced, minted)],
         )
         await publish(
             pipeline.kafka_bootstrap_servers, ORACLE_STATE.name, [(user.encode(), state.to_json())]
@@ -73,19 +88,33 @@ async def test_published_facts_reach_every_view(pipeline: Endpoints, live_api: s
         status = await eventually(in_sync, within=60, what=f"{user} in sync through the pipeline")
         assert status is not None
         assert (status["database_sats"], status["oracle_sats"]) == (77_000, 77_000)
-        balances = (await http.get("/balances", params={"address": user})).json()
-        assert balances["synced_sats"] == 77_000
+
+        async def minted_seen() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await http.get("/balances", params={"address": user})).json()
+            return body if body["rbtc_sats"] == 77_000 else None
+
+        balances = await eventually(minted_seen, within=60, what="the minted rBTC held")
+        assert balances is not None
+        assert (balances["synced_sats"], balances["wrbtc_sats"]) == (77_000, 0)
         assert balances["last_update"]["tx_hash"] == synced.tx_hash
         transactions = (await http.get("/transactions", params={"address": user})).json()
         assert [(t["type"], t["amount"]) for t in transactions["items"]] == [("MINT", "77000")]
 
         async def proven() -> dict[str, Any] | None:
             response = await http.get("/proof-of-reserves/proof", params={"address": user})
-            return response.json() if response.status_code == 200 else None
+            if response.status_code != 200:
+                return None
+            body: dict[str, Any] = response.json()
+            return body if body["balance_sats"] == 77_000 else None
 
         proof = await eventually(proven, within=60, what="the snapshot to count the new user")
         assert proof is not None
         assert proof["balance_sats"] == 77_000
+        assert (proof["rbtc_sats"], proof["wrbtc_sats"], proof["synced_sats"]) == (
+            77_000,
+            0,
+            77_000,
+        )
         after = (await http.get("/proof-of-reserves")).json()
         assert after["as_of"] > before["as_of"]
         assert after["total_rbtc_sats"] >= before["total_rbtc_sats"] + 77_000

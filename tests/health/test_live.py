@@ -119,12 +119,18 @@ async def test_a_stopped_writer_shows_as_lag_a_lower_score_and_alerts(world: Wor
     assert world.webhook.refused == 1
 
 
-async def _attest(world: World, rbtc: int, btc: int) -> None:
-    """A reserves state as the API records it (through its definer function, as `rs_api`)."""
+async def _attest(world: World, rbtc: int, btc: int, unbacked: int = 0) -> None:
+    """A reserves state as the API records it (through its definer function, as `rs_api`):
+    rBTC supply, BTC, wrBTC outstanding 0, synced = supply - unbacked, unbacked."""
     connection = await asyncpg.connect(world.database.api_url)
     try:
         await connection.fetchval(
-            "SELECT api_record_reserves($1, $2, 1, $3, now())", rbtc, btc, random_hash()
+            "SELECT api_record_reserves($1, $2, 1, $3, now(), 0, $4, $5)",
+            rbtc,
+            btc,
+            random_hash(),
+            rbtc - unbacked,
+            unbacked,
         )
     finally:
         await connection.close()
@@ -134,13 +140,14 @@ async def test_reserves_the_api_published_under_backed_raise_an_alert_until_back
     world: World,
 ) -> None:
     await settled(world)
-    await _attest(world, 200_000, 150_000)
+    await _attest(world, 200_000, 150_000, unbacked=15_000)
     alert = "health:reserves"
     firing = await eventually(lambda: _states(world, alert), what="the under-backed alert")
     assert firing[alert] == [AlertState.FIRING]
     (raised,) = [a for a in await world.alerts() if a.alert_id == alert]
     assert raised.kind == "reserves_under_backed"
     assert raised.details["backing_ratio"] == 0.75
+    assert raised.details["unbacked_supply_sats"] == 15_000
     await _attest(world, 200_000, 200_000)
     resolved = await eventually(
         lambda: _states(world, alert, resolved=True), what="the alert resolved once backed"
