@@ -24,14 +24,16 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
 from db_writer import retention
 from db_writer.checksum import combined, database_checksum
 from db_writer.config import SOURCE_TOPICS
+from db_writer.replay import REPLAY_GROUP
 from devstack import services
 from health_monitor.database import DatabaseReader
 from health_monitor.domain.tally import SourceTally
 from pydantic import SecretStr
-from reservesync import identity
+from reservesync import identity, kafka
 from reservesync.contracts import SystemContract
 from reservesync.crypto import FieldCipher
 from reservesync.messages import (
@@ -45,7 +47,7 @@ from reservesync.messages import (
     OracleUserState,
     decode,
 )
-from reservesync.settings import EncryptionSettings
+from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE
 from support.databases import FreshDatabase, fresh_database
 from support.messages import publish
@@ -151,6 +153,38 @@ def oracle_reports(bob: str, burn: TxReceipt, at: datetime) -> list[tuple[str, b
         (ORACLE_OPERATIONS.name, key, operation.to_json()),
         (ORACLE_STATE.name, key, state.to_json()),
     ]
+
+
+async def start_both_at_the_end(
+    endpoints: Endpoints, writer: Writer, replayed: FreshDatabase
+) -> None:
+    """The writer and the replay both start where the source topics end now (offsets stored in
+    their databases, where each resumes from), so they read the same records: this test's,
+    not everything earlier tests published."""
+    consumer = kafka.consumer(
+        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers), group_id=None
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(t.name, p) for t in SOURCE_TOPICS.values() for p in range(t.partitions)
+        ]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    for url, group in (
+        (writer.database.migrator_url, writer.group),
+        (replayed.migrator_url, REPLAY_GROUP),
+    ):
+        db = await asyncpg.connect(url)
+        try:
+            await db.executemany(
+                "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) "
+                "VALUES ($1, $2, $3, $4)",
+                [(group, tp.topic, tp.partition, ends[tp]) for tp in partitions],
+            )
+        finally:
+            await db.close()
 
 
 async def stored_all(db: asyncpg.Connection, endpoints: Endpoints) -> bool:
@@ -259,6 +293,7 @@ async def test_the_database_after_a_reorg_equals_a_replay_and_holds_no_orphaned_
     case: Case,
 ) -> None:
     story = Story(endpoints, private, live, case)
+    await start_both_at_the_end(endpoints, story.writer, replayed)
     db = await asyncpg.connect(live.migrator_url)
     story.writer.start()
     try:
