@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, version in stack.versions().items():
                 print(f"{name:<10} {version}")
             for key, value in envfile.read().items():
-                if not key.endswith("DATABASE_URL") and "ADMIN" not in key and "KEY" not in key:
+                secret = ("ADMIN", "KEY", "PASSWORD")
+                if not key.endswith("DATABASE_URL") and not any(w in key for w in secret):
                     print(f"{key}={value}")
         else:
             for key, value in envfile.read().items():

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from reservesync import kafka_acl
+
 from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
 from devstack.paths import env_file, run_dir, stack_dir
@@ -42,10 +44,15 @@ def _ports() -> dict[str, int]:
     return chosen
 
 
+def _kafka_passwords(secret: dict[str, str]) -> dict[str, str]:
+    return {name: secret[f"kafka:{name}"] for name in (kafka_acl.ADMIN, *kafka_acl.PRINCIPALS)}
+
+
 def _secrets() -> dict[str, str]:
     path = run_dir() / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    for name in ("admin", *database.ROLES, "field_key"):
+    kafka_users = [f"kafka:{name}" for name in (kafka_acl.ADMIN, *kafka_acl.PRINCIPALS)]
+    for name in ("admin", *database.ROLES, "field_key", *kafka_users):
         stored.setdefault(
             name, secrets.token_hex(32) if name == "field_key" else secrets.token_urlsafe(18)
         )
@@ -71,7 +78,16 @@ def up(progress: Progress = print) -> dict[str, str]:
         # that no longer exists (and a listener checkpoint would point past the new head).
         progress("  the chain is gone: starting a new world (empty topics and database)")
         _forget_state()
-    bootstrap = step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"]))
+    kafka_passwords = _kafka_passwords(secret)
+    if kafka.needs_new_storage(kafka_passwords[kafka_acl.ADMIN]):
+        # Topics of a broker without authentication cannot be carried over (and the database
+        # describes them), so the stack starts a new world, as it does without its chain.
+        progress("  Kafka ran without authentication: starting a new world with SASL and ACLs")
+        services.stop(prefix="svc")
+        _forget_state()
+    bootstrap = step(
+        "kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"], kafka_passwords)
+    )
     admin_url = step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"]))
     asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
     rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))
@@ -80,7 +96,7 @@ def up(progress: Progress = print) -> dict[str, str]:
     pg = ports["postgres"]
     values = envfile.update(
         {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            **kafka.client_env(bootstrap, kafka_passwords),
             "POSTGRES_ADMIN_URL": admin_url,
             **{
                 key: database.url(role, secret[role], pg) for role, key in database.ENV_KEYS.items()
@@ -90,6 +106,7 @@ def up(progress: Progress = print) -> dict[str, str]:
             **record.env(),
         }
     )
+    kafka.use_admin_credentials(values)
     progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in {env_file()}")
     return values
 
@@ -128,7 +145,7 @@ def restart_kafka() -> None:
     """Stop the broker and start it again on the same ports (clients must ride it out)."""
     ports = _ports()
     kafka.down()
-    kafka.up(ports["kafka"], ports["kafka_controller"])
+    kafka.up(ports["kafka"], ports["kafka_controller"], _kafka_passwords(_secrets()))
 
 
 def down(progress: Progress = print) -> None:
