@@ -3,6 +3,7 @@ command down leaving no process behind. Runs a second, independent stack in a te
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,7 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from devstack import envfile, procs
+from devstack import envfile, kafka, procs
+from reservesync import kafka as kafka_clients
+from reservesync import kafka_acl
+from reservesync.topics import ALL_TOPICS
 
 REQUIRED_KEYS = {
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -21,6 +25,11 @@ REQUIRED_KEYS = {
     "DB_WRITER_DATABASE_URL",
     "HEALTH_DATABASE_URL",
     "API_DATABASE_URL",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    *(kafka_acl.password_env(name) for name in kafka_acl.PRINCIPALS),
 }
 
 
@@ -35,6 +44,15 @@ def _devstack(stack_dir: Path, command: str) -> str:
     )
     assert result.returncode == 0, f"devstack {command} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+async def _topics_as_admin(env: dict[str, str]) -> set[str]:
+    admin = kafka_clients.admin(kafka.admin_settings(env))
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
 
 
 def _pids(stack_dir: Path) -> dict[str, int]:
@@ -72,6 +90,14 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         assert _pids(stack_dir) == started
         assert envfile.read(stack_dir / "env") == values
         assert "new world" not in second
+
+        # A stack from before authentication: storage formatted without SASL users.
+        (stack_dir / "kafka" / "auth-formatted").unlink()
+        third = _devstack(stack_dir, "up")
+        assert "Kafka ran without authentication: starting a new world" in third
+        rebuilt = envfile.read(stack_dir / "env")
+        assert asyncio.run(_topics_as_admin(rebuilt)) >= {t.name for t in ALL_TOPICS}
+        started = _pids(stack_dir)
     finally:
         _devstack(stack_dir, "down")
     assert not [name for name, pid in started.items() if _alive(pid)]

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError, create_model
 
 from reservesync import kafka
 from reservesync.kafka_access import (
@@ -132,11 +131,35 @@ PRINCIPALS: dict[str, Principal] = {
 """The api reads no Kafka topic, so it has no principal."""
 
 
+USER_MECHANISM = "SCRAM-SHA-512"
+"""How the services authenticate. The admin may connect otherwise (compose: PLAIN, a static
+user of the broker's configuration, since SCRAM users can only be made by a connected admin)."""
+
+
 def password_env(principal: str) -> str:
     """The environment variable holding a principal's password for the init job and the local
     stack's `.stack/env` (e.g. `DB_WRITER_KAFKA_SASL_PASSWORD`); a service itself reads its
     own as `KAFKA_SASL_PASSWORD`."""
     return principal.upper().replace("-", "_") + "_KAFKA_SASL_PASSWORD"
+
+
+AccessSettings: type[KafkaSettings] = create_model(
+    "AccessSettings",
+    __base__=KafkaSettings,
+    __doc__="The admin's connection, and the password of each principal to create or reset "
+    "(`<PRINCIPAL>_KAFKA_SASL_PASSWORD`; unset or empty: the user keeps its password).",
+    **{password_env(name).lower(): (SecretStr | None, None) for name in PRINCIPALS},  # type: ignore[call-overload]
+)
+
+
+def passwords_from(settings: KafkaSettings) -> dict[str, str]:
+    """principal -> password, for the principals `settings` (an AccessSettings) names one."""
+    found = {}
+    for name in PRINCIPALS:
+        secret = getattr(settings, password_env(name).lower(), None)
+        if isinstance(secret, SecretStr) and secret.get_secret_value():
+            found[name] = secret.get_secret_value()
+    return found
 
 
 async def apply(
@@ -148,7 +171,7 @@ async def apply(
     admin = kafka.admin(settings)
     await admin.start()
     try:
-        await set_passwords(admin, passwords, settings.kafka_sasl_mechanism)
+        await set_passwords(admin, passwords, USER_MECHANISM)
         for principal in principals.values():
             missing, extra = differences(principal.bindings(), await granted(admin, principal.name))
             for binding in missing:
@@ -159,6 +182,24 @@ async def apply(
                 log.info("revoked", extra={"acl": str(binding)})
     finally:
         await admin.close()
+
+
+def load_settings(program: str) -> KafkaSettings:
+    """AccessSettings from the environment, or exit with one line naming the bad setting."""
+    try:
+        return AccessSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]).upper()
+        print(f"{program}: {where + ': ' if where else ''}{first['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def provision(settings: KafkaSettings) -> list[str]:
+    """Users and ACLs from `settings` (an AccessSettings); returns the users it set."""
+    passwords = passwords_from(settings)
+    await apply(settings, passwords)
+    return sorted(passwords)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,20 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        settings = KafkaSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]).upper()
-        print(f"kafka_acl: {where + ': ' if where else ''}{first['msg']}", file=sys.stderr)
-        return 2
-    passwords = {
-        name: os.environ[password_env(name)]
-        for name in PRINCIPALS
-        if os.environ.get(password_env(name))
-    }
-    asyncio.run(apply(settings, passwords))
-    print(f"kafka users set: {', '.join(sorted(passwords)) or 'none'}")
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    users = asyncio.run(provision(load_settings("kafka_acl")))
+    print(f"kafka users set: {', '.join(users) or 'none'}")
     print(f"kafka ACLs ready for: {', '.join(PRINCIPALS)}")
     return 0
 
