@@ -172,31 +172,42 @@ async def test_the_chain_listener_produces_in_transactions_of_its_own_prefix(
     await foreign.stop()
 
 
-async def _holds(
-    held: Callable[[], Awaitable[dict[str, set[Binding]]]], principal: str, binding: Binding
+async def _hold(
+    held: Callable[[], Awaitable[dict[str, set[Binding]]]], bindings: list[Binding]
 ) -> bool:
-    return binding in (await held())[principal]
+    now = await held()
+    return all(b in now[b.principal] for b in bindings)
 
 
 async def test_applying_the_table_restores_exactly_its_rights(endpoints: Endpoints) -> None:
-    """A right granted by hand (the writer producing chain events) is revoked by the next
-    `apply`, and applying twice changes nothing."""
+    """Rights granted by hand (the writer producing chain events; the oracle-logger allowed
+    everything on every topic from one host) are revoked by the next `apply`, and applying
+    twice changes nothing."""
     admin_settings = _as(endpoints, kafka_acl.ADMIN)
-    stray = Binding(
-        "db-writer", ResourceType.TOPIC, CHAIN_EVENTS.name, PatternType.LITERAL, Operation.WRITE
-    )
+    strays = [
+        Binding(
+            "db-writer", ResourceType.TOPIC, CHAIN_EVENTS.name, PatternType.LITERAL, Operation.WRITE
+        ),
+        Binding(
+            "oracle-logger",
+            ResourceType.TOPIC,
+            "rbtc.",
+            PatternType.PREFIXED,
+            Operation.ALL,
+            "10.9.9.9",
+        ),
+    ]
     admin = kafka.admin(admin_settings)
     await admin.start()
     try:
-        await kafka_access.grant(admin, stray)
+        for stray in strays:
+            await kafka_access.grant(admin, stray)
 
         async def held() -> dict[str, set[Binding]]:
             return {name: await kafka_access.granted(admin, name) for name in kafka_acl.PRINCIPALS}
 
         # ACL changes reach the brokers through the metadata log, a moment after the answer.
-        await eventually(
-            lambda: _holds(held, "db-writer", stray), what="the stray right to be in force"
-        )
+        await eventually(lambda: _hold(held, strays), what="the stray rights to be in force")
         await kafka_acl.apply(admin_settings, {})
         wanted = {name: p.bindings() for name, p in kafka_acl.PRINCIPALS.items()}
 

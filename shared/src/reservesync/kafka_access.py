@@ -36,6 +36,8 @@ class ResourceType(IntEnum):
     GROUP = 3
     CLUSTER = 4
     TRANSACTIONAL_ID = 5
+    DELEGATION_TOKEN = 6
+    USER = 7
 
 
 class PatternType(IntEnum):
@@ -46,14 +48,24 @@ class PatternType(IntEnum):
 
 class Operation(IntEnum):
     ANY = 1
+    ALL = 2
     READ = 3
     WRITE = 4
+    CREATE = 5
+    DELETE = 6
+    ALTER = 7
     DESCRIBE = 8
+    CLUSTER_ACTION = 9
+    DESCRIBE_CONFIGS = 10
+    ALTER_CONFIGS = 11
+    IDEMPOTENT_WRITE = 12
+    CREATE_TOKENS = 13
+    DESCRIBE_TOKENS = 14
+    TWO_PHASE_COMMIT = 15
 
 
 _ALLOW = 3
 _ANY_PERMISSION = 1
-_ANY_HOST = "*"
 _SCRAM_MECHANISMS = {"SCRAM-SHA-256": (1, "sha256"), "SCRAM-SHA-512": (2, "sha512")}
 _SCRAM_ITERATIONS = 8192
 
@@ -67,11 +79,14 @@ class Binding:
     name: str
     pattern: PatternType
     operation: Operation
+    host: str = "*"
 
     def __str__(self) -> str:
         kind = "prefix" if self.pattern is PatternType.PREFIXED else "name"
+        where = "" if self.host == "*" else f" from {self.host}"
         return (
-            f"{self.principal}: {self.operation.name} on {self.resource.name} {kind} {self.name!r}"
+            f"{self.principal}: {self.operation.name} on {self.resource.name} {kind} "
+            f"{self.name!r}{where}"
         )
 
 
@@ -104,20 +119,10 @@ async def granted(admin: AIOKafkaAdminClient, principal: str) -> set[Binding]:
     found: set[Binding] = set()
     for resource_type, name, pattern, acls in response.resources:
         for _, host, operation, permission in acls:
-            if (
-                permission == _ALLOW
-                and host == _ANY_HOST
-                and operation in Operation._value2member_map_
-            ):
-                found.add(
-                    Binding(
-                        principal,
-                        ResourceType(resource_type),
-                        name,
-                        PatternType(pattern),
-                        Operation(operation),
-                    )
-                )
+            if permission != _ALLOW:
+                continue  # DENY rules only take rights away: they are left alone
+            kind, shape = ResourceType(resource_type), PatternType(pattern)
+            found.add(Binding(principal, kind, name, shape, Operation(operation), host))
     return found
 
 
@@ -130,7 +135,7 @@ async def grant(admin: AIOKafkaAdminClient, binding: Binding) -> None:
             binding.name,
             binding.pattern,
             f"User:{binding.principal}",
-            _ANY_HOST,
+            binding.host,
             binding.operation,
             _ALLOW,
         ),
@@ -147,7 +152,7 @@ async def revoke(admin: AIOKafkaAdminClient, binding: Binding) -> None:
             binding.name,
             binding.pattern,
             f"User:{binding.principal}",
-            _ANY_HOST,
+            binding.host,
             binding.operation,
             _ALLOW,
         ),
