@@ -73,9 +73,6 @@ class Principal:
         found |= {rule(ResourceType.TOPIC, t, Operation.READ, False) for t in self.reads}
         if self.reads_prefix is not None:
             found.add(rule(ResourceType.TOPIC, self.reads_prefix, Operation.READ, True))
-            # Describe too: offsets of topics it does not read (the alerts it writes) and
-            # the partition counts of every topic.
-            found.add(rule(ResourceType.TOPIC, self.reads_prefix, Operation.DESCRIBE, True))
         if self.group_prefix is not None:
             found.add(rule(ResourceType.GROUP, self.group_prefix, Operation.READ, True))
         if self.transactional_id_prefix is not None:

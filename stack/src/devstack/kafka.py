@@ -66,7 +66,8 @@ def _write_config(port: int, controller_port: int, admin_password: str) -> Path:
     config = home / "server.properties"
     scram = _jaas("scram.ScramLoginModule", admin_password)
     plain = _jaas("plain.PlainLoginModule", admin_password, f' user_admin="{admin_password}"')
-    config.touch(mode=0o600)  # it holds the admin's password
+    config.touch()
+    config.chmod(0o600)  # it holds the admin's password
     config.write_text(
         "process.roles=broker,controller\n"
         "node.id=1\n"
