@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from devstack import envfile, kafka, procs
+from devstack import envfile, kafka, procs, services
 from reservesync import kafka as kafka_clients
 from reservesync import kafka_acl
 from reservesync.topics import ALL_TOPICS
@@ -118,3 +118,25 @@ def test_a_free_port_is_never_port_zero_nor_one_in_use() -> None:
         taken = listening.getsockname()[1]
         other = procs.free_port(taken)
     assert other not in (0, taken)
+
+
+def test_each_service_gets_its_own_kafka_principal_and_no_other() -> None:
+    """The stack's environment holds the admin's login and every principal's password; a
+    service process sees only its own (and the api, which reads no topic, none)."""
+    stack = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": kafka_acl.ADMIN,
+        "KAFKA_SASL_PASSWORD": "admin-secret",
+        **{kafka_acl.password_env(name): f"{name}-secret" for name in kafka_acl.PRINCIPALS},
+        **{key: f"postgresql://{key}" for key in REQUIRED_KEYS if key.endswith("DATABASE_URL")},
+    }
+    for spec in services.SERVICES.values():
+        env = services.environment(spec, stack, 1)
+        secrets = {v for k, v in env.items() if "SECRET" in v.upper() or k.endswith("PASSWORD")}
+        if spec.kafka_principal is None:
+            assert env["KAFKA_SASL_USERNAME"] == env["KAFKA_SASL_PASSWORD"] == ""
+            assert secrets <= {""}, f"{spec.name} gets Kafka passwords: {secrets}"
+        else:
+            assert env["KAFKA_SASL_USERNAME"] == spec.kafka_principal
+            assert secrets - {""} == {f"{spec.kafka_principal}-secret"}, spec.name
