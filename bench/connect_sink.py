@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from db_writer.tables import SPEC_BY_TABLE
 from devstack import procs
 from devstack.deploy import DeploymentRecord
@@ -66,7 +66,7 @@ SEND_CHUNK = 20_000
 
 async def publish_rows(bootstrap: str, copy: sink.CopyRecords) -> dict[TopicPartition, int]:
     """Every table's rows on a topic of its name; returns the end offset of each partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka.admin(KafkaSettings(kafka_bootstrap_servers=bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(table, PARTITIONS, 1) for table in copy])
@@ -97,7 +97,7 @@ async def _connect_caught_up(
 ) -> tuple[float, int]:
     """Waits until the connector's group has committed every partition's end; returns the
     perf_counter time its first commit was seen and the records it covered."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka.admin(KafkaSettings(kafka_bootstrap_servers=bootstrap))
     await admin.start()
 
     def still_running() -> None:

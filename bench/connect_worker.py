@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from devstack import maven, procs
 from devstack.paths import repo_root, stack_dir
+from reservesync.settings import KafkaSettings
 
 NAME = "bench-connect"
 CONNECTOR = "bench-debezium-jdbc"
@@ -110,6 +111,34 @@ def _properties(path: Path, values: dict[str, str]) -> Path:
     return path
 
 
+def _security() -> dict[str, str]:
+    """The worker's Kafka login, the one this process has (the stack's admin): the worker's
+    own clients and its connectors' consumers, producers and admin clients alike."""
+    settings = KafkaSettings()
+    own: dict[str, str] = {"security.protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol.startswith("SASL_"):
+        password = settings.kafka_sasl_password
+        module = (
+            "plain.PlainLoginModule"
+            if settings.kafka_sasl_mechanism == "PLAIN"
+            else "scram.ScramLoginModule"
+        )
+        own["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        own["sasl.jaas.config"] = (
+            f"org.apache.kafka.common.security.{module} required "
+            f'username="{settings.kafka_sasl_username}" '
+            f'password="{password.get_secret_value() if password else ""}";'
+        )
+    if settings.kafka_ssl_cafile is not None:
+        own["ssl.truststore.type"] = "PEM"
+        own["ssl.truststore.location"] = str(settings.kafka_ssl_cafile)
+    return {
+        f"{prefix}{key}": value
+        for prefix in ("", "consumer.", "producer.", "admin.")
+        for key, value in own.items()
+    }
+
+
 def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) -> int:
     """Start a fresh standalone worker with the connector over `topics` (each named after
     its table, which `collection.name.format=${topic}` maps); returns the JVM's pid."""
@@ -148,6 +177,7 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
             # A poll must be able to hold `max.poll.records` records of about 1.5 kB each.
             "consumer.max.partition.fetch.bytes": str(8 * 1024 * 1024),
             "consumer.fetch.max.bytes": str(64 * 1024 * 1024),
+            **_security(),
         },
     )
     url, user, password = jdbc_url(

@@ -39,12 +39,13 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from chain_listener.config import INSTANT_POLL_INTERVAL_S
 from devstack import postgres, services
+from reservesync import kafka
 from reservesync.contracts import SystemContract
+from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 from web3.contract import Contract
 
@@ -112,7 +113,7 @@ async def commit_timestamps_on(admin_url: str) -> None:
 async def log_append_time(bootstrap: str) -> None:
     """The events topic stamps records with the broker's append time. AlterConfigs replaces a
     topic's whole configuration, so its own settings are given again."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka.admin(KafkaSettings(kafka_bootstrap_servers=bootstrap))
     await admin.start()
     try:
         configs = {**CHAIN_EVENTS.configs, "message.timestamp.type": "LogAppendTime"}
@@ -184,9 +185,7 @@ async def _rows_committed(db: sink.Database, hashes: list[str], expected: int) -
 
 async def _appended(bootstrap: str, hashes: set[str]) -> dict[Any, float]:
     """(tx_hash, log_index) -> the broker's append time (s) of each of these events."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
+    consumer = kafka.consumer(KafkaSettings(kafka_bootstrap_servers=bootstrap), group_id=None)
     await consumer.start()
     try:
         partitions = [TopicPartition(CHAIN_EVENTS.name, p) for p in range(CHAIN_EVENTS.partitions)]
@@ -253,7 +252,10 @@ def measure(
 def _start_pipeline(env: Mapping[str, str], node: PrivateChain, db: sink.Database) -> None:
     services.start(
         ["db-writer"],
-        {"DATABASE_URL": db.writer_url, "WRITER_GROUP_ID": f"bench-latency-{secrets.token_hex(3)}"},
+        {
+            "DATABASE_URL": db.writer_url,
+            "WRITER_GROUP_ID": f"rbtc-db-writer-latency-{secrets.token_hex(3)}",
+        },
         stack=env,
         prefix=PREFIX,
     )
@@ -266,7 +268,7 @@ def _start_pipeline(env: Mapping[str, str], node: PrivateChain, db: sink.Databas
             "CHAIN_CONFIRMATIONS": "0",
             **({"CHAIN_POLL_INTERVAL_S": _POLL} if _POLL else {}),
             "CHAIN_START_BLOCK": str(node.head() + 1),
-            "CHAIN_TRANSACTIONAL_ID": f"bench-latency-{secrets.token_hex(3)}",
+            "CHAIN_TRANSACTIONAL_ID": f"chain-listener-latency-{secrets.token_hex(3)}",
         },
         stack=env,
         prefix=PREFIX,

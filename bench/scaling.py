@@ -172,7 +172,7 @@ def table_sizes() -> list[Step]:
         split = shares(deployment)
         filled = Filled(Counter())
         stream: Iterator[ChainEvent] = sink.MixedStream(deployment).events(BATCH * len(SIZES))
-        group = f"bench-sizes-{secrets.token_hex(3)}"
+        group = f"rbtc-db-writer-sizes-{secrets.token_hex(3)}"
         ends: dict[int, int] = {}
         for size in SIZES:
             before = filled.seconds

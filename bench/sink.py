@@ -358,7 +358,7 @@ def run_writer(
 ) -> WriterRun:
     """`count` db-writer processes in one consumer group over the stream, from their start
     until they have stored it all; CPU is summed over them, peak memory is the largest."""
-    group = group or f"bench-sink-{secrets.token_hex(3)}"
+    group = group or f"rbtc-db-writer-bench-{secrets.token_hex(3)}"
     prefixes = [f"{PREFIX}{i}" for i in range(count)]
     processes = [services.SERVICES["db-writer"].process(prefix) for prefix in prefixes]
     timeout = 300 + sum(ends.values()) / 500

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from devstack.deploy import DeploymentRecord
 from devstack.protocol import Protocol
+from reservesync import kafka
 from reservesync.messages import RegisteredContract
+from reservesync.settings import KafkaSettings
 from reservesync.topics import REGISTRY
 from support.stack import Endpoints
 from web3 import Web3
@@ -72,8 +73,8 @@ async def private(endpoints: Endpoints, contracts_build: Path) -> AsyncIterator[
 async def _republish_registry(endpoints: Endpoints) -> None:
     deployment: DeploymentRecord = endpoints.deployment
     w3 = Web3(Web3.HTTPProvider(endpoints.rpc_url))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=endpoints.kafka_bootstrap_servers, enable_idempotence=True, acks="all"
+    producer = kafka.producer(
+        KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers)
     )
     await producer.start()
     try:

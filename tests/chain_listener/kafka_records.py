@@ -13,6 +13,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from chain_listener.publisher import PRODUCER_HEADER
+from reservesync import kafka
+from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS
 
 
@@ -85,10 +87,9 @@ async def _at_ends(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) 
 
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        isolation_level="read_committed",
-        enable_auto_commit=False,
+    return kafka.consumer(
+        KafkaSettings(kafka_bootstrap_servers=bootstrap),
+        group_id=None,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
 

@@ -34,7 +34,7 @@ def test_topics_are_a_checked_comma_separated_list() -> None:
 async def test_a_topic_added_later_is_written_from_its_beginning(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
-    group, prefix = f"narrow-{secrets.token_hex(3)}", f"nw{secrets.token_hex(2)}"
+    group, prefix = f"rbtc-db-writer-narrow-{secrets.token_hex(3)}", f"nw{secrets.token_hex(2)}"
     user = Protocol.new_user().lower()
     operation = OracleOperation(
         operation_id=f"op-{secrets.token_hex(8)}",

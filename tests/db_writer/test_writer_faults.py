@@ -91,7 +91,8 @@ async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> b
 async def test_killed_mid_batch_loses_and_duplicates_nothing(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
-    group, prefix = f"fault-kill-{secrets.token_hex(3)}", f"kill{secrets.token_hex(2)}"
+    group = f"rbtc-db-writer-fault-kill-{secrets.token_hex(3)}"
+    prefix = f"kill{secrets.token_hex(2)}"
     db = await asyncpg.connect(fresh_database.migrator_url)
     try:
         _writer(endpoints, fresh_database, group, prefix)
@@ -119,7 +120,7 @@ async def _some_written(db: asyncpg.Connection) -> bool:
 async def test_postgres_restart_mid_stream_is_waited_out(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
-    group, prefix = f"fault-pg-{secrets.token_hex(3)}", f"pg{secrets.token_hex(2)}"
+    group, prefix = f"rbtc-db-writer-fault-pg-{secrets.token_hex(3)}", f"pg{secrets.token_hex(2)}"
     _writer(endpoints, fresh_database, group, prefix)
     try:
         users = await _stream(endpoints, 30_000)
@@ -186,7 +187,7 @@ async def test_a_starting_writer_settles_each_record_once(
 async def test_two_writers_share_partitions_and_write_each_row_once(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
-    group = f"fault-pair-{secrets.token_hex(3)}"
+    group = f"rbtc-db-writer-fault-pair-{secrets.token_hex(3)}"
     first, second = f"a{secrets.token_hex(2)}", f"b{secrets.token_hex(2)}"
     _writer(endpoints, fresh_database, group, first)
     _writer(endpoints, fresh_database, group, second)
@@ -247,7 +248,7 @@ async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
     """Postgres unreachable for this writer alone (a partition, not a restart): /readyz turns
     503 "waiting for database" while /healthz stays 200 (a restart would not help), and once
     the network is back the stream is written, once."""
-    group, prefix = f"fault-cut-{secrets.token_hex(3)}", f"cut{secrets.token_hex(2)}"
+    group, prefix = f"rbtc-db-writer-fault-cut-{secrets.token_hex(3)}", f"cut{secrets.token_hex(2)}"
     async with cuttable(fresh_database.writer_url) as proxy:
         overrides = {
             "DATABASE_URL": proxy.url_through(fresh_database.writer_url),

@@ -3,7 +3,8 @@ schemas, the CRD schemas, and the code they deploy. No cluster is needed.
 
 Rendering uses tests/deploy/kustomize.py (the subset of kustomize deploy/k8s uses); built-in
 kinds are validated with kubernetes-validate's strict schemas of one pinned Kubernetes version,
-the KEDA ScaledObject and the ServiceMonitor with the schemas in deploy/k8s/schemas.
+the KEDA ScaledObject and TriggerAuthentication and the ServiceMonitor with the schemas in
+deploy/k8s/schemas.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
 K8S_VERSION = "1.33.0"
 CRD_SCHEMAS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.keda.sh-v1alpha1.json",
+    ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.keda.sh-v1alpha1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.monitoring.coreos.com-v1.json",
 }
 IMAGE_REPOSITORY = "reservesync"
@@ -187,6 +189,7 @@ def test_the_schemas_reject_what_kubernetes_would() -> None:
         ("Service", "spec.ports.0.port", "9100"),  # a string where the API wants an integer
         ("ScaledObject", "spec.triggers.0.metadata.lagThreshold", 10000),  # CRD: strings only
         ("ScaledObject", "spec.maxReplicas", 12),  # the HPA's name, not KEDA's
+        ("TriggerAuthentication", "spec.env.0.secret", "x"),  # not an env source field
         ("ServiceMonitor", "spec.endpoints.0.interval", "30 seconds"),
     ]
     for kind, path, value in mistakes:

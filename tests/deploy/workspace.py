@@ -24,7 +24,8 @@ PENDING_SETTINGS: dict[str, dict[str, str]] = {}
 
 # The one-shot jobs of the init image, and the settings class of the code each one runs.
 INIT_JOB_SETTINGS: dict[str, str] = {
-    "create-topics": "reservesync.settings:KafkaSettings",  # python -m reservesync.create_topics
+    # python -m reservesync.create_topics: topics, then Kafka users and ACLs
+    "create-topics": "reservesync.kafka_acl:AccessSettings",
     "migrate": "reservesync.settings:DatabaseSettings",  # python -m reservesync.db.migrate
     # the deploy script takes --rpc-url from $CHAIN_RPC_URL, the ChainSettings name for it
     "deploy-contracts": "reservesync.settings:ChainSettings",

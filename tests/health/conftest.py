@@ -18,7 +18,7 @@ from health.world import Webhook, World, own_kafka
 @pytest.fixture(scope="module")
 def world(endpoints: Endpoints) -> Iterator[World]:
     with (
-        own_kafka() as bootstrap,
+        own_kafka(endpoints.kafka_passwords()) as bootstrap,
         fresh_database(endpoints) as database,
         Webhook().serving() as webhook,
     ):

@@ -11,7 +11,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -58,8 +58,9 @@ def _stack_dir(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def own_kafka() -> Iterator[str]:
-    """A second, empty Apache Kafka (KRaft) with the contract's topics, stopped afterwards."""
+def own_kafka(passwords: Mapping[str, str]) -> Iterator[str]:
+    """A second, empty Apache Kafka (KRaft) with the contract's topics, stopped afterwards;
+    its users and passwords are those of the main stack (`passwords`, the admin's included)."""
     jars = kafka.ensure_jars()
     world = stack_dir() / "health-world"
     with _stack_dir(world):
@@ -69,7 +70,7 @@ def own_kafka() -> Iterator[str]:
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "libs").exists():
             (home / "libs").symlink_to(jars, target_is_directory=True)
-        bootstrap = kafka.up(_free_port(), _free_port())
+        bootstrap = kafka.up(_free_port(), _free_port(), passwords)
     try:
         yield bootstrap
     finally:
@@ -121,7 +122,8 @@ class World:
     bootstrap: str
     database: FreshDatabase
     webhook: Webhook
-    group: str = field(default_factory=lambda: f"health-writer-{secrets.token_hex(3)}")
+    # The db-writer principal may use only groups named with its prefix.
+    group: str = field(default_factory=lambda: f"rbtc-db-writer-health-{secrets.token_hex(3)}")
     prefix: str = field(default_factory=lambda: f"hw{secrets.token_hex(2)}")
     health_url: str = ""
 

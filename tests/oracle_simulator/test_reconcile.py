@@ -8,15 +8,16 @@ import secrets
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from db_writer.checksum import database_checksum
 from devstack import services
 from devstack.oracle.running import RunningOracle
 from devstack.oracle.seed import SEED, SeedWorld
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
+from reservesync import kafka
 from reservesync.crypto import FieldCipher
-from reservesync.settings import EncryptionSettings
+from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
 from support.databases import FreshDatabase
 from support.stack import Endpoints
@@ -43,7 +44,7 @@ async def _what_the_database_has(db: asyncpg.Connection, users: list[str]) -> di
 
 
 async def _ends(bootstrap: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = kafka.consumer(KafkaSettings(kafka_bootstrap_servers=bootstrap), group_id=None)
     await consumer.start()
     try:
         partitions = [
@@ -77,7 +78,7 @@ async def test_reconciliation_closes_the_legacy_gaps_once(
         ["db-writer"],
         {
             "DATABASE_URL": fresh_database.writer_url,
-            "WRITER_GROUP_ID": f"reconcile-{secrets.token_hex(3)}",
+            "WRITER_GROUP_ID": f"rbtc-db-writer-reconcile-{secrets.token_hex(3)}",
             "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
         },
         stack=endpoints.env(),

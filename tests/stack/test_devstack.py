@@ -3,6 +3,7 @@ command down leaving no process behind. Runs a second, independent stack in a te
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,7 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from devstack import envfile, procs
+from devstack import envfile, kafka, procs, services
+from reservesync import kafka as kafka_clients
+from reservesync import kafka_acl
+from reservesync.topics import ALL_TOPICS
 
 REQUIRED_KEYS = {
     "KAFKA_BOOTSTRAP_SERVERS",
@@ -27,6 +31,11 @@ REQUIRED_KEYS = {
     "BITCOIN_NETWORK",
     "BITCOIN_MINING_ADDRESS",
     "BITCOIN_MINING_WIF",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    *(kafka_acl.password_env(name) for name in kafka_acl.PRINCIPALS),
 }
 
 
@@ -41,6 +50,15 @@ def _devstack(stack_dir: Path, command: str) -> str:
     )
     assert result.returncode == 0, f"devstack {command} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+async def _topics_as_admin(env: dict[str, str]) -> set[str]:
+    admin = kafka_clients.admin(kafka.admin_settings(env))
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
 
 
 def _pids(stack_dir: Path) -> dict[str, int]:
@@ -79,6 +97,14 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         assert _pids(stack_dir) == started
         assert envfile.read(stack_dir / "env") == values
         assert "new world" not in second
+
+        # A stack from before authentication: storage formatted without SASL users.
+        (stack_dir / "kafka" / "auth-formatted").unlink()
+        third = _devstack(stack_dir, "up")
+        assert "Kafka ran without authentication: starting a new world" in third
+        rebuilt = envfile.read(stack_dir / "env")
+        assert asyncio.run(_topics_as_admin(rebuilt)) >= {t.name for t in ALL_TOPICS}
+        started = _pids(stack_dir)
     finally:
         _devstack(stack_dir, "down")
     assert not [name for name, pid in started.items() if _alive(pid)]
@@ -99,3 +125,25 @@ def test_a_free_port_is_never_port_zero_nor_one_in_use() -> None:
         taken = listening.getsockname()[1]
         other = procs.free_port(taken)
     assert other not in (0, taken)
+
+
+def test_each_service_gets_its_own_kafka_principal_and_no_other() -> None:
+    """The stack's environment holds the admin's login and every principal's password; a
+    service process sees only its own (and the api, which reads no topic, none)."""
+    stack = {
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": kafka_acl.ADMIN,
+        "KAFKA_SASL_PASSWORD": "admin-secret",
+        **{kafka_acl.password_env(name): f"{name}-secret" for name in kafka_acl.PRINCIPALS},
+        **{key: f"postgresql://{key}" for key in REQUIRED_KEYS if key.endswith("DATABASE_URL")},
+    }
+    for spec in services.SERVICES.values():
+        env = services.environment(spec, stack, 1)
+        secrets = {v for k, v in env.items() if "SECRET" in v.upper() or k.endswith("PASSWORD")}
+        if spec.kafka_principal is None:
+            assert env["KAFKA_SASL_USERNAME"] == env["KAFKA_SASL_PASSWORD"] == ""
+            assert secrets <= {""}, f"{spec.name} gets Kafka passwords: {secrets}"
+        else:
+            assert env["KAFKA_SASL_USERNAME"] == spec.kafka_principal
+            assert secrets - {""} == {f"{spec.kafka_principal}-secret"}, spec.name

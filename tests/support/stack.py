@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from devstack import bitcoin, chain, database, envfile, procs, stack
 from devstack.deploy import DeploymentRecord, deploy
+from devstack.kafka import ADMIN_KEYS
 from devstack.paths import stack_dir
+from reservesync import kafka_acl
 
 BITCOIN_CORE_IMAGE = "bitcoin/bitcoin:28.1"
 """The Bitcoin node of compose and of container test runs (the local stack runs btcd)."""
@@ -49,15 +51,30 @@ class Endpoints:
     deployment: DeploymentRecord
     field_encryption_key: str
     bitcoin: BitcoinNode
+    kafka_credentials: dict[str, str] = field(default_factory=dict)
+    """The admin's SASL settings and each principal's password (`.stack/env` keys); empty for
+    a broker without authentication. The test process itself connects as the admin."""
 
     @property
     def migrator_url(self) -> str:
         return self.database_urls["rs_migrator"]
 
+    def kafka_passwords(self) -> dict[str, str]:
+        """principal -> password, the admin's included (to start a second broker alike)."""
+        creds = self.kafka_credentials
+        found = {
+            name: creds[kafka_acl.password_env(name)]
+            for name in kafka_acl.PRINCIPALS
+            if kafka_acl.password_env(name) in creds
+        }
+        found[kafka_acl.ADMIN] = creds["KAFKA_SASL_PASSWORD"]
+        return found
+
     def env(self) -> dict[str, str]:
         """The environment a service process gets (its DATABASE_URL is set per service)."""
         return {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            **self.kafka_credentials,
             **{database.ENV_KEYS[role]: url for role, url in self.database_urls.items()},
             "CHAIN_RPC_URL": self.rpc_url,
             "FIELD_ENCRYPTION_KEY": self.field_encryption_key,
@@ -103,10 +120,15 @@ def local_stack() -> Iterator[Endpoints]:
                 mining_wif=values["BITCOIN_MINING_WIF"],
                 mining_address=values["BITCOIN_MINING_ADDRESS"],
             ),
+            kafka_credentials={key: values[key] for key in _kafka_keys() if key in values},
         )
     finally:
         if not was_running:
             stack.down(progress=lambda line: print(line, flush=True))
+
+
+def _kafka_keys() -> list[str]:
+    return [*ADMIN_KEYS, *map(kafka_acl.password_env, kafka_acl.PRINCIPALS)]
 
 
 @contextlib.contextmanager

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 
+from reservesync import kafka
 from reservesync.settings import DatabaseSettings, KafkaSettings
 
 
 async def kafka_reachable(settings: KafkaSettings) -> None:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=3000
-    )
+    admin = kafka.admin(settings, request_timeout_ms=3000)
     await admin.start()
     try:
         await admin.list_topics()

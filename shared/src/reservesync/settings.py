@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,9 +44,43 @@ class ServiceSettings(BaseSettings):
 
 
 class KafkaSettings(ServiceSettings):
+    """Where the brokers are and who this client is (docs/architecture.md, "Kafka principals").
+
+    Each service authenticates as its own principal (`KAFKA_SASL_USERNAME`, e.g.
+    `db-writer`) whose ACLs allow only what that service does; `SASL_SSL` with
+    `KAFKA_SSL_CAFILE` in production, `SASL_PLAINTEXT` on loopback in the local stack.
+    """
+
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str = "reservesync"
     kafka_replication_factor: int = Field(1, ge=1, description="3 in production clusters")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="SASL_SSL in production, SASL_PLAINTEXT on loopback"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = Field(None, description="the service's Kafka principal")
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle the brokers' certificates are checked against (SSL, SASL_SSL)"
+    )
+
+    @model_validator(mode="after")
+    def _credentials_match_protocol(self) -> KafkaSettings:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and (not self.kafka_sasl_username or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and self.kafka_sasl_username:
+            # Credentials that would silently not be sent are a misconfiguration.
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME is set but KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol} (use SASL_SSL or SASL_PLAINTEXT)"
+            )
+        if self.kafka_ssl_cafile is not None and not self.kafka_ssl_cafile.is_file():
+            raise ValueError(f"KAFKA_SSL_CAFILE {self.kafka_ssl_cafile} is not a readable file")
+        return self
 
 
 class DatabaseSettings(ServiceSettings):

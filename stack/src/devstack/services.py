@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reservesync import kafka_acl
+
 from devstack import envfile, procs
 from devstack.database import ENV_KEYS
 from devstack.paths import run_dir
@@ -23,6 +25,8 @@ class ServiceSpec:
     database_url_key: str | None = None
     url_key: str | None = None
     """The `.stack/env` key of its base URL, for services that serve HTTP routes."""
+    kafka_principal: str | None = None
+    """Its row in `reservesync.kafka_acl` (None: it talks to no Kafka)."""
 
     def process(self, prefix: str = "svc") -> str:
         return f"{prefix}-{self.name}"
@@ -31,10 +35,14 @@ class ServiceSpec:
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
-        ServiceSpec("chain-listener", "chain_listener", 19101),
-        ServiceSpec("db-writer", "db_writer", 19102, ENV_KEYS["rs_writer"]),
-        ServiceSpec("oracle-logger", "oracle_logger", 18081, url_key="ORACLE_LOGGER_URL"),
-        ServiceSpec("health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL"),
+        ServiceSpec("chain-listener", "chain_listener", 19101, kafka_principal="chain-listener"),
+        ServiceSpec("db-writer", "db_writer", 19102, ENV_KEYS["rs_writer"], None, "db-writer"),
+        ServiceSpec(
+            "oracle-logger", "oracle_logger", 18081, None, "ORACLE_LOGGER_URL", "oracle-logger"
+        ),
+        ServiceSpec(
+            "health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL", "health"
+        ),
         ServiceSpec("api", "realtime_api", 18083, ENV_KEYS["rs_api"], "API_URL"),
     )
 }
@@ -83,7 +91,27 @@ def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[
         env["HTTP_PORT"] = str(port)
     else:
         env["METRICS_PORT"] = str(port)
+    env.update(_kafka_identity(spec, stack))
     return {k: v for k, v in env.items() if "ADMIN" not in k}
+
+
+def _kafka_identity(spec: ServiceSpec, stack: Mapping[str, str]) -> dict[str, str]:
+    """The service's own Kafka principal instead of the admin's (tools and tests are the
+    admin); empty values blank out the admin's credentials inherited from this process."""
+    identity = dict.fromkeys(map(kafka_acl.password_env, kafka_acl.PRINCIPALS), "")
+    if "KAFKA_SASL_USERNAME" not in stack:
+        return identity  # a broker without authentication (a container stack)
+    if spec.kafka_principal is None:
+        # No Kafka use, no Kafka credentials.
+        return {**identity, "KAFKA_SASL_USERNAME": "", "KAFKA_SASL_PASSWORD": ""}
+    key = kafka_acl.password_env(spec.kafka_principal)
+    if key not in stack:
+        raise procs.StackError(f"{key} is missing from the stack's environment (make stack-up)")
+    return {
+        **identity,
+        "KAFKA_SASL_USERNAME": spec.kafka_principal,
+        "KAFKA_SASL_PASSWORD": stack[key],
+    }
 
 
 def start(

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from reservesync import kafka_acl
+
 from devstack import bitcoin, chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
 from devstack.paths import env_file, run_dir, stack_dir
@@ -52,10 +54,16 @@ def _ports() -> dict[str, int]:
     return chosen
 
 
+def _kafka_passwords(secret: dict[str, str]) -> dict[str, str]:
+    return {name: secret[f"kafka:{name}"] for name in (kafka_acl.ADMIN, *kafka_acl.PRINCIPALS)}
+
+
 def _secrets() -> dict[str, str]:
     path = run_dir() / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    for name in ("admin", *database.ROLES, "field_key", "bitcoin_rpc", "bitcoin_mining_key"):
+    kafka_users = [f"kafka:{name}" for name in (kafka_acl.ADMIN, *kafka_acl.PRINCIPALS)]
+    bitcoin_keys = ("bitcoin_rpc", "bitcoin_mining_key")
+    for name in ("admin", *database.ROLES, "field_key", *bitcoin_keys, *kafka_users):
         stored.setdefault(
             name,
             secrets.token_hex(32)
@@ -86,7 +94,16 @@ def up(progress: Progress = print) -> dict[str, str]:
         # The same holds for a lost Bitcoin chain; and a new EVM world gets a new Bitcoin one.
         progress("  a chain is gone: starting a new world (empty topics and database)")
         _forget_state()
-    bootstrap = step("kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"]))
+    kafka_passwords = _kafka_passwords(secret)
+    if kafka.needs_new_storage(kafka_passwords[kafka_acl.ADMIN]):
+        # Topics of a broker without authentication cannot be carried over (and the database
+        # describes them), so the stack starts a new world, as it does without its chain.
+        progress("  Kafka ran without authentication: starting a new world with SASL and ACLs")
+        services.stop(prefix="svc")
+        _forget_state()
+    bootstrap = step(
+        "kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"], kafka_passwords)
+    )
     admin_url = step("postgres", lambda: postgres.up(ports["postgres"], secret["admin"]))
     asyncio.run(database.provision(admin_url, {role: secret[role] for role in database.ROLES}))
     rpc_url, _ = step("chain", lambda: chain.up(ports["chain"]))
@@ -106,7 +123,7 @@ def up(progress: Progress = print) -> dict[str, str]:
     pg = ports["postgres"]
     values = envfile.update(
         {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            **kafka.client_env(bootstrap, kafka_passwords),
             "POSTGRES_ADMIN_URL": admin_url,
             **{
                 key: database.url(role, secret[role], pg) for role, key in database.ENV_KEYS.items()
@@ -122,6 +139,7 @@ def up(progress: Progress = print) -> dict[str, str]:
             "BITCOIN_MINING_WIF": mining_wif,
         }
     )
+    kafka.use_admin_credentials(values)
     progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in {env_file()}")
     return values
 
@@ -164,7 +182,7 @@ def restart_kafka() -> None:
     """Stop the broker and start it again on the same ports (clients must ride it out)."""
     ports = _ports()
     kafka.down()
-    kafka.up(ports["kafka"], ports["kafka_controller"])
+    kafka.up(ports["kafka"], ports["kafka_controller"], _kafka_passwords(_secrets()))
 
 
 def down(progress: Progress = print) -> None:

@@ -4,15 +4,20 @@ waits on it, the tests check producers and sinks with it)."""
 from __future__ import annotations
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from reservesync import kafka
+from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS
+
+
+def _reader(bootstrap: str) -> AIOKafkaConsumer:
+    # Credentials from the environment: the admin's, in the tools and tests of the stack.
+    return kafka.consumer(KafkaSettings(kafka_bootstrap_servers=bootstrap), group_id=None)
 
 
 async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None, int, int]]:
     """Every committed record of `topic` as (key, value, partition, offset)."""
     count = next(t.partitions for t in ALL_TOPICS if t.name == topic)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
+    consumer = _reader(bootstrap)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(count)]
@@ -42,9 +47,7 @@ async def records_from(bootstrap: str, offsets: dict[tuple[str, int], int]) -> i
 
     Positions alone cannot say it: transaction markers and aborted records occupy offsets
     that no reader ever receives."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
-    )
+    consumer = _reader(bootstrap)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t, p in offsets]

@@ -31,9 +31,7 @@ class GroupSample:
 
 class OffsetSampler:
     def __init__(self, settings: KafkaSettings) -> None:
-        self.admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
-        )
+        self.admin: AIOKafkaAdminClient = kafka.admin(settings, request_timeout_ms=10_000)
         # No group: it only asks for log ends (the last stable offsets, read_committed).
         self.logs: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
         self._partition_counts: dict[str, int] = {}

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import TypeAdapter, ValidationError
 from reservesync import kafka
 from reservesync.messages import (
@@ -96,7 +95,7 @@ class SourceReader:
         on_new_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
-        self.bootstrap_servers = settings.kafka_bootstrap_servers
+        self.settings = settings
         self.tally = tally
         self.letters = letters
         self.feed = feed
@@ -157,7 +156,7 @@ class SourceReader:
         return readable
 
     async def _assign(self) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        admin = kafka.admin(self.settings)
         await admin.start()
         try:
             described = await admin.describe_topics(list(TOPICS))
