@@ -1,8 +1,9 @@
-"""EVM addresses as the API accepts them.
+"""The one rule for EVM addresses, used at every edge (HTTP inputs, message models).
 
 EIP-55: an address in one case (all lowercase or all uppercase hex) carries no checksum and is
 taken as it is; a mixed-case address is a checksum, and one that does not match is refused,
-because it almost always means a typo in an address copied by hand.
+because it almost always means a typo in an address copied by hand. Accepted addresses are
+carried lowercase (SPEC section 3), so every table and topic spells a user the same way.
 """
 
 from __future__ import annotations
