@@ -415,7 +415,7 @@ async def test_client_raises_on_refusal_without_retrying(app: FastAPI) -> None:
 async def test_probes_and_metrics_are_served(http: httpx.AsyncClient) -> None:
     ready = await http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"kafka": "ok", "producer": "ok"}
+    assert ready.json()["checks"] == {"kafka": "ok", "producer": "ok", "database": "ok"}
     scraped = (await http.get("/metrics")).text
     for name in (
         "oracle_logger_accepted_items_total",

@@ -87,7 +87,6 @@ UtcDatetime = Annotated[
 """An RFC 3339 timestamp, normalised to UTC and written with a `Z`."""
 
 
-
 def storable(text: str) -> str:
     """`text` unchanged when PostgreSQL can store it; raises ValueError otherwise.
 

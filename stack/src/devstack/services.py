@@ -33,7 +33,13 @@ SERVICES: dict[str, ServiceSpec] = {
     for spec in (
         ServiceSpec("chain-listener", "chain_listener", 19101),
         ServiceSpec("db-writer", "db_writer", 19102, ENV_KEYS["rs_writer"]),
-        ServiceSpec("oracle-logger", "oracle_logger", 18081, url_key="ORACLE_LOGGER_URL"),
+        ServiceSpec(
+            "oracle-logger",
+            "oracle_logger",
+            18081,
+            ENV_KEYS["rs_oracle_logger"],
+            "ORACLE_LOGGER_URL",
+        ),
         ServiceSpec("health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL"),
         ServiceSpec("api", "realtime_api", 18083, ENV_KEYS["rs_api"], "API_URL"),
     )
