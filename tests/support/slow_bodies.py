@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+
 DECLARED_BYTES = 100_000
 TRICKLE_EVERY_S = 0.5
 
@@ -70,3 +72,15 @@ async def many_slow_bodies(
             *(slow_body(url, method, path, give_up_after_s=give_up_after_s) for _ in range(count))
         )
     )
+
+
+async def assert_cut_off(url: str, method: str, path: str, *, deadline_s: float) -> list[Outcome]:
+    """40 slow bodies at once: each connection is closed by the server (a busy machine gets
+    generous slack past the deadline, but "never" fails), and the service still answers."""
+    outcomes = await many_slow_bodies(url, method, path, count=40, give_up_after_s=deadline_s + 30)
+    still_open = [o for o in outcomes if o.closed_after_s is None]
+    assert not still_open, f"{len(still_open)} of 40 slow bodies still open after the deadline"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answer = await http.get("/healthz")
+    assert answer.status_code == 200, f"the service stopped answering: {answer.text}"
+    return outcomes
