@@ -52,3 +52,11 @@ def test_message_models_apply_the_same_rule() -> None:
         decode(_operation(_typo(checksummed)), (OracleOperation,))
     with pytest.raises(InvalidMessage, match="user_address"):
         decode(_operation("0x12"), (OracleOperation,))
+
+
+def test_is_canonical_accepts_only_the_carried_form() -> None:
+    checksummed = str(Account.create().address)
+    assert addresses.is_canonical(checksummed.lower())
+    assert addresses.is_canonical(addresses.canonical(checksummed))
+    for not_carried in (checksummed, "0x" + checksummed[2:].upper(), "0x12", "*", ""):
+        assert not addresses.is_canonical(not_carried)

@@ -14,6 +14,7 @@ from eth_utils.address import to_checksum_address
 
 PATTERN = r"^0x[0-9a-fA-F]{40}$"
 _SHAPE = re.compile(PATTERN)
+_CANONICAL = re.compile(r"^0x[0-9a-f]{40}$")
 
 
 class InvalidAddress(ValueError):
@@ -31,3 +32,9 @@ def canonical(text: str) -> str:
     if mixed_case and text != to_checksum_address(text.lower()):
         raise InvalidAddress("EIP-55 checksum mismatch: the address has a typo")
     return text.lower()
+
+
+def is_canonical(text: str) -> bool:
+    """Whether `text` is already the carried form (what `canonical` returns): for values that
+    must arrive canonical, such as decoded ABI arguments or a user spliced into SQL."""
+    return _CANONICAL.fullmatch(text) is not None
