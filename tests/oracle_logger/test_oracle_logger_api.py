@@ -312,6 +312,12 @@ REFUSALS: dict[str, Refusal] = {
         [(1, "user_address")],
         "1 problem",
     ),
+    "block number beyond a bigint": Refusal(
+        _with(_by_token, lambda us: [ol.operation(us[0], block_number=2**63), ol.operation(us[1])]),
+        400,
+        "invalid_items",
+        [(0, "block_number")],
+    ),
     "NUL in a reason": Refusal(
         _with(_by_token, lambda us: [ol.operation(us[0], reason="a\u0000b"), ol.operation(us[1])]),
         400,

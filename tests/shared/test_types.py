@@ -60,3 +60,13 @@ def test_user_state_burn_reasons_follow_the_same_rule() -> None:
                 "as_of": "2025-09-15T08:00:00Z",
             }
         )
+
+
+def test_a_block_number_beyond_a_bigint_is_refused() -> None:
+    value = _OPERATION.replace('"reason": "REASON"', f'"block_number": {2**63}').encode()
+    with pytest.raises(InvalidMessage, match="block_number"):
+        decode(value, (OracleOperation,))
+    fits = _OPERATION.replace('"reason": "REASON"', f'"block_number": {2**63 - 1}').encode()
+    decoded = decode(fits, (OracleOperation,))
+    assert isinstance(decoded, OracleOperation)
+    assert decoded.block_number == 2**63 - 1

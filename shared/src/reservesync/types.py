@@ -65,6 +65,11 @@ Int256 = Annotated[
     AfterValidator(_check_int256),
 ]
 
+INT64_MAX = 2**63 - 1
+
+BigintCount = Annotated[int, Field(ge=0, le=INT64_MAX)]
+"""A non-negative count or height that a PostgreSQL `bigint` column can hold."""
+
 Sats = Annotated[int, Field(ge=0, le=MAX_SATS, strict=True)]
 SignedSats = Annotated[int, Field(ge=-MAX_SATS, le=MAX_SATS, strict=True)]
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from reservesync.messages.base import Message
 from reservesync.types import (
     Address,
+    BigintCount,
     Hash32,
     Identifier,
     Sats,
@@ -52,7 +53,7 @@ class OracleOperation(Message):
     amount_sats: Sats | None = None
     previous_sats: Sats | None = None
     tx_hash: Hash32 | None = None
-    block_number: NonNegativeInt | None = None
+    block_number: BigintCount | None = None
     reason: ShortText | None = None
     consensus_reached: bool
     sources_used: list[Identifier] = Field(default_factory=list, max_length=32)
@@ -83,7 +84,7 @@ class KnownEmergencyBurn(_Part):
     burned_sats: Sats
     reason: ShortText
     tx_hash: Hash32 | None
-    block_number: NonNegativeInt | None
+    block_number: BigintCount | None
     occurred_at: UtcDatetime
 
 
@@ -96,5 +97,5 @@ class OracleUserState(Message):
     last_sync_at: UtcDatetime | None
     registered_at: UtcDatetime | None
     emergency_burns: list[KnownEmergencyBurn] = Field(max_length=10_000)
-    operations_performed: NonNegativeInt
+    operations_performed: BigintCount
     as_of: UtcDatetime
