@@ -23,7 +23,7 @@ from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
 from oracle_logger.deps import Runtime
 from oracle_logger.publishing import Publisher
-from oracle_logger.shared_state import PostgresState, create_pool
+from oracle_logger.shared_state import PostgresState, close_pool, create_pool
 from oracle_logger.state_pull import StatePuller
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def create_app(settings: Settings) -> FastAPI:
             log.warning("no ORACLE_TOKENS or ORACLE_HMAC_KEYS configured: every write gets 401")
         async with contextlib.AsyncExitStack() as stack:
             pool = await create_pool(settings.asyncpg_dsn, settings.database_pool_size)
-            stack.push_async_callback(pool.close)
+            stack.push_async_callback(close_pool, pool)
             state = PostgresState(pool, idempotency_ttl_s=settings.oracle_idempotency_ttl_s)
             runtime.state = runtime.authenticator.used = state
             stack.callback(_forget_state, runtime)

@@ -46,14 +46,28 @@ class StateUnavailable(Exception):
     """The shared state could not be read or written; nothing was decided."""
 
 
+# A request waits this long at most for the database (connecting or answering): a replica
+# whose database is gone answers 503 soon instead of holding the oracle's retry.
+_DATABASE_TIMEOUT_S = 10.0
+
+
 async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=size,
-        server_settings={"application_name": "oracle-logger", "statement_timeout": "10000"},
+        timeout=_DATABASE_TIMEOUT_S,
+        command_timeout=_DATABASE_TIMEOUT_S,
+        server_settings={"application_name": "oracle-logger"},
     )
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, timeout_s: float = 5.0) -> None:
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        pool.terminate()
 
 
 class PostgresState:
@@ -64,7 +78,10 @@ class PostgresState:
     async def claim(self, digests: Mapping[str, str], oracles: Mapping[str, str]) -> Claim:
         ids = sorted(digests)
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with (
+                self._pool.acquire(timeout=_DATABASE_TIMEOUT_S) as conn,
+                conn.transaction(),
+            ):
                 inserted = {
                     r["operation_id"]
                     for r in await conn.fetch(
@@ -74,6 +91,9 @@ class PostgresState:
                 earlier = [i for i in ids if i not in inserted]
                 rows = await conn.fetch(_KNOWN, earlier) if earlier else []
                 known = {r["operation_id"]: (r["content_digest"], r["published"]) for r in rows}
+                if len(known) < len(earlier):
+                    # Pruned between the two statements (an id a year old): nothing decided.
+                    raise StateUnavailable("an operation id was pruned while being claimed")
                 conflicts = [i for i in earlier if known[i][0] != digests[i]]
                 if conflicts:
                     raise IdConflict(sorted(conflicts))  # rolls the new rows back
@@ -119,4 +139,5 @@ class PostgresState:
             await asyncio.sleep(interval_s)
 
     async def check(self) -> None:
-        await self._pool.fetchval("SELECT 1")
+        async with asyncio.timeout(_DATABASE_TIMEOUT_S / 2):
+            await self._pool.fetchval("SELECT 1")
