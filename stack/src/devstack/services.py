@@ -114,7 +114,10 @@ def start(
         process = spec.process(prefix)
         port_file = run_dir() / f"{process}.port"
         if procs.running_pid(process) is None:
-            port = _unassigned_port(spec.port, port_file)
+            # A restarted service keeps the port it had, so clients holding its URL find it
+            # again (the usual port may have been taken meanwhile, or been busy at first).
+            previous = int(port_file.read_text() or 0) if port_file.exists() else 0
+            port = _unassigned_port(previous or spec.port, port_file)
             env = {**environment(spec, stack, port), **(overrides or {})}
             # Overrides may move a worker's probe port, or turn it off with 0.
             port_file.write_text(env.get("HTTP_PORT" if spec.url_key else "METRICS_PORT", "0"))
