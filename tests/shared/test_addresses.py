@@ -60,3 +60,18 @@ def test_is_canonical_accepts_only_the_carried_form() -> None:
     assert addresses.is_canonical(addresses.canonical(checksummed))
     for not_carried in (checksummed, "0x" + checksummed[2:].upper(), "0x12", "*", ""):
         assert not addresses.is_canonical(not_carried)
+
+
+def test_checksums_match_the_reference_implementation() -> None:
+    for _ in range(50):
+        reference = str(Account.create().address)
+        assert addresses.checksummed(reference.lower()) == reference
+    # EIP-55's own examples.
+    for example in (
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+    ):
+        assert addresses.checksummed(example.lower()) == example
+        assert addresses.canonical(example) == example.lower()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from eth_utils.address import to_checksum_address
-
 PATTERN = r"^0x[0-9a-fA-F]{40}$"
 _SHAPE = re.compile(PATTERN)
 _CANONICAL = re.compile(r"^0x[0-9a-f]{40}$")
@@ -29,9 +27,23 @@ def canonical(text: str) -> str:
     mixed_case = digits not in (digits.lower(), digits.upper())
     # Echoing the right checksum would invite "fixing" a mistyped address into a
     # valid-looking wrong one.
-    if mixed_case and text != to_checksum_address(text.lower()):
+    if mixed_case and text != checksummed(text.lower()):
         raise InvalidAddress("EIP-55 checksum mismatch: the address has a typo")
     return text.lower()
+
+
+def checksummed(lower: str) -> str:
+    """The EIP-55 form of a lowercase address: each letter uppercase where the matching
+    nibble of keccak-256 over the lowercase hex digits is 8 or more."""
+    # Imported on first use: loading it costs services a second of startup, and only a
+    # mixed-case address ever needs it.
+    from Crypto.Hash import keccak  # noqa: PLC0415
+
+    digits = lower[2:]
+    nibbles = keccak.new(digest_bits=256, data=digits.encode("ascii")).hexdigest()
+    return "0x" + "".join(
+        c.upper() if int(n, 16) >= 8 else c for c, n in zip(digits, nibbles, strict=False)
+    )
 
 
 def is_canonical(text: str) -> bool:

@@ -59,8 +59,10 @@ class RunningOracle:
 
     def start_logging(self, oracle_logger_url: str, token: str) -> None:
         """From now on every operation is reported to the oracle-logger."""
+        # 12 attempts (backoff capped at 10 s): about half a minute of retrying on average,
+        # enough for an oracle-logger killed in a drill to be restarted on a loaded machine.
         self.simulator.reporter = OracleLoggerClient(
-            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1
+            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1, max_attempts=12
         )
 
 
