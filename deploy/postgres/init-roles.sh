@@ -17,6 +17,7 @@ set -euo pipefail
 : "${RS_WRITER_PASSWORD:?RS_WRITER_PASSWORD must be set}"
 : "${RS_HEALTH_PASSWORD:?RS_HEALTH_PASSWORD must be set}"
 : "${RS_API_PASSWORD:?RS_API_PASSWORD must be set}"
+: "${RS_ORACLE_LOGGER_PASSWORD:?RS_ORACLE_LOGGER_PASSWORD must be set}"
 DATABASE=reservesync  # fixed: the services' DATABASE_URLs and the migrations name it
 
 psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}")
@@ -26,6 +27,7 @@ psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}
     -v writer_pw="$RS_WRITER_PASSWORD" \
     -v health_pw="$RS_HEALTH_PASSWORD" \
     -v api_pw="$RS_API_PASSWORD" \
+    -v oracle_logger_pw="$RS_ORACLE_LOGGER_PASSWORD" \
     -v db="$DATABASE" <<-'EOSQL'
 	-- rs_migrator: owns the schema and runs Alembic migrations
 	CREATE ROLE rs_migrator LOGIN PASSWORD :'migrator_pw';
@@ -35,14 +37,16 @@ psql=(psql -v ON_ERROR_STOP=1 --no-psqlrc --username "${POSTGRES_USER:-postgres}
 	CREATE ROLE rs_health LOGIN PASSWORD :'health_pw';
 	-- rs_api: the realtime API; reads through row-level security
 	CREATE ROLE rs_api LOGIN PASSWORD :'api_pw';
+	-- rs_oracle_logger: the oracle-logger; its idempotency and used-signature tables only
+	CREATE ROLE rs_oracle_logger LOGIN PASSWORD :'oracle_logger_pw';
 	CREATE DATABASE :"db" OWNER rs_migrator;
 EOSQL
 
 "${psql[@]}" --dbname "$DATABASE" -v db="$DATABASE" <<-'EOSQL'
 	REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
-	GRANT CONNECT ON DATABASE :"db" TO rs_writer, rs_health, rs_api;
+	GRANT CONNECT ON DATABASE :"db" TO rs_writer, rs_health, rs_api, rs_oracle_logger;
 	ALTER SCHEMA public OWNER TO rs_migrator;
 	REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 EOSQL
 
-echo "init-roles: roles rs_migrator, rs_writer, rs_health, rs_api and database $DATABASE ready"
+echo "init-roles: roles rs_migrator, rs_writer, rs_health, rs_api, rs_oracle_logger and database $DATABASE ready"

@@ -1,4 +1,4 @@
-"""The API's pure parts: the Merkle sum tree, address rules, owner proofs, masking, the rate
+"""The API's pure parts: the Merkle sum tree, owner proofs, masking, the rate
 limiter and the sync classification."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from realtime_api.domain import addresses, merkle
+from realtime_api.domain import merkle
 from realtime_api.domain.freshness import SyncState, classify
 from realtime_api.domain.masking import mask_bitcoin_address
 from realtime_api.domain.owner import OwnerProofError, OwnerProofs
@@ -96,22 +96,6 @@ def test_edge_trees() -> None:
         merkle.build(records({b"\x01" * 20: five}) * 2)
     with pytest.raises(ValueError, match="44 bytes"):
         merkle.build(b"\x00" * 43)
-
-
-def test_address_forms() -> None:
-    account = Account.create()
-    checksummed = str(account.address)
-    lower = checksummed.lower()
-    assert addresses.canonical(checksummed) == lower
-    assert addresses.canonical(lower) == lower
-    assert addresses.canonical("0x" + lower[2:].upper()) == lower
-    letter = next(i for i, c in enumerate(checksummed) if i > 1 and c.isalpha())
-    typo = checksummed[:letter] + checksummed[letter].swapcase() + checksummed[letter + 1 :]
-    with pytest.raises(addresses.InvalidAddress, match="checksum"):
-        addresses.canonical(typo)
-    for bad in ("", "0x", lower[:-1], lower + "0", "0X" + lower[2:], " " + lower, lower[2:] + "00"):
-        with pytest.raises(addresses.InvalidAddress):
-            addresses.canonical(bad)
 
 
 class Clock:

@@ -37,6 +37,7 @@ DATABASE_ROLE: dict[str, str] = {
     "db-writer": "rs_writer",
     "health": "rs_health",
     "api": "rs_api",
+    "oracle-logger": "rs_oracle_logger",
 }
 
 

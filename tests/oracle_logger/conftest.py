@@ -23,7 +23,7 @@ else:
 @pytest.fixture(scope="module")
 async def service(endpoints: Endpoints) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """One running app (lifespan started: a real producer) for a whole test module."""
-    async with ol.running(ol.settings(endpoints.kafka_bootstrap_servers)) as started:
+    async with ol.running(ol.settings(endpoints)) as started:
         yield started
 
 

@@ -16,12 +16,15 @@ from oracle_logger.app import create_app
 from oracle_logger.config import Settings
 from oracle_logger.signing import now_timestamp, signature
 from pydantic import SecretStr
+from support.stack import Endpoints
 from support.topics import read_all
 
 ORACLE = "oracle-test-1"
 OTHER_ORACLE = "oracle-test-2"
+"""Configured without a scope: it gets the default one (BALANCE_CHECK only, no user state)."""
 TOKEN = "tok-" + secrets.token_hex(16)
 OTHER_TOKEN = "tok-" + secrets.token_hex(16)
+FULL_SCOPE = {"actions": ["*"], "user_state": True}
 HMAC_KEY = "key-" + secrets.token_hex(16)
 MAX_BODY_BYTES = 8192
 MAX_ITEMS = 20
@@ -105,17 +108,30 @@ def signed(
     }
 
 
-def settings(bootstrap: str, **overrides: Any) -> Settings:
+def settings(endpoints: Endpoints, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "kafka_bootstrap_servers": bootstrap,
+        "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
+        "database_url": SecretStr(endpoints.database_urls["rs_oracle_logger"]),
         "oracle_tokens": {ORACLE: SecretStr(TOKEN), OTHER_ORACLE: SecretStr(OTHER_TOKEN)},
         "oracle_hmac_keys": {ORACLE: SecretStr(HMAC_KEY)},
+        "oracle_scopes": {ORACLE: FULL_SCOPE},
         "oracle_max_body_bytes": MAX_BODY_BYTES,
         "oracle_max_batch_items": MAX_ITEMS,
         "oracle_publish_timeout_s": 30.0,
         **overrides,
     }
     return Settings(**values)
+
+
+def process_environment(**overrides: str) -> dict[str, str]:
+    """What `services.start` adds for a real oracle-logger process configured like `settings`."""
+    return {
+        "ORACLE_TOKENS": json.dumps({ORACLE: TOKEN, OTHER_ORACLE: OTHER_TOKEN}),
+        "ORACLE_HMAC_KEYS": json.dumps({ORACLE: HMAC_KEY}),
+        "ORACLE_SCOPES": json.dumps({ORACLE: FULL_SCOPE}),
+        "ORACLE_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        **overrides,
+    }
 
 
 @contextlib.asynccontextmanager

@@ -298,6 +298,44 @@ REFUSALS: dict[str, Refusal] = {
     "oracle id mismatch, other credential": Refusal(
         _with(lambda b: ol.bearer(ol.OTHER_ORACLE, ol.OTHER_TOKEN), _ops), 403, "oracle_mismatch"
     ),
+    "mixed case with a wrong EIP-55 checksum": Refusal(
+        _with(
+            _by_token,
+            lambda us: [
+                ol.operation(us[0]),
+                # EIP-55's 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed with its last letter flipped.
+                ol.operation(us[1], user_address="0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"),
+            ],
+        ),
+        400,
+        "invalid_items",
+        [(1, "user_address")],
+        "1 problem",
+    ),
+    "block number beyond a bigint": Refusal(
+        _with(_by_token, lambda us: [ol.operation(us[0], block_number=2**63), ol.operation(us[1])]),
+        400,
+        "invalid_items",
+        [(0, "block_number")],
+    ),
+    "NUL in a reason": Refusal(
+        _with(_by_token, lambda us: [ol.operation(us[0], reason="a\u0000b"), ol.operation(us[1])]),
+        400,
+        "invalid_items",
+        [(0, "reason")],
+    ),
+    "action outside the default scope": Refusal(
+        _with(
+            lambda b: ol.bearer(ol.OTHER_ORACLE, ol.OTHER_TOKEN),
+            lambda us: [
+                ol.operation(us[0], oracle_id=ol.OTHER_ORACLE, action="BALANCE_CHECK"),
+                ol.operation(us[1], oracle_id=ol.OTHER_ORACLE, action="MINT"),
+            ],
+        ),
+        403,
+        "action_out_of_scope",
+        [(1, "action")],
+    ),
     "invalid json": Refusal(
         lambda us: (ol.bearer(), b'[{"operation_id": "' + us[0].encode()), 400, "invalid_json"
     ),
@@ -345,6 +383,36 @@ STATE_REFUSALS: dict[str, Refusal] = {
         "invalid_items",
         [(0, "user_address")],
     ),
+    "oracle without the user-state scope": Refusal(
+        _with(
+            lambda b: ol.bearer(ol.OTHER_ORACLE, ol.OTHER_TOKEN),
+            lambda us: [ol.user_state(u) for u in us],
+        ),
+        403,
+        "state_out_of_scope",
+    ),
+    "NUL in a burn reason": Refusal(
+        _with(
+            _by_token,
+            lambda us: [
+                ol.user_state(
+                    us[0],
+                    emergency_burns=[
+                        {
+                            "burned_sats": 5,
+                            "reason": "no\u0000fees",
+                            "tx_hash": None,
+                            "block_number": None,
+                            "occurred_at": ol.now(),
+                        }
+                    ],
+                )
+            ],
+        ),
+        400,
+        "invalid_items",
+        [(0, "emergency_burns.0.reason")],
+    ),
     "oversized": Refusal(
         _with(_by_token, lambda us: [ol.user_state(us[0], reason="x" * ol.MAX_BODY_BYTES)]),
         413,
@@ -385,6 +453,21 @@ async def test_refused_requests_say_why_and_publish_nothing(
     await ol.prove_nothing_published(http, endpoints.kafka_bootstrap_servers, topic, users)
 
 
+async def test_the_default_scope_allows_balance_checks(
+    http: httpx.AsyncClient, endpoints: Endpoints
+) -> None:
+    user = ol.new_user()
+    check = ol.operation(user, oracle_id=ol.OTHER_ORACLE, action="BALANCE_CHECK")
+    response = await http.post(
+        "/v1/operations",
+        content=ol.body_of(check),
+        headers=ol.bearer(ol.OTHER_ORACLE, ol.OTHER_TOKEN),
+    )
+    assert response.status_code == 202, response.text
+    records = await ol.published(endpoints.kafka_bootstrap_servers, OPS, {user})
+    assert [(r["action"], r["oracle_id"]) for r in records] == [("BALANCE_CHECK", ol.OTHER_ORACLE)]
+
+
 async def test_states_reach_the_compacted_topic_keyed_by_user(
     http: httpx.AsyncClient, endpoints: Endpoints
 ) -> None:
@@ -415,7 +498,7 @@ async def test_client_raises_on_refusal_without_retrying(app: FastAPI) -> None:
 async def test_probes_and_metrics_are_served(http: httpx.AsyncClient) -> None:
     ready = await http.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"kafka": "ok", "producer": "ok"}
+    assert ready.json()["checks"] == {"kafka": "ok", "producer": "ok", "database": "ok"}
     scraped = (await http.get("/metrics")).text
     for name in (
         "oracle_logger_accepted_items_total",

@@ -3,7 +3,6 @@ environment, over real HTTP and the real Kafka."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -26,11 +25,7 @@ PREFIX = "ol-test"
 
 @pytest.fixture(scope="module")
 def base_url(endpoints: Endpoints) -> Iterator[str]:
-    overrides = {
-        "ORACLE_TOKENS": json.dumps({ol.ORACLE: ol.TOKEN}),
-        "ORACLE_HMAC_KEYS": json.dumps({ol.ORACLE: ol.HMAC_KEY}),
-        "ORACLE_MAX_BODY_BYTES": str(ol.MAX_BODY_BYTES),
-    }
+    overrides = ol.process_environment()
     # A process left by an interrupted run would keep its old configuration: replace it.
     services.stop(["oracle-logger"], prefix=PREFIX)
     urls = services.start(["oracle-logger"], overrides, stack=endpoints.env(), prefix=PREFIX)

@@ -81,7 +81,7 @@ async def pulling(
     """The app pulling `payload` from `oracle` (once, at startup: the interval is an hour)."""
     oracle.body = json.dumps(payload).encode()
     config = ol.settings(
-        endpoints.kafka_bootstrap_servers,
+        endpoints,
         oracle_users_url=oracle.url,
         oracle_state_key=oracle.key.hex(),
         oracle_pull_interval_s=3600,

@@ -8,7 +8,7 @@ import secrets
 from collections import Counter
 
 from devstack import services
-from devstack.oracle.running import new_bitcoin_address, running_oracle
+from devstack.oracle.running import logger_credentials, new_bitcoin_address, running_oracle
 from devstack.protocol import Protocol
 from reservesync.messages import OracleAction
 from reservesync.topics import ORACLE_OPERATIONS
@@ -24,7 +24,7 @@ async def test_every_operation_reaches_the_topic_once(
     prefix = f"lo{secrets.token_hex(2)}"
     urls = services.start(
         ["oracle-logger"],
-        {"ORACLE_TOKENS": json.dumps({oracle_id: token})},
+        logger_credentials(oracle_id, token),
         stack=endpoints.env(),
         prefix=prefix,
     )

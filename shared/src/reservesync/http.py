@@ -1,4 +1,5 @@
-"""What every HTTP service serves besides its own routes: liveness, readiness and metrics."""
+"""What every HTTP service serves besides its own routes: liveness, readiness and metrics, and
+the deadline on reading request bodies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import uvicorn
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from reservesync.body_deadline import BodyDeadline
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises when a dependency is unreachable; its message becomes the readiness report."""
@@ -33,6 +36,11 @@ def add_probes(app: FastAPI, checks: Mapping[str, ReadinessCheck]) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def add_body_deadline(app: FastAPI, timeout_s: float) -> None:
+    """408 for a body that has not fully arrived `timeout_s` after the request began."""
+    app.add_middleware(BodyDeadline, timeout_s=timeout_s)
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:

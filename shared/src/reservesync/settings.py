@@ -107,6 +107,9 @@ class ChainSettings(ServiceSettings):
 class HttpSettings(ServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
+    http_body_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="a request body must have arrived this long after it began"
+    )
 
 
 _KEY_ID_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
+from reservesync import addresses
+
 UINT256_MAX = 2**256 - 1
 INT256_MIN = -(2**255)
 INT256_MAX = 2**255 - 1
@@ -23,11 +25,10 @@ def _lower_hex(value: str) -> str:
 
 
 Address = Annotated[
-    str,
-    StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$"),
-    AfterValidator(_lower_hex),
+    str, StringConstraints(pattern=addresses.PATTERN), AfterValidator(addresses.canonical)
 ]
-"""An EVM address; accepted in any case, always carried lowercase."""
+"""An EVM address by the one rule of `reservesync.addresses` (lowercase, uppercase or a valid
+EIP-55 checksum), always carried lowercase."""
 
 Hash32 = Annotated[
     str,
@@ -96,7 +97,27 @@ UtcDatetime = Annotated[
 ]
 """An RFC 3339 timestamp, normalised to UTC and written with a `Z`."""
 
-ShortText = Annotated[str, StringConstraints(max_length=1024)]
+
+def storable(text: str) -> str:
+    """`text` unchanged when PostgreSQL can store it; raises ValueError otherwise.
+
+    PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate (which JSON's `\\ud800` escape
+    can produce) is not UTF-8 at all: accepting either would acknowledge a message that can
+    never be written. Refusing them here makes every producer and consumer agree."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\u0000): PostgreSQL text cannot store it")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"must be valid Unicode: a lone surrogate at position {exc.start}"
+        ) from None
+    return text
+
+
+StorableText = Annotated[str, AfterValidator(storable)]
+"""Free text that a PostgreSQL `text` column can hold (no NUL, no lone surrogate)."""
+ShortText = Annotated[str, StringConstraints(max_length=1024), AfterValidator(storable)]
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")
 ]

@@ -15,6 +15,7 @@ ROLES = {
     "rs_writer": "the db-writer: inserts and updates rows, no DDL",
     "rs_health": "the health service: reads counters and offsets",
     "rs_api": "the realtime API: reads through row-level security",
+    "rs_oracle_logger": "the oracle-logger: its idempotency and used-signature tables only",
 }
 
 
@@ -24,6 +25,7 @@ ENV_KEYS = {
     "rs_writer": "DB_WRITER_DATABASE_URL",
     "rs_health": "HEALTH_DATABASE_URL",
     "rs_api": "API_DATABASE_URL",
+    "rs_oracle_logger": "ORACLE_LOGGER_DATABASE_URL",
 }
 
 
@@ -63,7 +65,7 @@ async def create(admin_url: str, name: str) -> None:
     try:
         await app.execute(
             f"REVOKE ALL ON DATABASE {name} FROM PUBLIC;"
-            f"GRANT CONNECT ON DATABASE {name} TO rs_writer, rs_health, rs_api;"
+            f"GRANT CONNECT ON DATABASE {name} TO rs_writer, rs_health, rs_api, rs_oracle_logger;"
             "ALTER SCHEMA public OWNER TO rs_migrator;"
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
         )

@@ -30,7 +30,7 @@ from reservesync.db.migrate import upgrade
 from devstack import health_report, phases, reserves_line, services, settling, stack
 from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
-from devstack.oracle.running import RunningOracle, running_oracle
+from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
 from devstack.oracle.seed import SEED, play
 from devstack.paths import stack_dir
 from devstack.protocol import Protocol
@@ -45,7 +45,7 @@ def say(line: str = "") -> None:
 
 def _oracle_logger_env(oracle: RunningOracle, token: str) -> dict[str, str]:
     return {
-        "ORACLE_TOKENS": f'{{"{ORACLE_ID}": "{token}"}}',
+        **logger_credentials(ORACLE_ID, token),
         "ORACLE_USERS_URL": oracle.users_url,
         "ORACLE_STATE_KEY": oracle.key.hex(),
         "ORACLE_PULL_INTERVAL_S": "1",

@@ -34,7 +34,7 @@ from devstack import database, health_report, phases, postgres, services, settli
 from devstack.chain_truth import chain_events
 from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
-from devstack.oracle.running import RunningOracle, running_oracle
+from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
 from devstack.oracle.seed import play
 from devstack.paths import stack_dir
 from devstack.protocol import Protocol
@@ -58,7 +58,7 @@ class Drill:
         self.proxy = proxy
         self.common = {
             **phases.DEMO_CHAIN,
-            "ORACLE_TOKENS": f'{{"{ORACLE_ID}": "{token}"}}',
+            **logger_credentials(ORACLE_ID, token),
             "ORACLE_USERS_URL": oracle.users_url,
             "ORACLE_STATE_KEY": oracle.key.hex(),
             "ORACLE_PULL_INTERVAL_S": "1",

@@ -38,7 +38,12 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("chain-listener", "chain_listener", 19101, kafka_principal="chain-listener"),
         ServiceSpec("db-writer", "db_writer", 19102, ENV_KEYS["rs_writer"], None, "db-writer"),
         ServiceSpec(
-            "oracle-logger", "oracle_logger", 18081, None, "ORACLE_LOGGER_URL", "oracle-logger"
+            "oracle-logger",
+            "oracle_logger",
+            18081,
+            ENV_KEYS["rs_oracle_logger"],
+            "ORACLE_LOGGER_URL",
+            "oracle-logger",
         ),
         ServiceSpec(
             "health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL", "health"
@@ -136,7 +141,10 @@ def start(
         process = spec.process(prefix)
         port_file = run_dir() / f"{process}.port"
         if procs.running_pid(process) is None:
-            port = _unassigned_port(spec.port, port_file)
+            # A restarted service keeps the port it had, so clients holding its URL find it
+            # again (the usual port may have been taken meanwhile, or been busy at first).
+            previous = int(port_file.read_text() or 0) if port_file.exists() else 0
+            port = _unassigned_port(previous or spec.port, port_file)
             env = {**environment(spec, stack, port), **(overrides or {})}
             # Overrides may move a worker's probe port, or turn it off with 0.
             port_file.write_text(env.get("HTTP_PORT" if spec.url_key else "METRICS_PORT", "0"))

@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from reservesync.crypto import FieldCipher
-from reservesync.http import add_probes
+from reservesync.http import add_body_deadline, add_probes
 
 from realtime_api import errors, routes
 from realtime_api.config import Settings
@@ -109,6 +109,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     add_probes(app, {"database": database_answers, "snapshot": snapshot_built})
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
+    # Inside the request context, so a 408 is logged and counted with its request id.
+    add_body_deadline(app, settings.http_body_timeout_s)
     app.add_middleware(
         RequestContext,
         limiter=RateLimiter(

@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from reservesync import addresses
 from reservesync.crypto import FieldCipher
 
 from realtime_api.config import Settings
-from realtime_api.domain import addresses
 from realtime_api.domain.owner import CHALLENGE_MAX_LENGTH, SIGNATURE_PATTERN, OwnerProofs
 from realtime_api.errors import ApiError, parameter_error
 from realtime_api.storage.database import Reader

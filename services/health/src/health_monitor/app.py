@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from reservesync import probes
-from reservesync.http import add_probes
+from reservesync.http import add_body_deadline, add_probes
 
 from health_monitor import routes
 from health_monitor.chain import CodeChecker
@@ -91,4 +91,5 @@ def create_app(settings: Settings) -> FastAPI:
         },
     )
     app.include_router(routes.router)
+    add_body_deadline(app, settings.http_body_timeout_s)
     return app

@@ -1,8 +1,9 @@
 """The oracle-logger HTTP application: the write routes, probes and metrics, and (when
 configured) the pull of the oracle's encrypted `/users`.
 
-The Kafka producer lives as long as the app's lifespan; readiness reports it, so a replica
-whose producer is not running is taken out of rotation instead of answering 503s.
+The Kafka producer and the pool of the shared state (PostgreSQL) live as long as the app's
+lifespan; readiness reports both, so a replica that could only answer 503s is taken out of
+rotation. A background task prunes expired signatures and operation ids.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 from reservesync import kafka, probes
-from reservesync.http import add_probes
+from reservesync.http import add_body_deadline, add_probes
 
 from oracle_logger import errors, routes
 from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
 from oracle_logger.deps import Runtime
 from oracle_logger.publishing import Publisher
-from oracle_logger.recent import RecentKeys
+from oracle_logger.shared_state import PostgresState, close_pool, create_pool
 from oracle_logger.state_pull import StatePuller
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,20 @@ def create_app(settings: Settings) -> FastAPI:
         if not runtime.authenticator.configured:
             log.warning("no ORACLE_TOKENS or ORACLE_HMAC_KEYS configured: every write gets 401")
         async with contextlib.AsyncExitStack() as stack:
+            pool = await create_pool(settings.asyncpg_dsn, settings.database_pool_size)
+            stack.push_async_callback(close_pool, pool)
+            state = PostgresState(pool, idempotency_ttl_s=settings.oracle_idempotency_ttl_s)
+            runtime.state = runtime.authenticator.used = state
+            stack.callback(_forget_state, runtime)
+            pruning = asyncio.create_task(
+                state.prune_forever(settings.oracle_prune_interval_s), name="oracle-prune"
+            )
+            stack.push_async_callback(_cancel, pruning)
             producer = kafka.producer(settings)
             await producer.start()
             stack.push_async_callback(producer.stop)
             runtime.publisher = Publisher(
-                producer,
-                accepted_ids=RecentKeys(
-                    settings.oracle_idempotency_capacity, settings.oracle_idempotency_ttl_s
-                ),
-                timeout_s=settings.oracle_publish_timeout_s,
+                producer, intake=state, timeout_s=settings.oracle_publish_timeout_s
             )
             stack.callback(setattr, runtime, "publisher", None)
             # Set together or not at all (the settings refuse half a pull configuration).
@@ -72,14 +78,29 @@ def create_app(settings: Settings) -> FastAPI:
         if runtime.publisher is None:
             raise RuntimeError("the Kafka producer is not running")
 
+    async def database_answers() -> None:
+        if runtime.state is None:
+            raise RuntimeError("the shared state is not open")
+        await runtime.state.check()
+
     app = FastAPI(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(routes.router)
     add_probes(
-        app, {"kafka": lambda: probes.kafka_reachable(settings), "producer": producer_running}
+        app,
+        {
+            "kafka": lambda: probes.kafka_reachable(settings),
+            "producer": producer_running,
+            "database": database_answers,
+        },
     )
+    add_body_deadline(app, settings.http_body_timeout_s)
     return app
+
+
+def _forget_state(runtime: Runtime) -> None:
+    runtime.state = runtime.authenticator.used = None
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

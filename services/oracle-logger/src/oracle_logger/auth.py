@@ -6,7 +6,9 @@
 
 A signed request is refused when its timestamp is further than the skew window from our clock,
 and when its signature was already used (a replay within the window): a replayed state could
-otherwise overwrite a newer one on the compacted topic. Clients sign every attempt anew.
+otherwise overwrite a newer one on the compacted topic. Used signatures are recorded in the
+state the replicas share (`shared_state`), so "each signature once" holds across replicas and
+restarts. Clients sign every attempt anew.
 
 Failures say which rule failed but never whether an oracle id exists.
 """
@@ -18,16 +20,18 @@ import hmac
 import re
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from pydantic import SecretStr
 
-from oracle_logger.errors import unauthenticated
-from oracle_logger.recent import RecentKeys
+from oracle_logger.errors import ApiError, unauthenticated
 from oracle_logger.signing import SCHEME, signature
 
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,9})?$")
 _SIGNATURE = re.compile(rf"^{SCHEME}[0-9a-fA-F]{{64}}$")
-_USED_SIGNATURES_CAPACITY = 200_000
+# A used signature is kept a little past the end of its window, so clock differences between
+# the replicas and the database cannot prune it while a replay would still pass the skew check.
+_EXPIRY_MARGIN_S = 60.0
 # Compared against when the oracle id is unknown, so the answer takes as long as for a known one.
 _NO_SECRET = SecretStr("\x00" * 32)
 
@@ -38,6 +42,11 @@ def _same_secret(presented: bytes, expected: SecretStr) -> bool:
         hashlib.sha256(presented).digest(),
         hashlib.sha256(expected.get_secret_value().encode()).digest(),
     )
+
+
+class UsedSignatures(Protocol):
+    async def first_use(self, signature: str, expires_at: float) -> bool:
+        """Records the signature until `expires_at` (Unix time); False when already used."""
 
 
 class Authenticator:
@@ -52,15 +61,14 @@ class Authenticator:
         self._hmac_keys = dict(hmac_keys)
         self._max_skew_s = max_skew_s
         self._clock = clock
-        # A signature stays replayable while its timestamp is inside the window, which is at
-        # most twice the skew after it was made (for a timestamp at the window's future edge).
-        self._used = RecentKeys(_USED_SIGNATURES_CAPACITY, 2 * max_skew_s)
+        self.used: UsedSignatures | None = None
+        """Set while the app's lifespan runs; a signed request is refused (503) without it."""
 
     @property
     def configured(self) -> bool:
         return bool(self._tokens or self._hmac_keys)
 
-    def authenticate(
+    async def authenticate(
         self,
         *,
         oracle_id: str | None,
@@ -79,7 +87,7 @@ class Authenticator:
         if authorization is not None:
             return self._bearer(oracle_id, authorization)
         if signature_header is not None:
-            return self._signed(oracle_id, timestamp, signature_header, body)
+            return await self._signed(oracle_id, timestamp, signature_header, body)
         raise unauthenticated(
             "missing_credentials",
             "send Authorization: Bearer <token>, or X-Timestamp and X-Signature: sha256=<hex>",
@@ -95,7 +103,7 @@ class Authenticator:
             raise unauthenticated("bad_token", "unknown oracle id or wrong token")
         return oracle_id
 
-    def _signed(
+    async def _signed(
         self, oracle_id: str, timestamp: str | None, signature_header: str, body: bytes
     ) -> str:
         if timestamp is None or _TIMESTAMP.fullmatch(timestamp) is None:
@@ -119,10 +127,16 @@ class Authenticator:
                 f"X-Timestamp is {skew:.0f}s from the server's clock "
                 f"(at most {self._max_skew_s:.0f}s allowed)",
             )
-        used_key = f"{oracle_id}:{signature_header.lower()}"
-        if used_key in self._used:
-            raise unauthenticated(
-                "replayed_signature", "this signature was already used; sign every attempt anew"
+        if self.used is None:
+            raise ApiError(
+                503, "not_ready", "the shared state is not open", headers={"Retry-After": "1"}
             )
-        self._used.put(used_key)
+        # A signature stays replayable while its timestamp is inside the window.
+        expires_at = float(timestamp) + self._max_skew_s + _EXPIRY_MARGIN_S
+        if not await self.used.first_use(f"{oracle_id}:{signature_header.lower()}", expires_at):
+            raise unauthenticated(
+                "replayed_signature",
+                "this signature was already used (on this or another replica); "
+                "sign every attempt anew",
+            )
         return oracle_id

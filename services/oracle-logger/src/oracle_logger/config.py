@@ -4,6 +4,10 @@ Credentials are JSON objects keyed by oracle id, so adding an oracle is a config
 `ORACLE_TOKENS='{"oracle-1": "<bearer token>"}'`, `ORACLE_HMAC_KEYS='{"oracle-1": "<key>"}'`.
 An oracle may have either or both. With neither configured the service still starts (so a
 stack can be probed) but refuses every write with 401, and says so in its log.
+
+What each oracle may write is its scope (`ORACLE_SCOPES`, see `scopes`); `DATABASE_URL` (the
+`rs_oracle_logger` role) holds the state the replicas share: accepted operation ids and used
+signatures.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import re
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from reservesync.settings import HttpSettings, KafkaSettings, ServiceSettings
+from reservesync.settings import DatabaseSettings, HttpSettings, KafkaSettings, ServiceSettings
+
+from oracle_logger.scopes import OracleScope
 
 _ORACLE_ID = re.compile(r"^[\x21-\x7e]{1,200}$")  # the `Identifier` of the message contract
 _MIN_SECRET_CHARS = 16
@@ -49,7 +55,7 @@ class OracleKey(ServiceSettings):
         return bytes.fromhex(self.oracle_state_key.get_secret_value())
 
 
-class Settings(KafkaSettings, HttpSettings, OracleKey):
+class Settings(KafkaSettings, HttpSettings, DatabaseSettings, OracleKey):
     kafka_client_id: str = "oracle-logger"
 
     oracle_tokens: dict[str, SecretStr] = Field(
@@ -63,11 +69,18 @@ class Settings(KafkaSettings, HttpSettings, OracleKey):
     )
     oracle_max_body_bytes: int = Field(1024 * 1024, ge=1024, le=16 * 1024 * 1024)
     oracle_max_batch_items: int = Field(500, ge=1, le=10_000)
-    oracle_idempotency_capacity: int = Field(
-        100_000, ge=1, description="how many accepted operation ids are remembered"
+    oracle_scopes: dict[str, OracleScope] = Field(
+        default_factory=dict,
+        description='JSON {oracle id: {"actions": [...], "user_state": bool}}; an oracle not '
+        "named gets the default scope (BALANCE_CHECK only, no user state)",
     )
     oracle_idempotency_ttl_s: float = Field(
-        24 * 3600.0, gt=0, description="how long an accepted operation id is remembered"
+        365 * 24 * 3600.0,
+        gt=0,
+        description="how long an accepted operation id is remembered (as long as the log keeps it)",
+    )
+    oracle_prune_interval_s: float = Field(
+        300.0, gt=0, description="how often expired signatures and operation ids are deleted"
     )
     oracle_publish_timeout_s: float = Field(
         30.0, gt=0, description="longest wait for Kafka's acknowledgement before answering 503"
@@ -82,6 +95,19 @@ class Settings(KafkaSettings, HttpSettings, OracleKey):
     @classmethod
     def _check_credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
         return _credentials(value)
+
+    @model_validator(mode="after")
+    def _scopes_name_known_oracles(self) -> Settings:
+        # A misspelt id would leave the real oracle on the default scope without a word.
+        unknown = sorted(set(self.oracle_scopes) - {*self.oracle_tokens, *self.oracle_hmac_keys})
+        if unknown:
+            raise ValueError(
+                f"ORACLE_SCOPES names {unknown}, which have no ORACLE_TOKENS or ORACLE_HMAC_KEYS"
+            )
+        return self
+
+    def scope_of(self, oracle_id: str) -> OracleScope:
+        return self.oracle_scopes.get(oracle_id, OracleScope.default())
 
     @model_validator(mode="after")
     def _pull_mode_is_whole(self) -> Settings:

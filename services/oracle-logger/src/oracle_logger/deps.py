@@ -16,17 +16,21 @@ from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
 from oracle_logger.errors import ApiError
 from oracle_logger.publishing import Publisher
+from oracle_logger.scopes import OracleScope
+from oracle_logger.shared_state import PostgresState
 from oracle_logger.state_pull import StatePuller
 
 
 @dataclass
 class Runtime:
-    """Everything a request needs; the publisher exists while the app's lifespan runs."""
+    """Everything a request needs; the publisher and the shared state exist while the app's
+    lifespan runs."""
 
     settings: Settings
     authenticator: Authenticator
     publisher: Publisher | None = None
     puller: StatePuller | None = None
+    state: PostgresState | None = None
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -79,7 +83,7 @@ async def read_body(request: Request, settings: SettingsDep) -> bytes:
 BodyDep = Annotated[bytes, Depends(read_body)]
 
 
-def authenticated_oracle(
+async def authenticated_oracle(
     body: BodyDep,
     runtime: RuntimeDep,
     *,
@@ -88,7 +92,7 @@ def authenticated_oracle(
     x_timestamp: Annotated[str | None, Header()] = None,
     x_signature: Annotated[str | None, Header()] = None,
 ) -> str:
-    return runtime.authenticator.authenticate(
+    return await runtime.authenticator.authenticate(
         oracle_id=x_oracle_id,
         authorization=authorization,
         timestamp=x_timestamp,
@@ -98,3 +102,10 @@ def authenticated_oracle(
 
 
 OracleDep = Annotated[str, Depends(authenticated_oracle)]
+
+
+def scope_of(oracle_id: OracleDep, settings: SettingsDep) -> OracleScope:
+    return settings.scope_of(oracle_id)
+
+
+ScopeDep = Annotated[OracleScope, Depends(scope_of)]

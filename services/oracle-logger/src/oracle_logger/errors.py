@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from oracle_logger import metrics
+from oracle_logger.shared_state import StateUnavailable
 
 
 class ItemError(BaseModel):
@@ -58,3 +59,14 @@ def install(app: FastAPI) -> None:
     async def _refuse(request: Request, exc: ApiError) -> JSONResponse:
         metrics.REJECTED.labels(request.url.path, exc.reason).inc()
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StateUnavailable)
+    async def _unavailable(request: Request, exc: StateUnavailable) -> JSONResponse:
+        # Nothing was decided: the same request (signed anew) can simply be retried.
+        refusal = ApiError(
+            503,
+            "state_unavailable",
+            "the shared idempotency state (PostgreSQL) is unavailable; retry with the same ids",
+            headers={"Retry-After": "1"},
+        )
+        return await _refuse(request, refusal)

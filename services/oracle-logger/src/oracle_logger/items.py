@@ -24,7 +24,14 @@ M = TypeVar("M", bound=Message)
 def parse_items(body: bytes, max_items: int) -> list[Any]:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError as exc:
+        # Deep nesting (`[[[[...`) exhausts the parser's stack: a bad body, not our failure.
+        raise ApiError(
+            400, "invalid_json", "the body nests too deeply to be one of our messages"
+        ) from exc
+    except ValueError as exc:
+        # JSONDecodeError and UnicodeDecodeError are ValueErrors, and so is an integer longer
+        # than Python converts (sys.get_int_max_str_digits).
         raise ApiError(
             400,
             "invalid_json",

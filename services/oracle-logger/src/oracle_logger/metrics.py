@@ -11,7 +11,7 @@ ACCEPTED = Counter(
 )
 DUPLICATES = Counter(
     "oracle_logger_duplicate_items_total",
-    "Operations answered as accepted from memory, without publishing again",
+    "Operations answered as accepted without publishing again (acknowledged earlier)",
     ["kind"],
 )
 REJECTED = Counter(

@@ -1,10 +1,12 @@
 """Publishing to Kafka, answering only after the acknowledgement, and publishing each operation
 once however often a client retries it.
 
-Exactly once on the topic holds for retries that reach this process within the memory's TTL
-and capacity. A retry that lands on another replica, or after a restart, publishes again; that
-is safe because the db-writer dedupes on `operation_id` (a UNIQUE column of
-`oracle_operations_log`), so this memory saves topic space and work, it is not the last line.
+Before anything is published, the intake (`intake`, shared by the replicas in PostgreSQL)
+records each operation id with its content digest, atomically: other content for a known id is
+refused (409) on every replica and after restarts. An id recorded but not acknowledged by Kafka
+(a crash in between, a timeout) is published again by an identical retry. Two identical
+requests racing on two replicas may both publish; the db-writer dedupes those on
+`operation_id`. Within one process, a retry waits for the attempt in flight instead.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from reservesync.messages import DeadLetter, OracleOperation, OracleUserState
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
 
 from oracle_logger import metrics
-from oracle_logger.recent import RecentKeys
+from oracle_logger.intake import IdConflict, Intake
+
+__all__ = ["IdConflict", "OperationsOutcome", "PublishFailed", "Publisher", "digest"]
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +36,12 @@ class PublishFailed(Exception):
     """Kafka did not acknowledge every record in time; nothing unacknowledged is remembered."""
 
 
-class IdConflict(Exception):
-    """An operation id that was already accepted arrives with different content."""
-
-    def __init__(self, ids: list[str]) -> None:
-        super().__init__(", ".join(ids))
-        self.ids = ids
-
-
 @dataclass(frozen=True)
 class OperationsOutcome:
     accepted: list[str]
     """Every operation id of the request, in request order."""
     already_accepted: list[str]
-    """The subset answered from memory, not published again."""
+    """The subset Kafka acknowledged earlier, not published again."""
 
 
 def digest(value: bytes) -> str:
@@ -53,11 +49,9 @@ def digest(value: bytes) -> str:
 
 
 class Publisher:
-    def __init__(
-        self, producer: AIOKafkaProducer, *, accepted_ids: RecentKeys, timeout_s: float
-    ) -> None:
+    def __init__(self, producer: AIOKafkaProducer, *, intake: Intake, timeout_s: float) -> None:
         self._producer = producer
-        self._accepted = accepted_ids  # operation id -> digest of what was published
+        self._intake = intake
         self._timeout_s = timeout_s
         # Ids being published right now: a concurrent retry waits for that outcome instead of
         # publishing a second copy (a client that timed out may retry before we have answered).
@@ -66,39 +60,38 @@ class Publisher:
     async def publish_operations(
         self, operations: Sequence[OracleOperation], source: str = "push"
     ) -> OperationsOutcome:
-        """Publish the operations not published before; raises `IdConflict`, `PublishFailed`.
+        """Publish the operations not published before; raises `IdConflict`, `PublishFailed`
+        and `shared_state.StateUnavailable`.
 
         `operations` carry distinct ids (the route merges identical repeats)."""
         values = {op.operation_id: (op.user_address, op.to_json()) for op in operations}
         digests = {op_id: digest(value) for op_id, (_, value) in values.items()}
+        oracles = {op.operation_id: op.oracle_id for op in operations}
         while waiting := {self._in_flight[i] for i in values if i in self._in_flight}:
             await asyncio.wait(waiting)
-        # From here to the claim below nothing awaits, so the check and the claim are atomic.
-        remembered = {i: self._accepted.get(i) for i in values}
-        conflicts = [i for i, d in remembered.items() if d is not None and d != digests[i]]
-        if conflicts:
-            raise IdConflict(conflicts)
-        already = [i for i, d in remembered.items() if d is not None]
-        fresh = [i for i, d in remembered.items() if d is None]
+        # From the check above to this claim nothing awaits, so the two are atomic.
         claim: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        for op_id in fresh:
+        for op_id in values:
             self._in_flight[op_id] = claim
         try:
-            acked = await self._send(ORACLE_OPERATIONS.name, [values[i] for i in fresh])
-            # Remember each acknowledged id even when others failed: the client's retry then
+            decided = await self._intake.claim(digests, oracles)
+            acked = await self._send(ORACLE_OPERATIONS.name, [values[i] for i in decided.todo])
+            # Mark each acknowledged id even when others failed: the client's retry then
             # publishes only what is really missing.
-            for op_id, ok in zip(fresh, acked, strict=True):
-                if ok:
-                    self._accepted.put(op_id, digests[op_id])
+            done = {i: digests[i] for i, ok in zip(decided.todo, acked, strict=True) if ok}
+            if done:
+                await self._intake.published(done)
             if not all(acked):
-                raise PublishFailed(f"{acked.count(False)} of {len(fresh)} operations not acked")
+                raise PublishFailed(
+                    f"{acked.count(False)} of {len(decided.todo)} operations not acked"
+                )
         finally:
-            for op_id in fresh:
+            for op_id in values:
                 del self._in_flight[op_id]
             claim.set_result(None)
-        metrics.ACCEPTED.labels("operation", source).inc(len(fresh))
-        metrics.DUPLICATES.labels("operation").inc(len(already))
-        return OperationsOutcome(accepted=list(values), already_accepted=already)
+        metrics.ACCEPTED.labels("operation", source).inc(len(decided.todo))
+        metrics.DUPLICATES.labels("operation").inc(len(decided.done))
+        return OperationsOutcome(accepted=list(values), already_accepted=decided.done)
 
     async def publish_states(self, states: Sequence[OracleUserState], source: str = "push") -> None:
         """Publish user states onto the compacted topic; raises `PublishFailed`.

@@ -32,8 +32,8 @@ from reservesync.messages import OracleOperation, OracleUserState
 from reservesync.settings import DatabaseSettings, KafkaSettings
 
 from oracle_logger.config import OracleKey
+from oracle_logger.intake import MemoryIntake
 from oracle_logger.publishing import Publisher
-from oracle_logger.recent import RecentKeys
 from oracle_logger.state_pull import decrypt_users
 
 
@@ -172,7 +172,7 @@ async def _publish(
     try:
         publisher = Publisher(
             producer,
-            accepted_ids=RecentKeys(max(1, len(operations)), ttl_s=3600),
+            intake=MemoryIntake(max(1, len(operations)), ttl_s=3600),
             timeout_s=settings.oracle_publish_timeout_s,
         )
         wanted = gaps.states_to_publish

@@ -13,20 +13,25 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from reservesync.messages import OracleOperation, OracleUserState
 
-from oracle_logger.deps import BodyDep, OracleDep, PublisherDep, SettingsDep
+from oracle_logger.deps import BodyDep, OracleDep, PublisherDep, ScopeDep, SettingsDep
 from oracle_logger.errors import ApiError
 from oracle_logger.items import forbid_foreign_oracle, merge_repeats, parse_items, validate_items
 from oracle_logger.publishing import IdConflict, PublishFailed
+from oracle_logger.scopes import forbid_out_of_scope_actions, require_user_state
 
 router = APIRouter(prefix="/v1")
 
 _REFUSALS: dict[int | str, dict[str, Any]] = {
     400: {"description": "malformed JSON or invalid items (nothing published)"},
     401: {"description": "missing or wrong credentials, stale or replayed signature"},
-    403: {"description": "an item names another oracle than the authenticated one"},
+    403: {"description": "an item names another oracle, or is outside the oracle's scope"},
+    408: {"description": "the body did not arrive within HTTP_BODY_TIMEOUT_S"},
     409: {"description": "an operation id was already accepted with different content"},
     413: {"description": "body or item count over the limit"},
-    503: {"description": "Kafka did not acknowledge in time; retry with the same ids"},
+    503: {
+        "description": "Kafka did not acknowledge in time, or the shared state is unavailable; "
+        "retry with the same ids"
+    },
 }
 
 
@@ -53,14 +58,19 @@ def _unavailable(exc: PublishFailed) -> ApiError:
 
 @router.post("/operations", status_code=202, responses=_REFUSALS)
 async def post_operations(
-    oracle_id: OracleDep, body: BodyDep, settings: SettingsDep, publisher: PublisherDep
+    oracle_id: OracleDep,
+    scope: ScopeDep,
+    body: BodyDep,
+    settings: SettingsDep,
+    publisher: PublisherDep,
 ) -> OperationsAccepted:
     """Log `oracle.operation/v1` items onto `rbtc.oracle.operations.v1`, keyed by user.
 
     `operation_id` is the idempotency key: resending an accepted operation (a retry after a
-    timeout) answers 202 again without publishing it twice."""
+    timeout) answers 202 again without publishing it twice, on any replica."""
     items = parse_items(body, settings.oracle_max_batch_items)
     forbid_foreign_oracle(items, oracle_id)
+    forbid_out_of_scope_actions(items, oracle_id, scope)
     operations = merge_repeats(validate_items(items, OracleOperation))
     try:
         outcome = await publisher.publish_operations(operations)
@@ -77,10 +87,15 @@ async def post_operations(
 
 @router.post("/state", status_code=202, responses=_REFUSALS)
 async def post_state(
-    _oracle_id: OracleDep, body: BodyDep, settings: SettingsDep, publisher: PublisherDep
+    oracle_id: OracleDep,
+    scope: ScopeDep,
+    body: BodyDep,
+    settings: SettingsDep,
+    publisher: PublisherDep,
 ) -> StatesAccepted:
     """Publish `oracle.user_state/v1` items onto the compacted `rbtc.oracle.state.v1`, keyed by
-    user. Any configured oracle may report state (the message names no oracle)."""
+    user. Only an oracle whose scope allows user state may (403 otherwise)."""
+    require_user_state(oracle_id, scope)
     states = validate_items(parse_items(body, settings.oracle_max_batch_items), OracleUserState)
     try:
         await publisher.publish_states(states)

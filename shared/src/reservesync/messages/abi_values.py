@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from reservesync import addresses
 from reservesync.contracts import SystemContract, event_abi
 
 ArgValue = str | bool
@@ -18,7 +19,6 @@ ArgValue = str | bool
 Check = Callable[[ArgValue], str | None]
 """Returns why a value cannot be of the type, or None when it can."""
 
-_ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 _HEX = re.compile(r"^0x([0-9a-f]{2})*$")
 
 
@@ -50,6 +50,12 @@ def _boolean(value: ArgValue) -> str | None:
     return None if isinstance(value, bool) else "not a bool"
 
 
+def _address(value: ArgValue) -> str | None:
+    if isinstance(value, str) and addresses.is_canonical(value):
+        return None
+    return "must be a lowercase 0x address"
+
+
 def _text(value: ArgValue) -> str | None:
     return None if isinstance(value, str) else "not a string"
 
@@ -61,7 +67,7 @@ def check_for(kind: str) -> Check:
     if kind == "string":
         return _text
     if kind == "address":
-        return _pattern(_ADDRESS, "must be a lowercase 0x address")
+        return _address
     if kind.startswith(("uint", "int")):
         return _integer(kind)
     return _pattern(_HEX, "must be 0x-prefixed lowercase hex")

@@ -5,6 +5,7 @@ switched on later (legacy first, as in the seed, then fixed)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +20,17 @@ from devstack.oracle.simulator import OracleSimulator
 from devstack.protocol import Protocol
 
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+# The committee oracle logs every kind of operation; it never pushes user state (the
+# oracle-logger pulls that from the oracle's sealed /users), so its scope does not include it.
+COMMITTEE_SCOPE = {"actions": ["*"], "user_state": False}
+
+
+def logger_credentials(oracle_id: str, token: str) -> dict[str, str]:
+    """The oracle-logger's environment for this oracle: its token and its scope."""
+    return {
+        "ORACLE_TOKENS": json.dumps({oracle_id: token}),
+        "ORACLE_SCOPES": json.dumps({oracle_id: COMMITTEE_SCOPE}),
+    }
 
 
 def new_bitcoin_address() -> str:
@@ -47,8 +59,10 @@ class RunningOracle:
 
     def start_logging(self, oracle_logger_url: str, token: str) -> None:
         """From now on every operation is reported to the oracle-logger."""
+        # 12 attempts (backoff capped at 10 s): about half a minute of retrying on average,
+        # enough for an oracle-logger killed in a drill to be restarted on a loaded machine.
         self.simulator.reporter = OracleLoggerClient(
-            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1
+            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1, max_attempts=12
         )
 
 

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator
 
 import asyncpg
+from reservesync import addresses
 
 ALL_USERS = "*"
-_SESSION_USER = re.compile(r"0x[0-9a-f]{40}|\*")
 _UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
@@ -82,7 +81,7 @@ class Reader:
         the same instant) that sees `user`'s rows, or all rows for `ALL_USERS`. `user` is
         spliced into the statement (a script takes no bind parameters), so anything but a
         canonical address or `*` is refused."""
-        if _SESSION_USER.fullmatch(user) is None:
+        if user != ALL_USERS and not addresses.is_canonical(user):
             raise ValueError(f"not a canonical address: {user!r}")
         async with self.connection() as connection:
             # One round trip for both: the simple-query protocol takes a script. (`SET LOCAL`
