@@ -15,8 +15,8 @@ through ours, with the health report of each: 68.4 % → 100 %.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import functools
 import secrets
 import signal
 import sys
@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from db_writer.config import SOURCE_TOPICS
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
+from reservesync import cli
 from reservesync.db.migrate import upgrade
 
 from devstack import health_report, phases, reserves_line, services, settling, stack
@@ -32,7 +33,8 @@ from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
 from devstack.oracle.running import RunningOracle, running_oracle
 from devstack.oracle.seed import SEED, play
-from devstack.paths import stack_dir
+from devstack.paths import StackSettings, stack_dir
+from devstack.procs import StackError
 from devstack.protocol import Protocol
 
 ORACLE_ID = "oracle-1"
@@ -106,8 +108,8 @@ async def _our_phase(
     return await _report(env, "Health with our pipeline")
 
 
-async def _run(once: bool) -> int:
-    env = dict(await asyncio.to_thread(stack.new_world))
+async def _run(once: bool, force: bool) -> int:
+    env = dict(await asyncio.to_thread(functools.partial(stack.new_world, force=force)))
     say("applying migrations")
     await asyncio.to_thread(upgrade, env[ENV_KEYS["rs_migrator"]])
     record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
@@ -164,10 +166,17 @@ async def _keep_running(oracle: RunningOracle) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser = cli.parser("python -m devstack.demo", __doc__, StackSettings)
     parser.add_argument("--once", action="store_true", help="print the reports and exit")
+    parser.add_argument(
+        "--force", action="store_true", help="start a new world even if services of the stack run"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_run(args.once))
+    try:
+        return asyncio.run(_run(args.once, args.force))
+    except StackError as exc:
+        print(f"devstack.demo: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import TypeVar
 from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
 from devstack.paths import env_file, run_dir, stack_dir
+from devstack.procs import StackError
 
 DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
 
@@ -94,9 +95,23 @@ def up(progress: Progress = print) -> dict[str, str]:
     return values
 
 
-def new_world(progress: Progress = print) -> dict[str, str]:
+def running_services() -> list[str]:
+    """The service processes of this stack that are alive (a demo or a drill is using it)."""
+    return sorted(path.stem for path in run_dir().glob("svc-*.pid") if procs.running_pid(path.stem))
+
+
+def new_world(progress: Progress = print, *, force: bool = False) -> dict[str, str]:
     """A fresh chain with empty topics and database (what `make demo` starts from, so its
-    figures are the scenario's alone): without its chain, `up` starts a new world."""
+    figures are the scenario's alone): without its chain, `up` starts a new world.
+
+    A stack whose services run belongs to someone (a demo, a drill): without `force` it is
+    left alone and `StackError` says so."""
+    busy = running_services()
+    if busy and not force:
+        raise StackError(
+            f"the stack in {stack_dir()} is in use ({', '.join(busy)} running); a new world "
+            "would stop them and wipe its data. Stop it first (make stack-down) or pass --force"
+        )
     services.stop(prefix="svc")
     chain.down()
     return up(progress)

@@ -8,13 +8,13 @@ encryption uses a fresh nonce, so equal plaintexts never have equal ciphertexts)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import sys
 from dataclasses import dataclass
 
 import asyncpg
+from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import (
     DISPUTE_DESCRIPTIONS,
@@ -95,10 +95,10 @@ def combined(per_table: dict[str, tuple[int, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m db_writer.checksum [--database-url URL]`: print per-table and total digests."""
-    parser = argparse.ArgumentParser(prog="db_writer.checksum", description=main.__doc__)
+    parser = cli.parser("python -m db_writer.checksum", main.__doc__, DatabaseToolSettings)
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     args = parser.parse_args(argv)
-    settings = DatabaseToolSettings()
+    settings = cli.load(parser, DatabaseToolSettings)
     dsn = args.database_url or settings.asyncpg_dsn
     per_table = asyncio.run(database_checksum(dsn, FieldCipher.from_settings(settings)))
     for table, (rows, digest) in per_table.items():

@@ -11,13 +11,13 @@ Progress is printed per batch and per table.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
 from collections.abc import Callable
 
 import asyncpg
+from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import ENCRYPTED, EncryptedColumn
 
@@ -91,13 +91,13 @@ async def reencrypt(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="db_writer.reencrypt", description=__doc__)
+    parser = cli.parser("python -m db_writer.reencrypt", __doc__, DatabaseToolSettings)
     parser.add_argument("--batch", type=int, default=1000, help="rows per transaction")
     parser.add_argument("--dry-run", action="store_true", help="count only, change nothing")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
-    settings = DatabaseToolSettings()
+    settings = cli.load(parser, DatabaseToolSettings)
 
     def say(line: str) -> None:
         print(line, flush=True)

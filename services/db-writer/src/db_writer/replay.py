@@ -8,13 +8,12 @@ same messages (compare with `python -m db_writer.checksum`). Progress is printed
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
 
 from aiokafka import TopicPartition
-from reservesync import kafka
+from reservesync import cli, kafka
 from reservesync import logging as structured_logging
 from reservesync.crypto import FieldCipher
 
@@ -82,10 +81,10 @@ def _report(done: int, total: int, elapsed: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="db_writer.replay", description=__doc__)
+    parser = cli.parser("python -m db_writer.replay", __doc__, Settings)
     parser.add_argument("--database-url", required=True, help="the empty target (writer role)")
     args = parser.parse_args(argv)
-    settings = Settings()
+    settings = cli.load(parser, Settings)
     structured_logging.configure("db-writer-replay", settings.log_level)
     count = asyncio.run(replay(settings, args.database_url))
     print(f"replayed {count} records")

@@ -13,7 +13,6 @@ idempotency on user, burn key and operation id would still change nothing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -24,7 +23,7 @@ from dataclasses import asdict, dataclass
 import asyncpg
 import httpx
 from pydantic import Field, TypeAdapter
-from reservesync import kafka
+from reservesync import cli, kafka
 from reservesync import logging as structured_logging
 from reservesync.envelope import unseal
 from reservesync.identity import burn_key
@@ -190,7 +189,7 @@ async def _publish(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oracle_logger.reconcile", description=__doc__)
+    parser = cli.parser("python -m oracle_logger.reconcile", __doc__, ReconcileSettings)
     parser.add_argument("--dry-run", action="store_true", help="report the gaps, publish nothing")
     parser.add_argument(
         "--wait",
@@ -200,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         help="wait up to SECONDS for the database to show the gaps closed; exit 1 if not",
     )
     args = parser.parse_args(argv)
-    settings = ReconcileSettings()
+    settings = cli.load(parser, ReconcileSettings)
     structured_logging.configure("oracle-reconcile", settings.log_level)
     gaps = asyncio.run(reconcile(settings, dry_run=args.dry_run, wait_s=args.wait))
     return 1 if args.wait and not gaps.closed else 0
