@@ -55,6 +55,11 @@ def run_dir() -> Path:
     return path
 
 
+def oracle_dir() -> Path:
+    """The simulated oracle's own files (its client's outbox), wiped with the world."""
+    return stack_dir() / "oracle"
+
+
 def log_dir() -> Path:
     path = stack_dir() / "logs"
     path.mkdir(exist_ok=True)

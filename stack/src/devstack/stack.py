@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from devstack import chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
-from devstack.paths import env_file, run_dir, stack_dir
+from devstack.paths import env_file, oracle_dir, run_dir, stack_dir
 from devstack.procs import StackError
 
 DEFAULT_PORTS = {"kafka": 19092, "kafka_controller": 19093, "postgres": 15432, "chain": 18545}
@@ -137,6 +138,8 @@ def _forget_state() -> None:
     kafka.wipe()
     postgres.down()
     postgres.wipe()
+    # Operations the oracle of the old world had not delivered belong to that world.
+    shutil.rmtree(oracle_dir(), ignore_errors=True)
 
 
 def restart_kafka() -> None:

@@ -23,6 +23,7 @@ from oracle_logger.config import Settings
 from oracle_logger.deps import Runtime
 from oracle_logger.publishing import Publisher
 from oracle_logger.recent import RecentKeys
+from oracle_logger.reconcile_loop import reconcile_in_service
 from oracle_logger.state_pull import StatePuller
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,9 @@ def create_app(settings: Settings) -> FastAPI:
                 task = asyncio.create_task(runtime.puller.run(), name="oracle-state-pull")
                 stack.push_async_callback(_cancel, task)
                 log.info("pulling oracle state", extra={"url": settings.oracle_users_url})
+            if settings.oracle_reconcile_interval_s:
+                task = asyncio.create_task(reconcile_in_service(settings), name="reconcile")
+                stack.push_async_callback(_cancel, task)
             yield
 
     async def producer_running() -> None:

@@ -14,7 +14,9 @@ idempotency on user, burn key and operation id would still change nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +36,8 @@ from oracle_logger.config import OracleKey
 from oracle_logger.publishing import Publisher
 from oracle_logger.recent import RecentKeys
 from oracle_logger.state_pull import decrypt_users
+
+log = logging.getLogger(__name__)
 
 
 class ReconcileSettings(KafkaSettings, DatabaseSettings, OracleKey):
@@ -188,6 +192,19 @@ async def _publish(
         await producer.stop()
 
 
+async def every(settings: ReconcileSettings, interval_s: float, say: Callable[[str], None]) -> None:
+    """Reconcile now and then every `interval_s` until cancelled; a failed round (the oracle
+    or the database unreachable) is said and the next one tries again."""
+    while True:
+        try:
+            gaps = await reconcile(settings, say=say)
+            if not gaps.closed:
+                say("reconciliation published what was missing: " + json.dumps(gaps.counts()))
+        except Exception as exc:  # whatever failed, the next round tries again
+            say(f"reconciliation failed, next try in {interval_s:.0f}s: {exc!r}")
+        await asyncio.sleep(interval_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.parser("python -m oracle_logger.reconcile", __doc__, ReconcileSettings)
     parser.add_argument("--dry-run", action="store_true", help="report the gaps, publish nothing")
@@ -198,9 +215,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="wait up to SECONDS for the database to show the gaps closed; exit 1 if not",
     )
+    parser.add_argument(
+        "--every",
+        type=float,
+        metavar="SECONDS",
+        help="keep running, reconciling every SECONDS (a compose service); default: once",
+    )
     args = parser.parse_args(argv)
     settings = cli.load(parser, ReconcileSettings)
     structured_logging.configure("oracle-reconcile", settings.log_level)
+    if args.every:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(every(settings, args.every, log.info))
+        return 0
     gaps = asyncio.run(reconcile(settings, dry_run=args.dry_run, wait_s=args.wait))
     return 1 if args.wait and not gaps.closed else 0
 

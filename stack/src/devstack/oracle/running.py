@@ -8,6 +8,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from oracle_logger.client import OracleLoggerClient
 
@@ -16,6 +17,7 @@ from devstack.oracle.book import OracleBook
 from devstack.oracle.committee import Committee
 from devstack.oracle.server import OracleServer
 from devstack.oracle.simulator import OracleSimulator
+from devstack.paths import oracle_dir
 from devstack.protocol import Protocol
 
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -45,10 +47,15 @@ class RunningOracle:
     def operations_url(self) -> str:
         return f"{self.server.url}/operations"
 
-    def start_logging(self, oracle_logger_url: str, token: str) -> None:
-        """From now on every operation is reported to the oracle-logger."""
+    def start_logging(self, oracle_logger_url: str, token: str, outbox: Path | None = None) -> None:
+        """From now on every operation is reported to the oracle-logger, through an outbox on
+        disk (default: `.stack/oracle/<oracle id>.outbox`, wiped with the world)."""
         self.simulator.reporter = OracleLoggerClient(
-            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1
+            oracle_logger_url,
+            self.book.oracle_id,
+            token=token,
+            max_delay_s=0.1,
+            outbox=outbox or oracle_dir() / f"{self.book.oracle_id}.outbox",
         )
 
 
