@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from reservesync import kafka, probes
 from reservesync.http import add_probes
 
@@ -76,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
         if runtime.publisher is None:
             raise RuntimeError("the Kafka producer is not running")
 
-    app = FastAPI(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(routes.router)
