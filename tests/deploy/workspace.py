@@ -28,11 +28,14 @@ INIT_JOB_SETTINGS: dict[str, str] = {
     "migrate": "reservesync.settings:DatabaseSettings",  # python -m reservesync.db.migrate
     # the deploy script takes --rpc-url from $CHAIN_RPC_URL, the ChainSettings name for it
     "deploy-contracts": "reservesync.settings:ChainSettings",
+    # python -m oracle_logger.reconcile --every N (a long-running job of the init image)
+    "oracle-reconcile": "oracle_logger.reconcile:ReconcileSettings",
 }
 
 # Which Postgres role each database client connects as (SPEC section 5, devstack.database).
 DATABASE_ROLE: dict[str, str] = {
     "migrate": "rs_migrator",
+    "oracle-reconcile": "rs_health",
     "db-writer": "rs_writer",
     "health": "rs_health",
     "api": "rs_api",

@@ -201,3 +201,22 @@ def test_a_missing_setting_is_named() -> None:
     with pytest.raises(SystemExit) as ended:
         cli.load(parser, Needs)
     assert ended.value.code == 2
+
+
+EXAMPLE_SECRETS = {
+    "db_writer": ("FIELD_ENCRYPTION_KEY", "deadbeef" * 8),
+    "realtime_api": ("DATABASE_URL", "postgresql://rs_api:change-me-rs-api@postgres/reservesync"),
+    "oracle_logger": ("ORACLE_TOKENS", '{"oracle-1": "change-me-oracle-token-0001"}'),
+}
+
+
+@pytest.mark.parametrize("module", sorted(EXAMPLE_SECRETS))
+def test_the_example_secrets_of_env_example_are_refused(
+    module: str, listeners: Listeners, tmp_path: Path
+) -> None:
+    name, value = EXAMPLE_SECRETS[module]
+    answer = _run(module, {**_environment(listeners, tmp_path), name: value})
+    assert answer.returncode == 2, answer.stderr
+    assert f"{name} holds an example value of .env.example" in answer.stderr
+    assert value not in answer.stderr
+    assert not listeners.connected()

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import asyncpg
 import httpx
 from pydantic import Field, TypeAdapter
+from pydantic_settings import SettingsConfigDict
 from reservesync import cli, kafka
 from reservesync import logging as structured_logging
 from reservesync.envelope import unseal
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 class ReconcileSettings(KafkaSettings, DatabaseSettings, OracleKey):
     """`DATABASE_URL` needs only read access (the health role's is enough)."""
+
+    # compose passes the oracle's settings as "" when .env leaves them empty: that is unset.
+    model_config = SettingsConfigDict(env_ignore_empty=True)
 
     kafka_client_id: str = "oracle-reconcile"
     oracle_users_url: str = Field(description="the oracle's GET /users endpoint")
