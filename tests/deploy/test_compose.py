@@ -27,11 +27,12 @@ from deploy.workspace import (
     PENDING_SETTINGS,
     env_names,
     env_problems,
+    is_example_secret,
+    own_secret,
     settings_of,
 )
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
-from reservesync.settings import EXAMPLE_KEYS, EXAMPLE_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -727,13 +728,13 @@ def test_environment_matches_the_settings(
     for key, value in RECONCILE_ENV.items():
         if env.get(key) == "":
             monkeypatch.setenv(key, value)
-    if any(_is_example_secret(value) for value in env.values()):
+    if any(is_example_secret(value) for value in env.values()):
         # Copied from .env.example and never edited: refused, naming the variable.
         with pytest.raises(ValidationError, match=r"holds an example value of \.env\.example"):
             cls()
         for key, value in env.items():
-            if _is_example_secret(value):
-                monkeypatch.setenv(key, _own_secret(value))
+            if is_example_secret(value):
+                monkeypatch.setenv(key, own_secret(value))
     try:
         cls()
     except Exception as exc:
@@ -745,16 +746,6 @@ RECONCILE_ENV = {
     "ORACLE_OPERATIONS_URL": "https://oracle.example/operations",
     "ORACLE_STATE_KEY": "12" * 32,
 }
-
-
-def _is_example_secret(value: str) -> bool:
-    return EXAMPLE_MARKER in value or any(key in value.lower() for key in EXAMPLE_KEYS)
-
-
-def _own_secret(value: str) -> str:
-    for key in EXAMPLE_KEYS:
-        value = value.replace(key, "3c" * 32)
-    return value.replace(EXAMPLE_MARKER, "own-secret")
 
 
 def test_env_example_documents_exactly_what_compose_reads() -> None:
