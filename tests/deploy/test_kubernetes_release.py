@@ -173,3 +173,14 @@ def test_the_alerts_watch_series_that_exist() -> None:
         # `up` is Prometheus's own series of every scrape target.
         missing = sorted(series - set(exposed) - {"up"})
         assert not missing, f"{alert['alert']} watches {missing}, which no service exposes"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_reconciliation_is_a_cron_job(overlay: str) -> None:
+    cron = of_kind(overlay, "CronJob")["reservesync-reconcile"]
+    (container,) = containers(cron)
+    assert container["command"] == ["python", "-m", "oracle_logger.reconcile"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    env = {item["name"]: item["valueFrom"] for item in container["env"]}
+    assert env["DATABASE_URL"]["secretKeyRef"]["name"] == "reservesync-db-health", "read-only"
+    assert "secretKeyRef" in env["ORACLE_STATE_KEY"]
