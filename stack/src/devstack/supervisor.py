@@ -74,8 +74,9 @@ class Supervisor:
         watch.restart_at = None
         try:
             urls = services.start([name], watch.overrides, stack=self.stack, prefix=self.prefix)
-        except procs.StackError as failed:
-            self.say(f"supervisor: {name} did not come back: {str(failed).splitlines()[0]}")
+        except (procs.StackError, OSError) as failed:
+            first = (str(failed).splitlines() or [repr(failed)])[0]
+            self.say(f"supervisor: {name} did not come back: {first}")
             return  # the next round sees it down and backs off further
         watch.up_since = time.monotonic()
         self.restarts[name] += 1
