@@ -112,7 +112,7 @@ def start(
     for name in names:
         launch = _Launch(SERVICES[name], stack, overrides or {}, prefix)
         if procs.running_pid(launch.process) is None:
-            launch.start(launch.spec.port)
+            launch.start(launch.last_port() or launch.spec.port)
         port = launch.ready()
         if launch.spec.url_key:
             urls[launch.spec.url_key] = f"http://127.0.0.1:{port}"
@@ -139,6 +139,15 @@ class _Launch:
         self.log_file = log_dir() / f"{self.process}.log"
         self.port_key = "HTTP_PORT" if spec.url_key else "METRICS_PORT"
         self.log_offset = 0
+
+    def last_port(self) -> int:
+        """The port this service had before (0: none): a restarted service keeps its address
+        when it can, as it would behind a compose or Kubernetes Service, so its clients find
+        it again."""
+        try:
+            return int(self.port_file.read_text())
+        except (OSError, ValueError):
+            return 0
 
     def start(self, preferred: int) -> None:
         port = _unassigned_port(preferred, self.port_file)
