@@ -31,10 +31,10 @@ test: lint
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m devstack.demo $(if $(ONCE),--once)
+	$(PY) -m devstack.demo $(if $(ONCE),--once) $(if $(FORCE),--force)
 
 drills: setup
-	$(PY) -m devstack.drills
+	$(PY) -m devstack.drills $(if $(FORCE),--force)
 
 bench: setup
 	$(PY) -m bench

@@ -7,6 +7,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from reservesync import cli
+
 from bench import (
     api,
     backfill,
@@ -67,11 +69,17 @@ first run downloads its npm dependencies (ponder)."""
 
 
 def main(argv: list[str]) -> int:
-    names = argv or [name for name in BENCHMARKS if name not in NOT_BY_DEFAULT]
+    listing = "\n".join(
+        f"  {name:<8} sizes: {sizes}" + ("  (only when named)" if name in NOT_BY_DEFAULT else "")
+        for name, (_, sizes) in BENCHMARKS.items()
+    )
+    parser = cli.parser("python -m bench", __doc__, epilog="benchmarks:\n" + listing)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run")
+    args = parser.parse_args(argv)
+    names = args.names or [name for name in BENCHMARKS if name not in NOT_BY_DEFAULT]
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
-        return 2
+        parser.error(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{machine.describe()}, load average {load}")
     for name in names:

@@ -14,7 +14,6 @@ The brokers here are declarations; their handlers are never called.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import operator
@@ -33,6 +32,7 @@ from db_writer.config import Settings as WriterSettings
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from health_monitor.sources import TOPICS as HEALTH_TOPICS
+from reservesync import cli
 from reservesync.messages.codec import MESSAGE_TYPES
 from reservesync.topics import (
     ALERTS,
@@ -276,7 +276,7 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="docgen.asyncapi", description=__doc__)
+    parser = cli.parser("python -m docgen.asyncapi", __doc__)
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     args = parser.parse_args(argv)
     text = render()

@@ -1,8 +1,10 @@
 """The part of `kustomize build` that deploy/k8s uses, in Python, so the tests can render the
 manifests without kustomize or kubectl (PyPI has no kustomize).
 
-Supported: `resources` (files and directories with their own kustomization), `namespace` and
-`images` (newName / newTag / digest). Any other field is refused: a patch or generator added to
+Supported: `resources` (files and directories with their own kustomization), `namespace`,
+`nameSuffix` (appended to the names of the kustomization's own resources; nothing else in
+deploy/k8s refers to a suffixed resource by name, so no reference needs rewriting) and `images`
+(newName / newTag / digest). Any other field is refused: a patch or generator added to
 deploy/k8s must come with its support here, or the tests would check manifests that
 `kubectl apply -k` never sees. Resources come out in the order they are declared (kustomize
 sorts by kind; nothing here depends on order). When written, it rendered deploy/k8s (base and
@@ -18,7 +20,7 @@ import yaml
 
 Resource = dict[str, Any]
 
-SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "images"}
+SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "nameSuffix", "images"}
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # Kinds without a namespace among those kustomize knows; the namespace transformer skips them.
 CLUSTER_SCOPED = {
@@ -50,6 +52,10 @@ def build(directory: Path) -> list[Resource]:
             resources.extend(d for d in yaml.safe_load_all(path.read_text()) if d is not None)
         else:
             raise FileNotFoundError(f"{directory}: resource {entry} does not exist")
+    suffix = kustomization.get("nameSuffix")
+    if suffix:
+        for resource in resources:
+            resource["metadata"]["name"] += suffix
     for image in kustomization.get("images") or []:
         for resource in resources:
             _set_image(resource, image)

@@ -26,11 +26,13 @@ from deploy.kustomize import Resource, build, containers, pod_spec, resource_id
 from deploy.workspace import (
     DATABASE_ROLE,
     INIT_JOB_SETTINGS,
+    K8S_ONLY_JOBS,
     PENDING_SETTINGS,
     ROOT,
     env_names,
     env_problems,
     init_job_settings,
+    own_secret,
     service_module,
     service_names,
     settings_of,
@@ -48,6 +50,7 @@ CRD_SCHEMAS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject.keda.sh-v1alpha1.json",
     ("keda.sh/v1alpha1", "TriggerAuthentication"): "triggerauthentication.keda.sh-v1alpha1.json",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule.monitoring.coreos.com-v1.json",
 }
 IMAGE_REPOSITORY = "reservesync"
 UID = int(re.findall(r"--uid (\d+)", (ROOT / "services" / "Dockerfile").read_text())[0])
@@ -58,8 +61,32 @@ def rendered(overlay: str) -> tuple[Resource, ...]:
     return tuple(build(K8S / "overlays" / overlay))
 
 
+EXAMPLE_SECRETS = K8S / "overlays" / "local" / "secrets.example.yaml"
+
+
+@cache
+def example_secrets() -> dict[str, Resource]:
+    """The Secrets an operator creates by hand (no overlay holds them), with example values."""
+    documents = yaml.safe_load_all(EXAMPLE_SECRETS.read_text())
+    return {d["metadata"]["name"]: d for d in documents if d is not None}
+
+
+def operators_secret(example: Resource) -> Resource:
+    """An example Secret as an operator creates it: the same keys, values of their own."""
+    secret = copy.deepcopy(example)
+    secret["stringData"] = {k: own_secret(v) for k, v in data_of(example).items()}
+    secret.pop("data", None)
+    return secret
+
+
 def of_kind(overlay: str, kind: str) -> dict[str, Resource]:
-    return {r["metadata"]["name"]: r for r in rendered(overlay) if r["kind"] == kind}
+    found = {r["metadata"]["name"]: r for r in rendered(overlay) if r["kind"] == kind}
+    if kind == "Secret":
+        assert not found, (
+            f"overlay {overlay} holds Secrets {sorted(found)}: they are the operator's"
+        )
+        return {name: operators_secret(s) for name, s in example_secrets().items()}
+    return found
 
 
 def workloads(overlay: str) -> list[Resource]:
@@ -70,9 +97,22 @@ def settings_for(workload: Resource) -> tuple[str, type[BaseSettings]]:
     """The service (or init job) a workload runs, and the Settings its code reads."""
     name = workload["metadata"]["labels"]["app.kubernetes.io/name"]
     if workload["kind"] == "Job":
-        assert name in INIT_JOB_SETTINGS, f"Job {name}: INIT_JOB_SETTINGS does not know it"
+        assert name in INIT_JOB_SETTINGS or name in K8S_ONLY_JOBS, (
+            f"Job {name}: neither INIT_JOB_SETTINGS nor K8S_ONLY_JOBS knows it"
+        )
         return name, init_job_settings(name)
     return name, settings_of(name)
+
+
+def repository(image: str) -> str:
+    """`registry.example.com/reservesync/api:0.1.0` -> `reservesync/api` (registry and tag off)."""
+    name = image.split("@", maxsplit=1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    parts = name.split("/")
+    if len(parts) > 2 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]
+    return "/".join(parts)
 
 
 def only_container(workload: Resource) -> dict[str, Any]:
@@ -210,8 +250,9 @@ def test_each_service_has_a_deployment_and_a_metrics_port(overlay: str, name: st
     assert deployment, f"overlay {overlay}: no Deployment {name} for services/{name}"
     container = only_container(deployment)
     assert container["name"] == name
-    image = container["image"].split("@")[0].rsplit(":", 1)[0]
-    assert image == f"{IMAGE_REPOSITORY}/{name}", f"Deployment {name} runs {container['image']}"
+    assert repository(container["image"]) == f"{IMAGE_REPOSITORY}/{name}", (
+        f"Deployment {name} runs {container['image']}"
+    )
     labels = deployment["spec"]["template"]["metadata"]["labels"]
 
     service = of_kind(overlay, "Service").get(name)
@@ -350,14 +391,16 @@ def test_workloads_are_locked_down_and_sized(overlay: str) -> None:
 def test_jobs_run_what_the_compose_init_jobs_run(overlay: str) -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     jobs = {settings_for(j)[0]: j for j in workloads(overlay) if j["kind"] == "Job"}
-    assert {"migrate", "create-topics"} <= set(jobs), f"overlay {overlay}: jobs are {set(jobs)}"
+    assert {"migrate", "create-topics", "db-roles"} <= set(jobs), f"{overlay}: jobs {set(jobs)}"
     for name, job in jobs.items():
+        if name in K8S_ONLY_JOBS:
+            continue
         container = only_container(job)
         assert container["command"] == compose[name]["command"], (
             f"Job {name} runs {container['command']}; compose's {name} runs "
             f"{compose[name]['command']}"
         )
-        assert container["image"].split(":")[0] == f"{IMAGE_REPOSITORY}/init"
+        assert repository(container["image"]) == f"{IMAGE_REPOSITORY}/init"
         assert job["spec"]["template"]["spec"]["restartPolicy"] in {"OnFailure", "Never"}
 
 
@@ -452,11 +495,11 @@ def test_local_example_secrets_are_marked_and_match_the_compose_example() -> Non
         for line in (ROOT / ".env.example").read_text().splitlines()
         if line and not line.startswith("#")
     )
-    for name, secret in of_kind("local", "Secret").items():
+    for name, secret in example_secrets().items():
         marked = secret["metadata"].get("annotations", {}).get("reservesync.io/example-values")
         assert marked == "true", f"Secret {name}: mark example values (reservesync.io/...)"
         for key, value in data_of(secret).items():
-            if key == "DATABASE_URL":
+            if key in {"DATABASE_URL", "POSTGRES_ADMIN_URL"}:
                 url = urlsplit(value)
                 assert url.password == env_example[f"{str(url.username).upper()}_PASSWORD"], (
                     f"Secret {name}: use .env.example's password for {url.username}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 from pydantic_settings import BaseSettings
+from reservesync.settings import EXAMPLE_KEYS, EXAMPLE_MARKER
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,11 +30,20 @@ INIT_JOB_SETTINGS: dict[str, str] = {
     "migrate": "reservesync.settings:DatabaseSettings",  # python -m reservesync.db.migrate
     # the deploy script takes --rpc-url from $CHAIN_RPC_URL, the ChainSettings name for it
     "deploy-contracts": "reservesync.settings:ChainSettings",
+    # python -m oracle_logger.reconcile --every N (a long-running job of the init image)
+    "oracle-reconcile": "oracle_logger.reconcile:ReconcileSettings",
+}
+
+# Jobs only the Kubernetes deployment has (compose's postgres container makes the roles with
+# deploy/postgres/init-roles.sh on its first start).
+K8S_ONLY_JOBS: dict[str, str] = {
+    "db-roles": "reservesync.db.roles:RolesSettings",  # python -m reservesync.db.roles
 }
 
 # Which Postgres role each database client connects as (SPEC section 5, devstack.database).
 DATABASE_ROLE: dict[str, str] = {
     "migrate": "rs_migrator",
+    "oracle-reconcile": "rs_health",
     "db-writer": "rs_writer",
     "health": "rs_health",
     "api": "rs_api",
@@ -130,8 +140,21 @@ _SUFFIXES = {
 
 
 def init_job_settings(name: str) -> type[BaseSettings]:
-    module_name, attr = INIT_JOB_SETTINGS[name].split(":")
+    where = INIT_JOB_SETTINGS.get(name) or K8S_ONLY_JOBS[name]
+    module_name, attr = where.split(":")
     cls = getattr(importlib.import_module(module_name), attr)
-    assert isinstance(cls, type), f"{INIT_JOB_SETTINGS[name]} is not a class"
-    assert issubclass(cls, BaseSettings), f"{INIT_JOB_SETTINGS[name]} is not a Settings class"
+    assert isinstance(cls, type), f"{where} is not a class"
+    assert issubclass(cls, BaseSettings), f"{where} is not a Settings class"
     return cls
+
+
+def is_example_secret(value: str) -> bool:
+    """A value of .env.example (or the Kubernetes example Secrets): the services refuse them."""
+    return EXAMPLE_MARKER in value or any(key in value.lower() for key in EXAMPLE_KEYS)
+
+
+def own_secret(value: str) -> str:
+    """`value` as an operator who replaced the example secrets would have it."""
+    for key in EXAMPLE_KEYS:
+        value = value.replace(key, "3c" * 32)
+    return value.replace(EXAMPLE_MARKER, "own-secret")

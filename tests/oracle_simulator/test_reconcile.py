@@ -21,6 +21,7 @@ from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
 from support.databases import FreshDatabase
 from support.stack import Endpoints
+from support.waiting import eventually
 
 
 async def _what_the_database_has(db: asyncpg.Connection, users: list[str]) -> dict[str, Any]:
@@ -120,4 +121,52 @@ async def test_reconciliation_closes_the_legacy_gaps_once(
         assert lines[-1].startswith("missing from the database: ")
     finally:
         services.stop(["db-writer"], prefix=prefix)
+        await db.close()
+
+
+async def test_the_oracle_logger_reconciles_on_its_own(
+    endpoints: Endpoints,
+    seeded: tuple[RunningOracle, SeedWorld],
+    fresh_database: FreshDatabase,
+) -> None:
+    """ORACLE_RECONCILE_INTERVAL_S: nobody runs the command, the gaps close anyway."""
+    oracle, world = seeded
+    journal = len(oracle.book.journal)
+    prefix = f"rl{secrets.token_hex(2)}"
+    services.start(
+        ["db-writer"],
+        {
+            "DATABASE_URL": fresh_database.writer_url,
+            "WRITER_GROUP_ID": f"reconcile-{secrets.token_hex(3)}",
+            "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
+        },
+        stack=endpoints.env(),
+        prefix=prefix,
+    )
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    try:
+        services.start(
+            ["oracle-logger"],
+            {
+                "ORACLE_USERS_URL": oracle.users_url,
+                "ORACLE_OPERATIONS_URL": oracle.operations_url,
+                "ORACLE_STATE_KEY": oracle.key.hex(),
+                "ORACLE_PULL_INTERVAL_S": "3600",
+                "ORACLE_RECONCILE_INTERVAL_S": "1",
+                "RECONCILE_DATABASE_URL": fresh_database.health_url,
+            },
+            stack=endpoints.env(),
+            prefix=prefix,
+        )
+
+        async def closed() -> bool:
+            has = await _what_the_database_has(db, world.users)
+            return bool(has["operations"] == journal and has["burns"] == SEED.emergency_burns)
+
+        await eventually(closed, within=180, what="the service's reconciliation to close gaps")
+        has = await _what_the_database_has(db, world.users)
+        assert has["distinct_operations"] == journal
+        assert has["users"] == SEED.users
+    finally:
+        services.stop(["oracle-logger", "db-writer"], prefix=prefix)
         await db.close()

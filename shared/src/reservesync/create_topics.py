@@ -1,13 +1,14 @@
-"""`python -m reservesync.create_topics`: create the contract's topics, then the services'
-Kafka users and ACLs (`reservesync.kafka_acl`), as the admin; the compose/Kubernetes init job."""
+"""`python -m reservesync.create_topics`: create the contract's topics (topics that exist are
+left as they are), then the services' Kafka users and ACLs (`reservesync.kafka_acl`), as the
+admin; the compose/Kubernetes init job."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
+import sys
 
-from reservesync import kafka_acl
+from reservesync import cli, kafka_acl
 from reservesync.kafka import ensure_topics
 from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS
@@ -18,12 +19,17 @@ async def _prepare(settings: KafkaSettings) -> list[str]:
     return await kafka_acl.provision(settings)
 
 
-if __name__ == "__main__":
-    argparse.ArgumentParser(
-        prog="python -m reservesync.create_topics", description=__doc__
-    ).parse_args()
+def main(argv: list[str] | None = None) -> int:
+    settings = cli.parse(
+        "python -m reservesync.create_topics", __doc__, kafka_acl.AccessSettings, argv
+    )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    users = asyncio.run(_prepare(kafka_acl.load_settings("create_topics")))
+    users = asyncio.run(_prepare(settings))
     print("topics ready: " + ", ".join(t.name for t in ALL_TOPICS))
     print(f"kafka users set: {', '.join(users) or 'none'}; ACLs ready")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

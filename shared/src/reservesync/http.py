@@ -44,4 +44,13 @@ def add_body_deadline(app: FastAPI, timeout_s: float) -> None:
 
 
 def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
-    uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False)
+    """`log_config=None`: uvicorn installs no plain-text handlers of its own, so its lines go
+    through the JSON formatter `reservesync.logging.configure` set on the root logger."""
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        log_config=None,
+    )

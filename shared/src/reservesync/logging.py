@@ -38,3 +38,12 @@ def configure(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at WARNING; they are retried and not actionable.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    # httpx logs every request at INFO (the oracle-logger's pull of /users each second would be
+    # most of its log): only at DEBUG.
+    if root.level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    # uvicorn's own loggers carry no handler of their own (see `reservesync.http.serve`), so
+    # their lines reach the JSON handler above.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -29,8 +29,35 @@ NameList = Annotated[list[str], NoDecode, BeforeValidator(_names)]
 """A list from the environment as `a,b,c` or as a JSON list."""
 
 
+EXAMPLE_MARKER = "change-me"
+"""Every password and token of .env.example (and the Kubernetes example secrets) holds it."""
+EXAMPLE_KEYS = frozenset({"deadbeef" * 8, "feedface" * 8})
+"""The example 64-hex keys of .env.example."""
+
+
+def _secrets_of(value: object) -> list[str]:
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, dict):
+        return [secret for item in value.values() for secret in _secrets_of(item)]
+    return []
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    @model_validator(mode="after")
+    def _no_example_secrets(self) -> ServiceSettings:
+        # A deployment copied from .env.example and never edited must not start: its keys are
+        # public. Named without the value, which may be one character off a real secret.
+        for name in type(self).model_fields:
+            for secret in _secrets_of(getattr(self, name)):
+                if EXAMPLE_MARKER in secret or secret.lower() in EXAMPLE_KEYS:
+                    raise ValueError(
+                        f"{name.upper()} holds an example value of .env.example; "
+                        "set a secret of your own"
+                    )
+        return self
 
     log_level: str = "INFO"
     metrics_port: int = Field(0, ge=0, le=65535, description="0 disables the metrics server")

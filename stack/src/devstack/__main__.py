@@ -1,16 +1,19 @@
-"""`python -m devstack up|down|status|env`."""
+"""`python -m devstack up|down|status|env`: the local stack (Kafka, PostgreSQL, the chain) of
+this checkout, its endpoints in `.stack/env`. `up` is idempotent; `down` stops everything."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from reservesync import cli
+
 from devstack import envfile, stack
+from devstack.paths import StackSettings
 from devstack.procs import StackError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    parser = cli.parser("python -m devstack", __doc__, StackSettings)
     parser.add_argument("command", choices=["up", "down", "status", "env"])
     args = parser.parse_args(argv)
     try:

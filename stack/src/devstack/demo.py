@@ -15,25 +15,29 @@ through ours, with the health report of each: 68.4 % → 100 %.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
+import functools
 import secrets
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from db_writer.config import SOURCE_TOPICS
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
+from reservesync import cli
 from reservesync.db.migrate import upgrade
 
-from devstack import health_report, phases, reserves_line, services, settling, stack
+from devstack import envfile, health_report, phases, reserves_line, services, settling, stack
 from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
 from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
 from devstack.oracle.seed import SEED, play
-from devstack.paths import stack_dir
+from devstack.paths import StackSettings, stack_dir
+from devstack.procs import StackError
 from devstack.protocol import Protocol
+from devstack.supervisor import Supervisor
 
 ORACLE_ID = "oracle-1"
 ORACLE_INTERVAL_S = 5.0
@@ -59,20 +63,22 @@ async def _report(env: Mapping[str, str], title: str) -> health_report.HealthVer
     return report
 
 
+Started = dict[str, dict[str, str]]
+"""Each running service with the settings it was started with (the supervisor's restarts)."""
+
+
 async def _legacy_phase(
-    env: dict[str, str], oracle: RunningOracle, protocol: Protocol, token: str
+    env: dict[str, str], oracle: RunningOracle, protocol: Protocol, token: str, started: Started
 ) -> health_report.HealthVerdict:
     say("\n# 1. The seed's pipeline: only Synced indexed, the oracle's side never imported")
-    urls = await asyncio.to_thread(
-        services.start,
-        services.SERVICES,
-        {
-            **phases.DEMO_CHAIN,
-            **phases.LEGACY,
-            **reserves_line.DEMO_API,
-            **_oracle_logger_env(oracle, token),
-        },
-    )
+    legacy = {
+        **phases.DEMO_CHAIN,
+        **phases.LEGACY,
+        **reserves_line.DEMO_API,
+        **_oracle_logger_env(oracle, token),
+    }
+    urls = await asyncio.to_thread(services.start, services.SERVICES, legacy)
+    started.update(dict.fromkeys(services.SERVICES, legacy))
     env.update(urls)
     say("services: " + ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
     say("the seed scenario, the oracle not logging its operations:")
@@ -82,13 +88,14 @@ async def _legacy_phase(
 
 
 async def _our_phase(
-    env: dict[str, str], oracle: RunningOracle, token: str, start_block: int
+    env: dict[str, str], oracle: RunningOracle, token: str, start_block: int, started: Started
 ) -> health_report.HealthVerdict:
     say("\n# 2. Our pipeline: backfill, widen, log, reconcile")
     await asyncio.to_thread(services.stop, ["chain-listener", "db-writer"])
     end = await phases.published_through(env)
     await phases.backfill_skipped(env, start_block, end, say)
     await asyncio.to_thread(services.start, ["chain-listener", "db-writer"], phases.DEMO_CHAIN)
+    started.update({"chain-listener": phases.DEMO_CHAIN, "db-writer": phases.DEMO_CHAIN})
     say("  listener widened to every event; writer on every topic (the oracle's from the start)")
     oracle.start_logging(env["ORACLE_LOGGER_URL"], token)
     say("  the oracle now logs every operation to the oracle-logger")
@@ -106,28 +113,45 @@ async def _our_phase(
     return await _report(env, "Health with our pipeline")
 
 
-async def _run(once: bool) -> int:
-    env = dict(await asyncio.to_thread(stack.new_world))
+async def _run(once: bool, force: bool) -> int:
+    env = dict(await asyncio.to_thread(functools.partial(stack.new_world, force=force)))
     say("applying migrations")
     await asyncio.to_thread(upgrade, env[ENV_KEYS["rs_migrator"]])
     record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
     protocol = Protocol(env["CHAIN_RPC_URL"], record)
     start_block = min(c.deployed_block for c in record.contracts.values())
     token = secrets.token_hex(16)
-    async with running_oracle(protocol, oracle_id=ORACLE_ID) as oracle:
+    async with running_oracle(protocol, oracle_id=ORACLE_ID) as oracle, _published(oracle):
         say(
             f"oracle {ORACLE_ID}: state at {oracle.users_url} (sealed), Bitcoin node at "
             f"{oracle.bitcoin.url}"
         )
-        legacy = await _legacy_phase(env, oracle, protocol, token)
-        ours = await _our_phase(env, oracle, token, start_block)
+        started: Started = {}
+        legacy = await _legacy_phase(env, oracle, protocol, token, started)
+        ours = await _our_phase(env, oracle, token, start_block, started)
         reserves = await reserves_line.fresh_line(env["API_URL"], env[ENV_KEYS["rs_health"]])
         _summary(env, legacy, ours, reserves)
         if once:
             await asyncio.to_thread(services.stop)
             return 0 if ours.score == 100 else 1
-        await _keep_running(oracle)
+        await _keep_running(oracle, started)
     return 0
+
+
+@contextlib.asynccontextmanager
+async def _published(oracle: RunningOracle) -> AsyncIterator[None]:
+    """While the oracle runs, `.stack/env` says where it is and how to open its sealed answers,
+    so `python -m oracle_logger.reconcile` can be run by hand against it."""
+    keys = {
+        "ORACLE_USERS_URL": oracle.users_url,
+        "ORACLE_OPERATIONS_URL": oracle.operations_url,
+        "ORACLE_STATE_KEY": oracle.key.hex(),
+    }
+    envfile.update(keys)
+    try:
+        yield
+    finally:
+        envfile.update(dict.fromkeys(keys, ""))
 
 
 def _summary(
@@ -151,23 +175,50 @@ def _summary(
         '- data: `set -a; . .stack/env; psql "$DATABASE_URL"`; logs in .stack/logs/; '
         "contracts in .stack/deployment.json"
     )
+    say("- reconcile by hand: `set -a; . .stack/env; python -m oracle_logger.reconcile --dry-run`")
 
 
-async def _keep_running(oracle: RunningOracle) -> None:
-    say(f"\nrunning until interrupted (Ctrl-C); the oracle syncs every {ORACLE_INTERVAL_S:.0f}s")
+async def _keep_running(oracle: RunningOracle, started: Started) -> None:
+    say(
+        f"\nrunning until interrupted (Ctrl-C); the oracle syncs every {ORACLE_INTERVAL_S:.0f}s; "
+        "a service that exits is restarted"
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await oracle.simulator.run(ORACLE_INTERVAL_S, stop)
+    await asyncio.gather(
+        oracle.simulator.run(ORACLE_INTERVAL_S, stop), Supervisor(started, say).run(stop)
+    )
+    say("stopping the services")
     await asyncio.to_thread(services.stop)
+    say(STILL_RUNNING)
+
+
+STILL_RUNNING = (
+    "the services are stopped; Kafka, PostgreSQL and the chain are still running (the next "
+    "`make demo` reuses them): `make stack-down` stops them"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser = cli.parser("python -m devstack.demo", __doc__, StackSettings)
     parser.add_argument("--once", action="store_true", help="print the reports and exit")
+    parser.add_argument(
+        "--force", action="store_true", help="start a new world even if services of the stack run"
+    )
     args = parser.parse_args(argv)
-    return asyncio.run(_run(args.once))
+    try:
+        return asyncio.run(_run(args.once, args.force))
+    except StackError as exc:
+        print(f"devstack.demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Interrupted before the services ran on their own: they would be left orphaned.
+        say("\ninterrupted: stopping the services")
+        services.stop()
+        say(STILL_RUNNING)
+        return 130
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ and setter contract of `contracts/src`.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from reservesync import cli
 from reservesync.contracts import DeployedContract, Deployment, SystemContract
 from web3 import Web3
 from web3.contract import Contract
@@ -113,10 +113,10 @@ def still_deployed(rpc_url: str, record: DeploymentRecord) -> bool:
 
 def main() -> None:
     """`python -m devstack.deploy --rpc-url URL --build DIR --out FILE` (compose's deploy job)."""
-    parser = argparse.ArgumentParser(prog="devstack.deploy", description=main.__doc__)
-    parser.add_argument("--rpc-url", required=True)
-    parser.add_argument("--build", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser = cli.parser("python -m devstack.deploy", main.__doc__)
+    parser.add_argument("--rpc-url", required=True, help="the chain's JSON-RPC URL")
+    parser.add_argument("--build", required=True, type=Path, help="the compiled contracts")
+    parser.add_argument("--out", required=True, type=Path, help="where the record is written")
     args = parser.parse_args()
     record = deploy(args.rpc_url, args.build)
     args.out.write_text(record.model_dump_json(indent=2))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import secrets
 import sys
 from collections import Counter
@@ -26,6 +27,7 @@ from db_writer.config import SOURCE_TOPICS
 from db_writer.config import Settings as WriterSettings
 from db_writer.replay import replay
 from pydantic import SecretStr
+from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
 from reservesync.topics import CHAIN_EVENTS
@@ -36,7 +38,8 @@ from devstack.database import ENV_KEYS
 from devstack.deploy import DeploymentRecord
 from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
 from devstack.oracle.seed import play
-from devstack.paths import stack_dir
+from devstack.paths import StackSettings, stack_dir
+from devstack.procs import StackError
 from devstack.protocol import Protocol
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from devstack.topic_reading import read_all
@@ -222,8 +225,8 @@ def _json(value: bytes) -> dict[str, object]:
     return document
 
 
-async def _run() -> int:
-    env = dict(await asyncio.to_thread(stack.new_world))
+async def _run(force: bool) -> int:
+    env = dict(await asyncio.to_thread(functools.partial(stack.new_world, force=force)))
     await asyncio.to_thread(upgrade, env[ENV_KEYS["rs_migrator"]])
     record = DeploymentRecord.model_validate_json((stack_dir() / "deployment.json").read_text())
     protocol = Protocol(env["CHAIN_RPC_URL"], record)
@@ -255,8 +258,17 @@ async def _run() -> int:
     return 0
 
 
-def main() -> int:
-    return asyncio.run(_run())
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.parser("python -m devstack.drills", __doc__, StackSettings)
+    parser.add_argument(
+        "--force", action="store_true", help="start a new world even if services of the stack run"
+    )
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(_run(args.force))
+    except StackError as exc:
+        print(f"devstack.drills: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 
 def repo_root() -> Path:
     override = os.environ.get("RESERVESYNC_ROOT")
@@ -52,7 +55,25 @@ def run_dir() -> Path:
     return path
 
 
+def oracle_dir() -> Path:
+    """The simulated oracle's own files (its client's outbox), wiped with the world."""
+    return stack_dir() / "oracle"
+
+
 def log_dir() -> Path:
     path = stack_dir() / "logs"
     path.mkdir(exist_ok=True)
     return path
+
+
+class StackSettings(BaseSettings):
+    """What the stack's commands read from the environment (listed by their `--help`)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    reservesync_stack_dir: Path | None = Field(
+        None, description="where the stack keeps its state (default: .stack/ of the checkout)"
+    )
+    reservesync_root: Path | None = Field(
+        None, description="the checkout (default: found from this file)"
+    )

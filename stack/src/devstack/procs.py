@@ -23,13 +23,17 @@ def pid_file(name: str) -> Path:
 
 
 def running_pid(name: str) -> int | None:
+    """The pid of `name` if it runs; a process that exited (a zombie included) is not running,
+    and its pid file goes."""
     path = pid_file(name)
     if not path.exists():
         return None
     try:
         pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-    except (ValueError, ProcessLookupError, PermissionError):
+        alive = _alive(pid)
+    except (ValueError, PermissionError):
+        alive = False
+    if not alive:
         path.unlink(missing_ok=True)
         return None
     return pid
@@ -87,12 +91,54 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    # A zombie child of ours still answers kill(0); reap it if it is one.
+    # A zombie still answers kill(0): reap it if it is our child, else read its state.
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name in parentheses, which may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` itself holds the socket listening on `port` (Linux: the socket's
+    inode among the process's descriptors). A readiness check that only asks the port would
+    accept whichever process got there first."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return False
+    try:
+        descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for descriptor in descriptors:
+        with contextlib.suppress(OSError):
+            if os.readlink(descriptor) in inodes:
+                return True
+    return False
+
+
+_LISTEN = "0A"
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local, state, inode = fields[1], fields[3], fields[9]
+                if state == _LISTEN and int(local.rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{inode}]")
+    return inodes
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -14,7 +14,7 @@ from reservesync import kafka_acl
 
 from devstack import envfile, procs
 from devstack.database import ENV_KEYS
-from devstack.paths import run_dir
+from devstack.paths import log_dir, run_dir
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,13 @@ def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[
     else:
         env["METRICS_PORT"] = str(port)
     env.update(_kafka_identity(spec, stack))
-    return {k: v for k, v in env.items() if "ADMIN" not in k}
+    # The oracle's address and key are the oracle-logger's business alone.
+    private = spec.name != "oracle-logger"
+    return {
+        k: v
+        for k, v in env.items()
+        if "ADMIN" not in k and not (private and k.startswith("ORACLE_"))
+    }
 
 
 def _kafka_identity(spec: ServiceSpec, stack: Mapping[str, str]) -> dict[str, str]:
@@ -137,29 +143,90 @@ def start(
         raise procs.StackError("the local stack is not up (run `make stack-up`)")
     urls: dict[str, str] = {}
     for name in names:
-        spec = SERVICES[name]
-        process = spec.process(prefix)
-        port_file = run_dir() / f"{process}.port"
-        if procs.running_pid(process) is None:
-            # A restarted service keeps the port it had, so clients holding its URL find it
-            # again (the usual port may have been taken meanwhile, or been busy at first).
-            previous = int(port_file.read_text() or 0) if port_file.exists() else 0
-            port = _unassigned_port(previous or spec.port, port_file)
-            env = {**environment(spec, stack, port), **(overrides or {})}
-            # Overrides may move a worker's probe port, or turn it off with 0.
-            port_file.write_text(env.get("HTTP_PORT" if spec.url_key else "METRICS_PORT", "0"))
-            procs.start(process, [sys.executable, "-m", spec.module], env=env)
-        port = int(port_file.read_text())
-        if port:
-            # Workers answer /healthz on their metrics port from the first second (their
-            # heartbeat says "starting"), so a process that cannot start fails here.
-            url = f"http://127.0.0.1:{port}"
-            procs.wait_for(name, functools.partial(_healthy, url), 60, process)
-        if spec.url_key:
-            urls[spec.url_key] = f"http://127.0.0.1:{port}"
+        launch = _Launch(SERVICES[name], stack, overrides or {}, prefix)
+        if procs.running_pid(launch.process) is None:
+            launch.start(launch.last_port() or launch.spec.port)
+        port = launch.ready()
+        if launch.spec.url_key:
+            urls[launch.spec.url_key] = f"http://127.0.0.1:{port}"
     if publish:
         envfile.update(urls)
     return urls
+
+
+READY_WITHIN_S = 60.0
+
+
+class _Launch:
+    """One service process: started on a port no other service of the stack holds, and ready
+    only when *it* answers there (not whatever else listens on the port)."""
+
+    def __init__(
+        self, spec: ServiceSpec, stack: Mapping[str, str], overrides: Mapping[str, str], prefix: str
+    ) -> None:
+        self.spec = spec
+        self.stack = stack
+        self.overrides = overrides
+        self.process = spec.process(prefix)
+        self.port_file = run_dir() / f"{self.process}.port"
+        self.log_file = log_dir() / f"{self.process}.log"
+        self.port_key = "HTTP_PORT" if spec.url_key else "METRICS_PORT"
+        self.log_offset = 0
+
+    def last_port(self) -> int:
+        """The port this service had before (0: none): a restarted service keeps its address
+        when it can, as it would behind a compose or Kubernetes Service, so its clients find
+        it again."""
+        try:
+            return int(self.port_file.read_text())
+        except (OSError, ValueError):
+            return 0
+
+    def start(self, preferred: int) -> None:
+        port = _unassigned_port(preferred, self.port_file)
+        env = {**environment(self.spec, self.stack, port), **self.overrides}
+        # Overrides may move a worker's probe port, or turn it off with 0.
+        self.port_file.write_text(env.get(self.port_key, "0"))
+        self.log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        procs.start(self.process, [sys.executable, "-m", self.spec.module], env=env)
+
+    def ready(self) -> int:
+        """The port it serves on, once it answers /healthz from its own socket (workers answer
+        on their metrics port from the first second, their heartbeat saying "starting"). A
+        port another process took between choosing and binding is chosen again."""
+        deadline = time.monotonic() + READY_WITHIN_S
+        while True:
+            port = int(self.port_file.read_text())
+            pid = procs.running_pid(self.process)
+            if pid is not None and (not port or _ours(pid, port)):
+                return port
+            if pid is None:
+                if not self._lost_the_port() or self.port_key in self.overrides:
+                    raise procs.StackError(f"{self.spec.name} exited; {self._tail()}")
+                self.start(0)
+            elif time.monotonic() > deadline:
+                raise procs.StackError(
+                    f"{self.spec.name} did not come up within {READY_WITHIN_S:.0f}s; {self._tail()}"
+                )
+            time.sleep(0.2)
+
+    def _written(self) -> str:
+        if not self.log_file.exists():
+            return ""
+        with self.log_file.open("rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
+
+    def _lost_the_port(self) -> bool:
+        return "address already in use" in self._written().lower()
+
+    def _tail(self) -> str:
+        lines = self._written().splitlines()[-20:]
+        return f"last log lines ({self.log_file}):\n" + "\n".join(lines)
+
+
+def _ours(pid: int, port: int) -> bool:
+    return procs.listens(pid, port) and _healthy(f"http://127.0.0.1:{port}")
 
 
 def stop(names: Iterable[str] = SERVICES, *, prefix: str = "svc") -> None:

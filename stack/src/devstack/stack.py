@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -13,7 +14,8 @@ from reservesync import kafka_acl
 
 from devstack import bitcoin, chain, database, envfile, kafka, postgres, procs, services
 from devstack.deploy import DeploymentRecord, deploy, still_deployed
-from devstack.paths import env_file, run_dir, stack_dir
+from devstack.paths import env_file, oracle_dir, run_dir, stack_dir
+from devstack.procs import StackError
 
 DEFAULT_PORTS = {
     "kafka": 19092,
@@ -144,9 +146,23 @@ def up(progress: Progress = print) -> dict[str, str]:
     return values
 
 
-def new_world(progress: Progress = print) -> dict[str, str]:
+def running_services() -> list[str]:
+    """The service processes of this stack that are alive (a demo or a drill is using it)."""
+    return sorted(path.stem for path in run_dir().glob("svc-*.pid") if procs.running_pid(path.stem))
+
+
+def new_world(progress: Progress = print, *, force: bool = False) -> dict[str, str]:
     """A fresh chain with empty topics and database (what `make demo` starts from, so its
-    figures are the scenario's alone): without its chain, `up` starts a new world."""
+    figures are the scenario's alone): without its chain, `up` starts a new world.
+
+    A stack whose services run belongs to someone (a demo, a drill): without `force` it is
+    left alone and `StackError` says so."""
+    busy = running_services()
+    if busy and not force:
+        raise StackError(
+            f"the stack in {stack_dir()} is in use ({', '.join(busy)} running); a new world "
+            "would stop them and wipe its data. Stop it first (make stack-down) or pass --force"
+        )
     services.stop(prefix="svc")
     chain.down()
     bitcoin.down()
@@ -176,6 +192,8 @@ def _forget_state() -> None:
     kafka.wipe()
     postgres.down()
     postgres.wipe()
+    # Operations the oracle of the old world had not delivered belong to that world.
+    shutil.rmtree(oracle_dir(), ignore_errors=True)
 
 
 def restart_kafka() -> None:

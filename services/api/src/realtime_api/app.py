@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from reservesync.crypto import FieldCipher
 from reservesync.http import add_body_deadline, add_probes
 
@@ -80,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(_cancel, task)
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="ReserveSync realtime API",
         version="1.0.0",
         description=DESCRIPTION,

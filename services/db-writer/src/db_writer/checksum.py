@@ -8,13 +8,13 @@ encryption uses a fresh nonce, so equal plaintexts never have equal ciphertexts)
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import sys
 from dataclasses import dataclass
 
 import asyncpg
+from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import (
     BALANCE_BITCOIN_ADDRESSES,
@@ -23,6 +23,7 @@ from reservesync.encrypted_fields import (
     WATCHED_BITCOIN_ADDRESSES,
     EncryptedColumn,
 )
+from reservesync.progress import Progress
 
 from db_writer.config import DatabaseToolSettings
 
@@ -84,10 +85,20 @@ async def table_digest(
     return rows, digest.hexdigest()
 
 
-async def database_checksum(dsn: str, cipher: FieldCipher) -> dict[str, tuple[int, str]]:
+async def database_checksum(
+    dsn: str, cipher: FieldCipher, *, progress: bool = False
+) -> dict[str, tuple[int, str]]:
+    """Per table: (rows, digest). `progress`: show it table by table (the command does)."""
     connection = await asyncpg.connect(dsn)
     try:
-        return {c.table: await table_digest(connection, c, cipher) for c in CHECKED}
+        if not progress:
+            return {c.table: await table_digest(connection, c, cipher) for c in CHECKED}
+        digests: dict[str, tuple[int, str]] = {}
+        with Progress("checksum", len(CHECKED), unit="tables", every_s=0) as shown:
+            for checked in CHECKED:
+                digests[checked.table] = await table_digest(connection, checked, cipher)
+                shown.advance(note=checked.table)
+        return digests
     finally:
         await connection.close()
 
@@ -100,12 +111,13 @@ def combined(per_table: dict[str, tuple[int, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m db_writer.checksum [--database-url URL]`: print per-table and total digests."""
-    parser = argparse.ArgumentParser(prog="db_writer.checksum", description=main.__doc__)
+    parser = cli.parser("python -m db_writer.checksum", main.__doc__, DatabaseToolSettings)
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     args = parser.parse_args(argv)
-    settings = DatabaseToolSettings()
+    settings = cli.load(parser, DatabaseToolSettings)
     dsn = args.database_url or settings.asyncpg_dsn
-    per_table = asyncio.run(database_checksum(dsn, FieldCipher.from_settings(settings)))
+    cipher = FieldCipher.from_settings(settings)
+    per_table = asyncio.run(database_checksum(dsn, cipher, progress=True))
     for table, (rows, digest) in per_table.items():
         print(f"{table:<28} {rows:>10} rows  {digest[:16]}")
     print(f"checksum {combined(per_table)}")

@@ -11,15 +11,15 @@ Progress is printed per batch and per table.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Callable
 
 import asyncpg
+from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import ENCRYPTED, EncryptedColumn
+from reservesync.progress import Progress
 
 from db_writer.config import DatabaseToolSettings
 
@@ -52,21 +52,21 @@ async def reencrypt_column(
         f"FROM unnest($1::bigint[], $2::bytea[], $3::bytea[]) AS v(id, old_blob, new_blob) "
         f"WHERE t.id = v.id AND t.{ciphertext} = v.old_blob"
     )
-    moved, last_id, started = 0, 0, time.monotonic()
-    while rows := await connection.fetch(select, last_id, cipher.key_id, batch):
-        sealed = [cipher.reencrypt(bytes(r["blob"]), context=r["context"]) for r in rows]
-        async with connection.transaction():
-            status = await connection.execute(
-                update,
-                [r["id"] for r in rows],
-                [bytes(r["blob"]) for r in rows],
-                sealed,
-                cipher.key_id,
-            )
-        moved += int(status.split()[-1])
-        last_id = rows[-1]["id"]
-        rate = moved / max(time.monotonic() - started, 1e-9)
-        say(f"  {table}: {moved}/{pending} re-encrypted ({rate:,.0f} rows/s)")
+    moved, last_id = 0, 0
+    with Progress(table, pending, unit="rows") as progress:
+        while rows := await connection.fetch(select, last_id, cipher.key_id, batch):
+            sealed = [cipher.reencrypt(bytes(r["blob"]), context=r["context"]) for r in rows]
+            async with connection.transaction():
+                status = await connection.execute(
+                    update,
+                    [r["id"] for r in rows],
+                    [bytes(r["blob"]) for r in rows],
+                    sealed,
+                    cipher.key_id,
+                )
+            moved += int(status.split()[-1])
+            last_id = rows[-1]["id"]
+            progress.update(moved)
     return moved
 
 
@@ -91,13 +91,13 @@ async def reencrypt(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="db_writer.reencrypt", description=__doc__)
+    parser = cli.parser("python -m db_writer.reencrypt", __doc__, DatabaseToolSettings)
     parser.add_argument("--batch", type=int, default=1000, help="rows per transaction")
     parser.add_argument("--dry-run", action="store_true", help="count only, change nothing")
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
-    settings = DatabaseToolSettings()
+    settings = cli.load(parser, DatabaseToolSettings)
 
     def say(line: str) -> None:
         print(line, flush=True)

@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from reservesync import probes
 from reservesync.http import add_body_deadline, add_probes
 
@@ -75,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
                 stop.set()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="ReserveSync health",
         version="0.2.0",
         description="The synchronization score of SPEC section 6, consumer lag judged in the "

@@ -7,14 +7,16 @@ metrics table and the current usage statistics, in the seed's words.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
 import unicodedata
 import urllib.error
 import urllib.request
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from reservesync import cli
 
 from health_monitor.domain.score import Component, SyncStatus
 from health_monitor.models import HealthReport, Overall
@@ -179,17 +181,21 @@ def fetch(url: str, wait_s: float) -> HealthReport:
             time.sleep(1)
 
 
+class ReportSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    health_url: str = Field("http://127.0.0.1:8082", description="the health service's base URL")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m health_monitor.report", description=__doc__)
-    parser.add_argument(
-        "--url", default=os.environ.get("HEALTH_URL", "http://127.0.0.1:8082"), help="health URL"
-    )
+    parser = cli.parser("python -m health_monitor.report", __doc__, ReportSettings)
+    parser.add_argument("--url", help="the health service's base URL (default: HEALTH_URL)")
     parser.add_argument("--wait", type=float, default=30, help="seconds to wait for a report")
     parser.add_argument(
         "--fail-below", type=float, default=None, help="exit 1 when the score is below this"
     )
     args = parser.parse_args(argv)
-    report = fetch(args.url, args.wait)
+    report = fetch(args.url or cli.load(parser, ReportSettings).health_url, args.wait)
     sys.stdout.write(render(report))
     return 1 if args.fail_below is not None and report.score < args.fail_below else 0
 

@@ -105,7 +105,10 @@ async def root() -> RedirectResponse:
     return RedirectResponse("/dashboard")
 
 
-@router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+# HEAD too: uptime checks and `curl -I` ask with it.
+@router.api_route(
+    "/dashboard", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+)
 async def dashboard() -> HTMLResponse:
     return HTMLResponse(_page(), headers={"Cache-Control": "no-store"})
 

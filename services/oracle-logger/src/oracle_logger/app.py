@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from reservesync import kafka, probes
 from reservesync.http import add_body_deadline, add_probes
 
@@ -23,6 +24,7 @@ from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
 from oracle_logger.deps import Runtime
 from oracle_logger.publishing import Publisher
+from oracle_logger.reconcile_loop import reconcile_in_service
 from oracle_logger.shared_state import PostgresState, close_pool, create_pool
 from oracle_logger.state_pull import StatePuller
 
@@ -72,6 +74,9 @@ def create_app(settings: Settings) -> FastAPI:
                 task = asyncio.create_task(runtime.puller.run(), name="oracle-state-pull")
                 stack.push_async_callback(_cancel, task)
                 log.info("pulling oracle state", extra={"url": settings.oracle_users_url})
+            if settings.oracle_reconcile_interval_s:
+                task = asyncio.create_task(reconcile_in_service(settings), name="reconcile")
+                stack.push_async_callback(_cancel, task)
             yield
 
     async def producer_running() -> None:
@@ -83,7 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
             raise RuntimeError("the shared state is not open")
         await runtime.state.check()
 
-    app = FastAPI(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
+    app = FastAPIOffline(title="ReserveSync oracle-logger", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(routes.router)

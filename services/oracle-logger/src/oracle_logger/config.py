@@ -91,6 +91,22 @@ class Settings(KafkaSettings, HttpSettings, DatabaseSettings, OracleKey):
     oracle_pull_interval_s: float = Field(30.0, gt=0)
     oracle_pull_timeout_s: float = Field(10.0, gt=0)
 
+    # Reconciliation inside the service (also `python -m oracle_logger.reconcile`, by hand or
+    # as a scheduled job): off unless an interval is set.
+    oracle_reconcile_interval_s: float = Field(
+        0.0,
+        ge=0,
+        description="reconcile the database with the oracle's journal this often (0: never); "
+        "needs ORACLE_USERS_URL, ORACLE_STATE_KEY, ORACLE_OPERATIONS_URL and "
+        "RECONCILE_DATABASE_URL",
+    )
+    oracle_operations_url: str | None = Field(
+        None, description="the oracle's GET /operations (its journal), for reconciliation"
+    )
+    reconcile_database_url: SecretStr | None = Field(
+        None, description="a read-only role's URL (health's is enough), for reconciliation"
+    )
+
     @field_validator("oracle_tokens", "oracle_hmac_keys")
     @classmethod
     def _check_credentials(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
@@ -114,4 +130,13 @@ class Settings(KafkaSettings, HttpSettings, DatabaseSettings, OracleKey):
         # Half a pull configuration is a mistake, not a wish to stay in push mode.
         if (self.oracle_users_url is None) != (self.oracle_state_key is None):
             raise ValueError("ORACLE_USERS_URL and ORACLE_STATE_KEY must be set together")
+        if self.oracle_reconcile_interval_s and None in (
+            self.oracle_users_url,
+            self.oracle_operations_url,
+            self.reconcile_database_url,
+        ):
+            raise ValueError(
+                "ORACLE_RECONCILE_INTERVAL_S needs ORACLE_USERS_URL, ORACLE_STATE_KEY, "
+                "ORACLE_OPERATIONS_URL and RECONCILE_DATABASE_URL"
+            )
         return self

@@ -13,9 +13,10 @@ idempotency on user, burn key and operation id would still change nothing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,8 @@ from dataclasses import asdict, dataclass
 import asyncpg
 import httpx
 from pydantic import Field, TypeAdapter
-from reservesync import kafka
+from pydantic_settings import SettingsConfigDict
+from reservesync import cli, kafka
 from reservesync import logging as structured_logging
 from reservesync.envelope import unseal
 from reservesync.identity import burn_key
@@ -36,9 +38,14 @@ from oracle_logger.intake import MemoryIntake
 from oracle_logger.publishing import Publisher
 from oracle_logger.state_pull import decrypt_users
 
+log = logging.getLogger(__name__)
+
 
 class ReconcileSettings(KafkaSettings, DatabaseSettings, OracleKey):
     """`DATABASE_URL` needs only read access (the health role's is enough)."""
+
+    # compose passes the oracle's settings as "" when .env leaves them empty: that is unset.
+    model_config = SettingsConfigDict(env_ignore_empty=True)
 
     kafka_client_id: str = "oracle-reconcile"
     oracle_users_url: str = Field(description="the oracle's GET /users endpoint")
@@ -189,8 +196,21 @@ async def _publish(
         await producer.stop()
 
 
+async def every(settings: ReconcileSettings, interval_s: float, say: Callable[[str], None]) -> None:
+    """Reconcile now and then every `interval_s` until cancelled; a failed round (the oracle
+    or the database unreachable) is said and the next one tries again."""
+    while True:
+        try:
+            gaps = await reconcile(settings, say=say)
+            if not gaps.closed:
+                say("reconciliation published what was missing: " + json.dumps(gaps.counts()))
+        except Exception as exc:  # whatever failed, the next round tries again
+            say(f"reconciliation failed, next try in {interval_s:.0f}s: {exc!r}")
+        await asyncio.sleep(interval_s)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oracle_logger.reconcile", description=__doc__)
+    parser = cli.parser("python -m oracle_logger.reconcile", __doc__, ReconcileSettings)
     parser.add_argument("--dry-run", action="store_true", help="report the gaps, publish nothing")
     parser.add_argument(
         "--wait",
@@ -199,9 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="wait up to SECONDS for the database to show the gaps closed; exit 1 if not",
     )
+    parser.add_argument(
+        "--every",
+        type=float,
+        metavar="SECONDS",
+        help="keep running, reconciling every SECONDS (a compose service); default: once",
+    )
     args = parser.parse_args(argv)
-    settings = ReconcileSettings()
+    settings = cli.load(parser, ReconcileSettings)
     structured_logging.configure("oracle-reconcile", settings.log_level)
+    if args.every:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(every(settings, args.every, log.info))
+        return 0
     gaps = asyncio.run(reconcile(settings, dry_run=args.dry_run, wait_s=args.wait))
     return 1 if args.wait and not gaps.closed else 0
 

@@ -112,6 +112,10 @@ class StatePuller:
             return self._counted(PullResult(exc.outcome, rejected=1))
         states, problems = _validate(items)
         changed = [s for s in states if self._published.get(s.user_address) != digest(s.to_json())]
+        # Every interval, so DEBUG: at INFO it would be most of the service's log.
+        log.debug(
+            "pulled the oracle's users", extra={"users": len(states), "changed": len(changed)}
+        )
         if changed:
             try:
                 await self._publisher.publish_states(changed, source="pull")

@@ -4,7 +4,6 @@ ini file, run with the migrator role's `DATABASE_URL`, printing each revision as
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from reservesync import cli
 from reservesync.settings import DatabaseSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,7 +34,7 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="reservesync.db.migrate", description=__doc__)
+    parser = cli.parser("python -m reservesync.db.migrate", __doc__, DatabaseSettings)
     parser.add_argument(
         "action", nargs="?", default="upgrade", choices=["upgrade", "current", "downgrade"]
     )
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (args.action == "downgrade") != (args.revision is not None):
         parser.error("a revision is given with downgrade, and only with it")
-    settings = DatabaseSettings()
+    settings = cli.load(parser, DatabaseSettings)
     config = alembic_config(settings.sqlalchemy_url)
     # Alembic logs "Running upgrade a -> b" per revision: that is the progress report.
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -9,6 +9,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from oracle_logger.client import OracleLoggerClient
 
@@ -17,6 +18,7 @@ from devstack.oracle.book import OracleBook
 from devstack.oracle.committee import Committee
 from devstack.oracle.server import OracleServer
 from devstack.oracle.simulator import OracleSimulator
+from devstack.paths import oracle_dir
 from devstack.protocol import Protocol
 
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -57,12 +59,15 @@ class RunningOracle:
     def operations_url(self) -> str:
         return f"{self.server.url}/operations"
 
-    def start_logging(self, oracle_logger_url: str, token: str) -> None:
-        """From now on every operation is reported to the oracle-logger."""
-        # 12 attempts (backoff capped at 10 s): about half a minute of retrying on average,
-        # enough for an oracle-logger killed in a drill to be restarted on a loaded machine.
+    def start_logging(self, oracle_logger_url: str, token: str, outbox: Path | None = None) -> None:
+        """From now on every operation is reported to the oracle-logger, through an outbox on
+        disk (default: `.stack/oracle/<oracle id>.outbox`, wiped with the world)."""
         self.simulator.reporter = OracleLoggerClient(
-            oracle_logger_url, self.book.oracle_id, token=token, max_delay_s=0.1, max_attempts=12
+            oracle_logger_url,
+            self.book.oracle_id,
+            token=token,
+            max_delay_s=0.1,
+            outbox=outbox or oracle_dir() / f"{self.book.oracle_id}.outbox",
         )
 
 
