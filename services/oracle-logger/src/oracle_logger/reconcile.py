@@ -22,11 +22,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import asyncpg
-import httpx
-from pydantic import Field, TypeAdapter
-from reservesync import kafka
+from pydantic import Field
+from reservesync import kafka, oracle_source
 from reservesync import logging as structured_logging
-from reservesync.envelope import unseal
 from reservesync.identity import burn_key
 from reservesync.messages import OracleOperation, OracleUserState
 from reservesync.settings import DatabaseSettings, KafkaSettings
@@ -34,7 +32,6 @@ from reservesync.settings import DatabaseSettings, KafkaSettings
 from oracle_logger.config import OracleKey
 from oracle_logger.publishing import Publisher
 from oracle_logger.recent import RecentKeys
-from oracle_logger.state_pull import decrypt_users
 
 
 class ReconcileSettings(KafkaSettings, DatabaseSettings, OracleKey):
@@ -69,18 +66,12 @@ class Gaps:
 async def fetch_oracle(
     settings: ReconcileSettings,
 ) -> tuple[list[OracleUserState], list[OracleOperation]]:
-    async with httpx.AsyncClient(timeout=settings.oracle_fetch_timeout_s) as http:
-        users = await http.get(settings.oracle_users_url)
-        users.raise_for_status()
-        journal = await http.get(settings.oracle_operations_url)
-        journal.raise_for_status()
-    states = TypeAdapter(list[OracleUserState]).validate_python(
-        decrypt_users(users.content, settings.state_key)
+    return await oracle_source.fetch_oracle(
+        settings.oracle_users_url,
+        settings.oracle_operations_url,
+        settings.state_key,
+        settings.oracle_fetch_timeout_s,
     )
-    document = unseal(journal.content, settings.state_key)
-    items = document.get("operations") if isinstance(document, dict) else document
-    operations = TypeAdapter(list[OracleOperation]).validate_python(items)
-    return states, operations
 
 
 async def find_gaps(
