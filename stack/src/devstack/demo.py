@@ -47,6 +47,7 @@ def _oracle_logger_env(oracle: RunningOracle, token: str) -> dict[str, str]:
     return {
         "ORACLE_TOKENS": f'{{"{ORACLE_ID}": "{token}"}}',
         "ORACLE_USERS_URL": oracle.users_url,
+        "ORACLE_OPERATIONS_URL": oracle.operations_url,
         "ORACLE_STATE_KEY": oracle.key.hex(),
         "ORACLE_PULL_INTERVAL_S": "1",
     }

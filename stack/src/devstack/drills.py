@@ -60,6 +60,7 @@ class Drill:
             **phases.DEMO_CHAIN,
             "ORACLE_TOKENS": f'{{"{ORACLE_ID}": "{token}"}}',
             "ORACLE_USERS_URL": oracle.users_url,
+            "ORACLE_OPERATIONS_URL": oracle.operations_url,
             "ORACLE_STATE_KEY": oracle.key.hex(),
             "ORACLE_PULL_INTERVAL_S": "1",
         }

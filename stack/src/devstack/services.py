@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import urllib.error
 import urllib.request
@@ -86,6 +87,23 @@ def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[
     return {k: v for k, v in env.items() if "ADMIN" not in k}
 
 
+PRODUCERS = ("chain-listener", "db-writer", "oracle-logger")
+
+
+def producer_probes(prefix: str = "svc") -> dict[str, str]:
+    """The probe URLs of the producers of this prefix that run with a probe port: what health
+    polls for their heartbeats (`HEALTH_PRODUCERS`)."""
+    found = {}
+    for name in PRODUCERS:
+        process = SERVICES[name].process(prefix)
+        port_file = run_dir() / f"{process}.port"
+        if procs.running_pid(process) is not None and port_file.exists():
+            port = int(port_file.read_text() or 0)
+            if port:
+                found[name] = f"http://127.0.0.1:{port}"
+    return found
+
+
 def start(
     names: Iterable[str] = SERVICES,
     overrides: Mapping[str, str] | None = None,
@@ -108,8 +126,14 @@ def start(
         process = spec.process(prefix)
         port_file = run_dir() / f"{process}.port"
         if procs.running_pid(process) is None:
-            port = _unassigned_port(spec.port, port_file)
+            # A restarted producer keeps its probe port, so health's HEALTH_PRODUCERS holds.
+            previous = port_file.read_text().strip() if port_file.exists() else ""
+            port = _unassigned_port(
+                int(previous) if previous.isdigit() and int(previous) else spec.port, port_file
+            )
             env = {**environment(spec, stack, port), **(overrides or {})}
+            if name == "health" and "HEALTH_PRODUCERS" not in env:
+                env["HEALTH_PRODUCERS"] = json.dumps(producer_probes(prefix))
             # Overrides may move a worker's probe port, or turn it off with 0.
             port_file.write_text(env.get("HTTP_PORT" if spec.url_key else "METRICS_PORT", "0"))
             procs.start(process, [sys.executable, "-m", spec.module], env=env)

@@ -22,13 +22,14 @@ from health_monitor.monitor import Monitor, Parts
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
 from health_monitor.sources import SourceReader
+from health_monitor.world_cycle import WorldReaders
 
 
 async def _sources_read(monitor: Monitor) -> None:
     if monitor.parts.reader.failure is not None:
         raise RuntimeError(f"reading failed: {monitor.parts.reader.failure}")
     if not monitor.parts.reader.caught_up.is_set():
-        raise RuntimeError("still reading what the producers published")
+        raise RuntimeError("still reading the registry, dead letters and alerts")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
                     code=CodeChecker(settings.chain_rpc_url, settings.health_code_cache_s),
                     sampler=sampler,
                     notifier=notifier,
+                    world=WorldReaders(settings, database.pool),
                 ),
             )
             app.state.monitor = monitor

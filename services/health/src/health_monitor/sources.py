@@ -1,16 +1,15 @@
-"""Reads what the producers published, from the beginning of every topic and then as it comes,
-into the source tally, the dead-letter book and the alert feed.
+"""Reads the small topics health shows as they are (the registry, dead letters, alerts), from
+the beginning and then as they come, into the registry, the dead-letter book and the alert feed.
 
-It reads read_committed without a consumer group: nothing is committed, each start rebuilds
-the tally (the topics are the replay source and keep everything). Decoding runs in a worker
-thread so the HTTP routes stay responsive during a large initial read.
+The event and operation topics are not read: what is scored is the world (the chain and the
+oracle, read by health itself) against the database, so a start costs the same however long
+those topics are. It reads read_committed without a consumer group: nothing is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
@@ -34,9 +33,7 @@ from reservesync.messages import (
 from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
-    CHAIN_EVENTS,
     DLQ,
-    ORACLE_OPERATIONS,
     ORACLE_STATE,
     REGISTRY,
     Topic,
@@ -50,9 +47,7 @@ from health_monitor.domain.dead_letters import TALLIED_TOPICS, DeadLetterBook
 from health_monitor.domain.tally import SourceTally
 
 log = logging.getLogger(__name__)
-TOPICS: dict[str, Topic] = {
-    t.name: t for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, DLQ, ALERTS)
-}
+TOPICS: dict[str, Topic] = {t.name: t for t in (REGISTRY, DLQ, ALERTS)}
 BATCH = 5000
 POLL_MS = 300
 STILL_S = 3 * POLL_MS / 1000
@@ -101,8 +96,6 @@ class SourceReader:
         self.caught_up = asyncio.Event()
         """Set once everything published before the start has been read."""
         self._first_ends: dict[TopicPartition, int] = {}
-        self._record_ends: dict[TopicPartition, int] = {}
-        self._stable: dict[TopicPartition, tuple[int, int, float]] = {}
         self.records = 0
         self.failure: str | None = None
 
@@ -132,27 +125,6 @@ class SourceReader:
         finally:
             await self.consumer.stop()
 
-    async def readable_ends(self, ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """Where the last record a consumer can receive ends, per partition this reader reads
-        (see `PartitionWindow.observe`); the log end where that is not known yet.
-
-        Known means: this reader's position is at the log end, or it has stood still at the
-        same position against the same log end for a few polls (the offsets in between are
-        transaction markers or aborted records, which a read_committed reader skips)."""
-        readable: dict[TopicPartition, int] = {}
-        for tp, end in ends.items():
-            if tp.topic not in TALLIED_TOPICS or tp not in self._first_ends:
-                readable[tp] = end
-                continue
-            position = await self.consumer.position(tp)
-            now = time.monotonic()
-            seen = self._stable.get(tp)
-            if seen is None or seen[:2] != (position, end):
-                seen = self._stable[tp] = (position, end, now)
-            known = position >= end or now - seen[2] >= STILL_S
-            readable[tp] = self._record_ends.get(tp, 0) if known else end
-        return readable
-
     async def _assign(self) -> list[TopicPartition]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
         await admin.start()
@@ -179,8 +151,6 @@ class SourceReader:
         return True
 
     def _apply(self, record: Record, message: Read) -> None:
-        tp = TopicPartition(record.topic, record.partition)
-        self._record_ends[tp] = record.offset + 1
         self.records += 1
         metrics.SOURCE_RECORDS.labels(record.topic).inc()
         if isinstance(message, InvalidMessage):

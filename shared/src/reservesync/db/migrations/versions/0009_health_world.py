@@ -57,7 +57,6 @@ CREATE TABLE health_chain_cursor (
     chain_id bigint PRIMARY KEY,
     next_block bigint NOT NULL,
     last_hash text,
-    tx_types jsonb NOT NULL DEFAULT '{}',
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 """
