@@ -250,3 +250,11 @@ class Monitor:
                 metrics.LAG_SECONDS.labels(*labels).set(p.lag_seconds)
         for entry in report.dead_letters:
             metrics.DEAD_LETTERS.labels(entry.source_topic).set(entry.total)
+        for producer in report.producers:
+            metrics.PRODUCER_UP.labels(producer.name).set(int(producer.alive))
+        if report.world.chain_head is not None:
+            metrics.WORLD_BLOCK.labels("head").set(report.world.chain_head)
+        if report.world.chain_read_through is not None:
+            metrics.WORLD_BLOCK.labels("read").set(report.world.chain_read_through)
+        if report.canary is not None and report.canary.last_round_trip_s is not None:
+            metrics.CANARY_SECONDS.set(report.canary.last_round_trip_s)
