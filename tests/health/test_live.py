@@ -378,7 +378,8 @@ async def test_the_dashboard_fits_1280_and_1920_and_says_what_the_endpoint_says(
         dom = await asyncio.to_thread(
             browser.rendered_dom, f"{world.health_url}/dashboard", width=width
         )
-        assert 'data-fits="true"' in dom, f"the layout overflows at {width}px"
+        clipped = re.search(r'data-clipped="([^"]*)"', dom)
+        assert 'data-fits="true"' in dom, f"overflows at {width}px: {clipped and clipped[1]}"
         page = _visible_text(dom)
         for c in shown.components:
             assert c.title in page

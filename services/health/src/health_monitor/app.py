@@ -47,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
                 settings.asyncpg_dsn, settings.database_pool_size
             )
             stack.push_async_callback(database.close)
-            sampler = OffsetSampler(settings)
+            sampler = OffsetSampler(
+                settings, {settings.sink_group: tuple(settings.health_writer_topics)}
+            )
             await sampler.start()
             stack.push_async_callback(sampler.stop)
             reader = SourceReader(settings, tally, letters, feed, on_new_alert=notifier.forward)

@@ -13,6 +13,7 @@ from reservesync.settings import (
     KafkaSettings,
     NameList,
 )
+from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
 
 class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
@@ -21,6 +22,13 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         default_factory=lambda: ["rbtc-db-writer"],
         description="consumer groups whose lag is watched; the first is the db-writer whose "
         "database is scored",
+    )
+    health_writer_topics: NameList = Field(
+        default_factory=lambda: [
+            t.name for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
+        ],
+        description="what the db-writer's group must consume: its lag counts from the start, "
+        "even before the group ever joined or committed",
     )
     health_lag_window: int = Field(
         10, ge=2, le=1000, description="offset samples per partition in Burrow's sliding window"

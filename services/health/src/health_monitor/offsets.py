@@ -31,7 +31,12 @@ class GroupSample:
 
 
 class OffsetSampler:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(
+        self, settings: KafkaSettings, expected: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        self.expected = expected or {}
+        """Per group, the topics it must consume even before it ever committed or joined: a
+        writer that never started has lag too."""
         self.admin = AIOKafkaAdminClient(
             bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=10_000
         )
@@ -65,7 +70,11 @@ class OffsetSampler:
             except KafkaError as exc:
                 log.warning("no offsets for group", extra={"group": group, "error": str(exc)})
                 committed = {}
-            topics = {tp.topic for tp in committed} | assigned.get(group, set())
+            topics = (
+                {tp.topic for tp in committed}
+                | assigned.get(group, set())
+                | set(self.expected.get(group, ()))
+            )
             partitions = await self._partitions(topics)
             if not partitions:
                 samples.append(GroupSample(group, alive.get(group, False)))

@@ -55,12 +55,14 @@ class OffsetSample:
 def evaluate(window: Sequence[OffsetSample], *, full: bool, consumer_alive: bool) -> LagStatus:
     """The status of one partition. `full`: the window holds as many samples as configured
     (STALL and WARN need a whole window, so a consumer between two commits is not blamed)."""
+    pairs = list(itertools.pairwise(window))
+    if any(later.committed < earlier.committed for earlier, later in pairs):
+        return LagStatus.REWIND
     if window and window[-1].lag > 0 and not consumer_alive:
         # Nobody consumes: whatever the window held before, this lag will not shrink.
         return LagStatus.STOP
     if len(window) < 2 or any(sample.lag == 0 for sample in window):
         return LagStatus.OK
-    pairs = list(itertools.pairwise(window))
     moved = [later.committed - earlier.committed for earlier, later in pairs]
     # Burrow's checks, worst first; the first that holds is the status.
     checks = (
