@@ -109,6 +109,15 @@ async def test_the_world_synchronized_scores_100_with_every_producer_seen(world:
     assert transactions.source_count == transactions.database_count > 0
     assert transactions.status is SyncStatus.COMPLETE
     assert "agree" in transactions.reason
+    # The canary went round the brokers and came back committed.
+    canary = await report_where(
+        world,
+        lambda r: r.canary is not None and r.canary.last_round_trip_s is not None,
+        "a canary round trip",
+        within=60,
+    )
+    assert canary.canary is not None
+    assert 0 < (canary.canary.last_round_trip_s or 0) < 30
 
 
 # -- hand edits in the four tables: detected and located, restored → 100 -------------------------

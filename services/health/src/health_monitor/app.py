@@ -12,6 +12,7 @@ from reservesync import probes
 from reservesync.http import add_probes
 
 from health_monitor import routes
+from health_monitor.canary import Canary
 from health_monitor.chain import CodeChecker
 from health_monitor.config import Settings
 from health_monitor.database import DatabaseReader
@@ -52,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
             )
             await sampler.start()
             stack.push_async_callback(sampler.stop)
+            canary = Canary(settings)
+            world = WorldReaders(settings, database.pool, canary)
             reader = SourceReader(settings, tally, letters, feed, on_new_alert=notifier.forward)
             monitor = Monitor(
                 settings,
@@ -64,7 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
                     code=CodeChecker(settings.chain_rpc_url, settings.health_code_cache_s),
                     sampler=sampler,
                     notifier=notifier,
-                    world=WorldReaders(settings, database.pool),
+                    world=world,
                 ),
             )
             app.state.monitor = monitor
@@ -72,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                 asyncio.create_task(reader.run(stop), name="sources"),
                 asyncio.create_task(monitor.run(stop), name="monitor"),
                 asyncio.create_task(notifier.deliver(stop), name="webhook"),
+                asyncio.create_task(canary.run(stop), name="canary"),
             ]
             try:
                 yield

@@ -12,6 +12,7 @@ import asyncpg
 from reservesync import digests, ledger
 from reservesync.digests import Item
 
+from health_monitor.canary import Canary
 from health_monitor.config import Settings
 from health_monitor.domain.alerting import (
     Condition,
@@ -44,7 +45,7 @@ class WorldState:
 
 
 class WorldReaders:
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, canary: Canary) -> None:
         self.settings = settings
         self.pool = pool
         self.reader = ChainReader(settings.chain_rpc_url)
@@ -52,7 +53,7 @@ class WorldReaders:
         self.oracle = OracleWorld(settings, pool)
         self.producers = Producers(settings.health_producers, settings.health_producer_timeout_s)
         self._behind_since: float | None = None
-        self.canary: CanaryReport | None = None
+        self.canary = canary
 
     async def read(self) -> WorldState:
         producers = await self.producers.poll()
@@ -140,7 +141,7 @@ class WorldReaders:
         return found
 
     def canary_report(self) -> CanaryReport | None:
-        return self.canary
+        return self.canary.report if self.settings.health_canary_interval_s > 0 else None
 
     async def _world_transactions(self, first: int, last: int) -> list[Item]:
         """The chain's transaction items of blocks first..last, read again from the node."""
