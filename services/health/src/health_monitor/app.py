@@ -18,7 +18,6 @@ from health_monitor.config import Settings
 from health_monitor.database import DatabaseReader
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.dead_letters import DeadLetterBook
-from health_monitor.domain.tally import SourceTally
 from health_monitor.monitor import Monitor, Parts
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
@@ -38,7 +37,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
-            tally = SourceTally(settings.health_reorg_window_blocks)
             letters = DeadLetterBook(settings.health_dlq_window_s)
             feed = AlertFeed()
             notifier = Notifier(settings)
@@ -55,11 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
             stack.push_async_callback(sampler.stop)
             canary = Canary(settings)
             world = WorldReaders(settings, database.pool, canary)
-            reader = SourceReader(settings, tally, letters, feed, on_new_alert=notifier.forward)
+            reader = SourceReader(settings, letters, feed, on_new_alert=notifier.forward)
             monitor = Monitor(
                 settings,
                 Parts(
-                    tally=tally,
                     letters=letters,
                     feed=feed,
                     reader=reader,

@@ -23,7 +23,6 @@ from health_monitor.domain.alerting import AlertBook, Thresholds, conditions
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.dead_letters import DeadLetterBook, component_of
 from health_monitor.domain.lag import GroupLag, LagBook, Offsets
-from health_monitor.domain.tally import SourceTally
 from health_monitor.models import DeadLetterCount, HealthReport, Overall
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 class Parts:
     """What the monitor reads from and writes to."""
 
-    tally: SourceTally
     letters: DeadLetterBook
     feed: AlertFeed
     reader: SourceReader
@@ -121,7 +119,7 @@ class Monitor:
         return report
 
     async def _contracts(self, view: DatabaseView) -> Contracts:
-        announced = self.parts.tally.registry.get(SystemContract.YIELD_SCALES_POOL)
+        announced = self.parts.reader.registry.get(SystemContract.YIELD_SCALES_POOL)
         addresses = [c.address for c in view.contracts]
         if announced is not None:
             addresses.append(announced.address)

@@ -11,22 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from pydantic import TypeAdapter, ValidationError
 from reservesync import kafka
+from reservesync.contracts import SystemContract
 from reservesync.messages import (
     Alert,
-    ChainEvent,
-    ChainReorg,
     DeadLetter,
     InvalidMessage,
     Message,
-    OracleOperation,
-    OracleUserState,
     RegisteredContract,
     decode,
 )
@@ -34,17 +29,14 @@ from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
     DLQ,
-    ORACLE_STATE,
     REGISTRY,
     Topic,
 )
-from reservesync.types import Address
 
 from health_monitor import metrics
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.alerting import OWN_PREFIX
 from health_monitor.domain.dead_letters import TALLIED_TOPICS, DeadLetterBook
-from health_monitor.domain.tally import SourceTally
 
 log = logging.getLogger(__name__)
 TOPICS: dict[str, Topic] = {t.name: t for t in (REGISTRY, DLQ, ALERTS)}
@@ -52,28 +44,15 @@ BATCH = 5000
 POLL_MS = 300
 STILL_S = 3 * POLL_MS / 1000
 """A position unmoved this long against an unchanged log end has nothing left to read."""
-ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-@dataclass(frozen=True)
-class Gone:
-    """A tombstone on the state topic: the oracle no longer tracks `user`."""
-
-    user: str
-
-
-Read = Message | Gone | InvalidMessage
+Read = Message | InvalidMessage
 
 
 def read(record: Record) -> Read:
     try:
-        if record.topic == ORACLE_STATE.name and record.value is None:
-            key = (record.key or b"").decode(errors="replace").lower()
-            return Gone(ADDRESS.validate_python(key))
         return decode(record.value, TOPICS[record.topic].carries)
-    except ValidationError as exc:
-        return InvalidMessage(f"tombstone key is not a user address: {exc.error_count()} errors")
     except InvalidMessage as exc:
         return exc
 
@@ -82,14 +61,14 @@ class SourceReader:
     def __init__(
         self,
         settings: KafkaSettings,
-        tally: SourceTally,
         letters: DeadLetterBook,
         feed: AlertFeed,
         on_new_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
         self.bootstrap_servers = settings.kafka_bootstrap_servers
-        self.tally = tally
+        self.registry: dict[SystemContract, RegisteredContract] = {}
+        """The newest registration of each system contract."""
         self.letters = letters
         self.feed = feed
         self.on_new_alert = on_new_alert
@@ -103,7 +82,7 @@ class SourceReader:
         try:
             await self._read(stop)
         except Exception as exc:
-            # Readiness reports it, so the orchestrator restarts the service (and the tally).
+            # Readiness reports it, so the orchestrator restarts the service.
             self.failure = f"{type(exc).__name__}: {exc}"
             log.exception("reading the sources failed")
             raise
@@ -159,20 +138,11 @@ class SourceReader:
             else:
                 log.info("unreadable record", extra={"topic": record.topic, "error": str(message)})
             return
-        tally = self.tally
         match message:
-            case ChainEvent():
-                tally.chain_event(record.partition, message)
-            case ChainReorg():
-                tally.reorg(record.partition, message)
-            case OracleUserState():
-                tally.oracle_state(message)
-            case Gone(user=user):
-                tally.oracle_gone(user)
-            case OracleOperation():
-                tally.operation(message)
             case RegisteredContract():
-                tally.registered(message)
+                current = self.registry.get(message.name)
+                if current is None or message.observed_at >= current.observed_at:
+                    self.registry[message.name] = message
             case DeadLetter():
                 self.letters.add(message)
             case Alert():
