@@ -423,3 +423,33 @@ def _visible_text(dom: str) -> str:
     body = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", body)
     return " ".join(html.unescape(text).split())
+
+
+async def test_a_synced_balance_altered_by_hand_is_caught_by_the_rolling_check(
+    world: World,
+) -> None:
+    user = await chain_moves(world, sats=4321)
+    before = await settled(world)
+    db = await asyncpg.connect(world.database.migrator_url)
+    try:
+        await db.execute(
+            "UPDATE balance_history SET new_sats = new_sats + 1, delta_sats = delta_sats + 1 "
+            "WHERE user_address = $1",
+            user,
+        )
+        found = await _located(world, Component.TRANSACTIONS, "altered", user)
+        assert found.world.balance_mismatches >= 1
+        assert any(
+            "4321 sats (lastSyncedSats)" in w
+            for w in component(found, Component.TRANSACTIONS).where
+        )
+        await db.execute(
+            "UPDATE balance_history SET new_sats = new_sats - 1, delta_sats = delta_sats - 1 "
+            "WHERE user_address = $1",
+            user,
+        )
+    finally:
+        await db.close()
+    after = await settled(world)
+    assert after.world.balances_checked > before.world.balances_checked
+    assert after.world.balance_passes >= 1

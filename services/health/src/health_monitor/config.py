@@ -91,6 +91,9 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
     health_listener_max_behind_s: float = Field(
         30.0, gt=0, description="... and has been so for this long"
     )
+    health_balance_checks_per_cycle: int = Field(
+        50, ge=0, description="users whose synced balance is checked against the chain a cycle"
+    )
     oracle_users_url: str | None = Field(None, description="the oracle's sealed GET /users")
     oracle_operations_url: str | None = Field(None, description="the oracle's journal")
     oracle_state_key: SecretStr | None = Field(None, description="64 hex: the oracle's key")

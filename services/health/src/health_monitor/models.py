@@ -62,6 +62,9 @@ class WorldReport(_Model):
         None, description="the first block the chain-listener has not published (its heartbeat)"
     )
     reorg_rewinds: int = 0
+    balances_checked: int = Field(0, description="user balances spot-checked against the chain")
+    balance_passes: int = Field(0, description="complete passes over every user")
+    balance_mismatches: int = Field(0, description="users whose synced balance differs")
     oracle_users: int | None = Field(None, description="users in the oracle's sealed state")
     oracle_journal: int | None = Field(None, description="operations in the oracle's journal")
     oracle_error: str | None = None

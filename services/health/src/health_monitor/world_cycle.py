@@ -25,8 +25,9 @@ from health_monitor.models import CanaryReport, WorldReport
 from health_monitor.placement import place, stale_components
 from health_monitor.producers import CHAIN_LISTENER, Producers, ProducerStatus
 from health_monitor.sides import WorldSide
+from health_monitor.world.balances import BalanceChecker
 from health_monitor.world.chain_scan import ChainProgress, ChainScanner, world_events
-from health_monitor.world.compare import TableVerdict, compare
+from health_monitor.world.compare import SHOWN, Divergence, TableVerdict, compare
 from health_monitor.world.oracle_world import OracleSnapshot, OracleWorld
 from health_monitor.world.rpc import ChainReader
 
@@ -51,6 +52,7 @@ class WorldReaders:
         self.reader = ChainReader(settings.chain_rpc_url)
         self.scanner = ChainScanner(settings, pool, self.reader)
         self.oracle = OracleWorld(settings, pool)
+        self.balances = BalanceChecker(settings, pool, self.reader)
         self.producers = Producers(settings.health_producers, settings.health_producer_timeout_s)
         self._behind_since: float | None = None
         self.canary = canary
@@ -70,6 +72,7 @@ class WorldReaders:
             chain_next = progress.next_block if progress else None
         snapshot = await self.oracle.cycle() if self.oracle.configured else None
         verdicts = await compare(self.pool, chain_next, snapshot, self._world_transactions)
+        await self._spot_check(verdicts["transactions"], chain_next)
         listener_next = _listener_next(producers)
         behind = self._listener_behind(progress, listener_next)
         return WorldState(
@@ -86,6 +89,9 @@ class WorldReaders:
                 or (None if self.scanner.configured else "CHAIN_CONTRACTS not set"),
                 listener_next_block=listener_next,
                 reorg_rewinds=self.scanner.rewinds,
+                balances_checked=self.balances.state.checked,
+                balance_passes=self.balances.state.passes,
+                balance_mismatches=len(self.balances.mismatches),
                 oracle_users=snapshot.users if snapshot else None,
                 oracle_journal=snapshot.journal if snapshot else None,
                 oracle_error=self.oracle.error
@@ -139,6 +145,28 @@ class WorldReaders:
                 )
             )
         return found
+
+    async def _spot_check(self, verdict: TableVerdict, chain_next: int | None) -> None:
+        """The rolling balance check; a balance the database has wrong is an altered row of
+        the ledger the transactions carry (`balance_history` is written from the same syncs)."""
+        try:
+            mismatches = await self.balances.cycle(None if chain_next is None else chain_next - 1)
+        except Exception as exc:
+            log.warning("balances not checked", extra={"error": str(exc)})
+            return
+        verdict.altered += len(mismatches)
+        for m in mismatches[: max(0, SHOWN - len(verdict.found))]:
+            verdict.found.append(
+                Divergence(
+                    "balance_history",
+                    "altered",
+                    m.user,
+                    -1,
+                    (m.block, m.block),
+                    f"{m.database_sats} sats",
+                    f"{m.chain_sats} sats (lastSyncedSats)",
+                )
+            )
 
     def canary_report(self) -> CanaryReport | None:
         return self.canary.report if self.settings.health_canary_interval_s > 0 else None

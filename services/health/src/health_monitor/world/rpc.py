@@ -74,6 +74,13 @@ class ChainReader:
         )
         return [NodeLog.parse(entry) for entry in answer if not entry.get("removed")]
 
+    async def calls(self, calls: list[tuple[str, str]], block: int) -> list[str]:
+        """`eth_call` of (address, data) pairs at `block`, the answers' hex in order."""
+        answers = await self._batch(
+            [("eth_call", [{"to": to, "data": data}, hex(block)]) for to, data in calls]
+        )
+        return [str(a) for a in answers]
+
     async def _call(self, method: str, params: list[Any]) -> Any:
         (answer,) = await self._batch([(method, params)])
         return answer

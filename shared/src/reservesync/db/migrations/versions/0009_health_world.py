@@ -136,7 +136,7 @@ def _initial(watched: str, scored: str, digests: str) -> str:
 
 
 GRANTS = """
-GRANT SELECT ON health_db_digests, transactions TO rs_health;
+GRANT SELECT ON health_db_digests, transactions, balance_history TO rs_health;
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON health_world_digests, health_world_users, health_world_burns, health_chain_cursor
     TO rs_health;
