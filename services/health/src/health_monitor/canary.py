@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import BaseModel, ConfigDict
 from reservesync import kafka
 from reservesync.topics import HEALTH_CANARY
 
@@ -23,6 +24,13 @@ from health_monitor.models import CanaryReport
 
 log = logging.getLogger(__name__)
 TIMEOUT_S = 30.0
+
+
+class CanaryMarker(BaseModel):
+    """A canary record's value: a random marker, known only to the health replica that sent it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    canary: str
 
 
 class Canary:
@@ -71,7 +79,9 @@ class Canary:
         sent = time.monotonic()
         async with self.producer.transaction():
             await self.producer.send(
-                HEALTH_CANARY.name, json.dumps({"canary": marker}).encode(), partition=0
+                HEALTH_CANARY.name,
+                CanaryMarker(canary=marker).model_dump_json().encode(),
+                partition=0,
             )
         deadline = sent + TIMEOUT_S
         while time.monotonic() < deadline:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, field_validator, model_validator
 from reservesync.contracts import Deployment
 from reservesync.settings import (
     ChainSettings,
@@ -65,6 +67,9 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         default_factory=dict,
         description="JSON {contract name: {address, deployed_block}}: the six contracts whose "
         "logs health reads itself (the chain-listener's CHAIN_CONTRACTS)",
+    )
+    chain_contracts_file: Path | None = Field(
+        None, description="a deployment record (compose's deploy job writes one) instead"
     )
     chain_confirmations: int = Field(
         2,
@@ -142,6 +147,10 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
     def _consistent(self) -> Self:
         if not self.health_groups:
             raise ValueError("HEALTH_GROUPS needs at least the db-writer's group")
+        if not self.chain_contracts and self.chain_contracts_file is not None:
+            record = json.loads(self.chain_contracts_file.read_text())
+            contracts = TypeAdapter(Deployment).validate_python(record["contracts"])
+            object.__setattr__(self, "chain_contracts", contracts)
         if self.health_critical_score > self.health_warn_score:
             raise ValueError("HEALTH_CRITICAL_SCORE must not exceed HEALTH_WARN_SCORE")
         return self
