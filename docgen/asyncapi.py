@@ -31,6 +31,7 @@ from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
 from db_writer.config import Settings as WriterSettings
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from health_monitor.canary import CanaryMarker
 from health_monitor.sources import TOPICS as HEALTH_TOPICS
 from reservesync import cli
 from reservesync.messages.codec import MESSAGE_TYPES
@@ -42,6 +43,7 @@ from reservesync.topics import (
     CHAIN_CHECKPOINTS,
     CHAIN_EVENTS,
     DLQ,
+    HEALTH_CANARY,
     ORACLE_OPERATIONS,
     ORACLE_STATE,
     REGISTRY,
@@ -67,6 +69,7 @@ KEYS: dict[str, str] = {
     "with a null value (tombstone) says the address is no longer watched",
     BITCOIN_CHECKPOINTS.name: "'{BITCOIN_TRANSACTIONAL_ID}/{BITCOIN_NETWORK}': one checkpoint "
     "per listener identity and network",
+    HEALTH_CANARY.name: "none: one partition, a marker per round trip",
 }
 """What each topic is keyed by (SPEC section 3): the key gives per-user ordering."""
 
@@ -125,11 +128,17 @@ SERVICES = (
     ),
     KafkaUse(
         "health",
-        sends=(ALERTS,),
-        receives=tuple(HEALTH_TOPICS.values()),
-        note="Reads every partition from the beginning, read_committed and without a consumer "
-        "group: it commits nothing and rebuilds its tally at each start. The lag of the watched "
-        "groups comes from Kafka's admin API, not from reading their topics.",
+        sends=(ALERTS, HEALTH_CANARY),
+        receives=(
+            *HEALTH_TOPICS.values(),
+            *(t for t in WRITER_TOPICS.values() if t.name not in HEALTH_TOPICS),
+            HEALTH_CANARY,
+        ),
+        note="Reads the registry, dead-letter and alert topics from the beginning, "
+        "read_committed and without a consumer group. Of the writer's topics it reads only the "
+        "records the writer has not committed yet (their count and age are the lag); its "
+        "world is the chain and the oracle, read directly. The canary is produced in a "
+        "transaction and read back.",
     ),
 )
 
@@ -140,6 +149,8 @@ def payload(topic: Topic) -> Any:
         return Checkpoint  # the listener's private progress; no shared message model
     if topic is BITCOIN_CHECKPOINTS:
         return BitcoinCheckpoint
+    if topic is HEALTH_CANARY:
+        return CanaryMarker  # health's own marker, read back by itself
     models: tuple[Any, ...] = topic.carries
     if topic in (ORACLE_STATE, BITCOIN_BALANCES):
         models = (*models, None)

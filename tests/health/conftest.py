@@ -3,16 +3,13 @@ each test leaves it fully synchronized, as it found it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
-from reservesync.topics import REGISTRY
 from support.databases import fresh_database
 from support.stack import Endpoints
 
-from health.builders import registry
-from health.world import Webhook, World, own_kafka
+from health.world import PRODUCERS, ThreadedOracle, Webhook, World, own_kafka
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +18,12 @@ def world(endpoints: Endpoints) -> Iterator[World]:
         own_kafka(endpoints.kafka_passwords()) as bootstrap,
         fresh_database(endpoints) as database,
         Webhook().serving() as webhook,
+        ThreadedOracle().serving() as oracle,
     ):
-        found = World(endpoints, bootstrap, database, webhook)
+        found = World(endpoints, bootstrap, database, webhook, oracle)
         try:
-            found.start_writer()
-            # What the chain-listener announces at its start: the six contracts, all on chain.
-            asyncio.run(found.publish(REGISTRY.name, registry(endpoints.deployment)))
+            for name in PRODUCERS:
+                found.start_producer(name)
             found.start_health()
             yield found
         finally:

@@ -22,8 +22,10 @@ def window(*points: tuple[int, int]) -> list[OffsetSample]:
 @pytest.mark.parametrize(
     ("points", "alive", "status"),
     [
-        # Rule 1: lag zero at any point of the window is OK, whatever else happened.
-        (((10, 5), (10, 0), (10, 7), (10, 9)), False, LagStatus.OK),
+        # Rule 1: lag zero at any point of the window is OK, while someone consumes.
+        (((10, 5), (10, 0), (10, 7), (10, 9)), True, LagStatus.OK),
+        # ... but a group with no live consumer is never OK while it has lag.
+        (((10, 5), (10, 0), (10, 7), (10, 9)), False, LagStatus.STOP),
         # Rule 2: the committed offset went backwards.
         (((10, 5), (12, 5), (8, 9), (9, 9)), True, LagStatus.REWIND),
         # Rule 3: nothing commits (no live member) while there is lag.
@@ -34,8 +36,8 @@ def window(*points: tuple[int, int]) -> list[OffsetSample]:
         (((10, 5), (12, 5), (14, 6), (16, 8)), True, LagStatus.WARN),
         # Moving and the lag shrinks somewhere: fine.
         (((10, 5), (12, 7), (16, 4), (18, 6)), True, LagStatus.OK),
-        # One sample says nothing yet.
-        (((10, 5),), False, LagStatus.OK),
+        # One sample says nothing yet of a live consumer.
+        (((10, 5),), True, LagStatus.OK),
     ],
 )
 def test_burrow_rules(points: tuple[tuple[int, int], ...], alive: bool, status: LagStatus) -> None:
@@ -78,18 +80,29 @@ def test_lag_seconds_is_a_lower_bound_before_the_first_sample() -> None:
 
 def test_a_partition_window_over_time() -> None:
     partition = PartitionWindow(window=3, history_s=600)
-    # Caught up, then the consumer stops while 5 records arrive, 2 s apart.
-    assert partition.observe(0.0, 10, 10, 10, consumer_alive=True).status is LagStatus.OK
+    # Caught up, then the consumer stops while 5 records arrive, 2 s apart from t=2.
+    assert partition.observe(0.0, 10, 10, 0, None, consumer_alive=True).status is LagStatus.OK
     for i, end in enumerate((11, 13, 15), start=1):
-        seen = partition.observe(2.0 * i, 10, end, end, consumer_alive=False)
+        seen = partition.observe(2.0 * i, 10, end, end - 10, 2.0, consumer_alive=False)
     assert (seen.lag, seen.status) == (5, LagStatus.STOP)
-    # The end passed 10 at t=2 (from 10 at t=0 to 11 at t=2): 4 s before t=6.
+    # The age of the oldest unwritten record (appended at t=2), not of the last activity.
     assert seen.lag_seconds == pytest.approx(4.0)
     # Restarted: it commits, the lag shrinks (OK at once), drains to zero.
-    assert partition.observe(8.0, 13, 15, 15, consumer_alive=True).status is LagStatus.OK
-    drained = partition.observe(10.0, 15, 15, 15, consumer_alive=True)
+    assert partition.observe(8.0, 13, 15, 2, 6.0, consumer_alive=True).status is LagStatus.OK
+    drained = partition.observe(10.0, 15, 15, 0, None, consumer_alive=True)
     assert (drained.lag, drained.lag_seconds, drained.status) == (0, 0.0, LagStatus.OK)
     assert [p.lag for p in partition.recent] == [0, 1, 3, 5, 2, 0]
+
+
+def test_a_pause_after_a_quiet_log_is_measured_from_the_oldest_record() -> None:
+    # Quiet for a minute (the log end unmoved), then one record and the writer pauses 4 s:
+    # 4 s of lag, not the minute since the log last moved.
+    partition = PartitionWindow(window=3, history_s=600)
+    for t in range(0, 60, 5):
+        partition.observe(float(t), 10, 10, 0, None, consumer_alive=True)
+    seen = partition.observe(64.0, 10, 12, 1, 60.0, consumer_alive=True)
+    assert seen.lag == 1  # the record; its transaction marker is no lag
+    assert seen.lag_seconds == pytest.approx(4.0)
 
 
 def test_transaction_markers_are_not_lag() -> None:
@@ -97,5 +110,5 @@ def test_transaction_markers_are_not_lag() -> None:
     # a consumer past the last record (committed 11 = the marker's offset, end 12) is caught up.
     partition = PartitionWindow(window=3, history_s=600)
     for t in range(4):
-        seen = partition.observe(float(t), 11, 12, 11, consumer_alive=True)
+        seen = partition.observe(float(t), 11, 12, 0, None, consumer_alive=True)
     assert (seen.lag, seen.status) == (0, LagStatus.OK)

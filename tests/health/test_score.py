@@ -52,10 +52,10 @@ def test_everything_synced_is_100() -> None:
         (1, 3, 33),
         (1, 8, 13),  # 12.5: halves round up (Python's round() would say 12)
         (3, 8, 38),  # 37.5
-        (0, 0, 100),  # nothing to sync is fully synced
-        (5, 0, 100),
-        (4, 3, 100),  # more rows than the sources know never lifts it past 100
-        (999, 1000, 100),
+        (0, 0, 100),  # nothing to sync and nothing held is fully synced
+        (5, 0, 0),  # rows the world does not have are all wrong
+        (4, 3, 75),  # an extra row lowers it as a missing one does: 3 of 4
+        (999, 1000, 99),  # a gap never rounds away
         (0, 1, 0),
     ],
 )
@@ -69,7 +69,7 @@ def test_rounded_to_100_is_not_complete_while_an_item_is_missing() -> None:
         for c in score.components({**SEED_COUNTS, Component.TRANSACTIONS: Counts(999, 1000)})
         if c.component is Component.TRANSACTIONS
     ]
-    assert transactions.percent == 100
+    assert transactions.percent == 99
     assert transactions.status is SyncStatus.PARTIAL
     assert transactions.missing == 1
 
@@ -81,3 +81,17 @@ def test_contributions_keep_two_decimals_when_weights_need_them() -> None:
     contracts = next(c for c in components if c.component is Component.CONTRACTS)
     assert contracts.contribution == 16.75
     assert score.total(components) == 16.75 + 20 + 20 + 0 + 0 + 10
+
+
+def test_content_and_staleness_hold_a_component_below_100() -> None:
+    altered = score.Counts(10, 10, missing=0, extra=0, altered=1)
+    assert (score.percent(altered), score.status(altered)) == (90, SyncStatus.PARTIAL)
+    stale = score.Counts(10, 10, stale="chain-listener down")
+    assert (score.percent(stale), score.status(stale)) == (99, SyncStatus.PARTIAL)
+    (component,) = [
+        c
+        for c in score.components({**SEED_COUNTS, Component.TRANSACTIONS: altered})
+        if c.component is Component.TRANSACTIONS
+    ]
+    assert component.altered == 1
+    assert "1 altered" in component.reason

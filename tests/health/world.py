@@ -1,14 +1,16 @@
 """A world of its own for the health service: a Kafka broker of its own (the session's topics
-hold every other test's messages, hostile ones included, so no score over them could be
-predicted), a fresh database, a db-writer and the health service over both, the real chain
-for contract code, and a webhook receiver."""
+hold every other test's messages, hostile ones included), a fresh database, the real chain, an
+oracle (the devstack's book, sealed HTTP), every producer as a process (chain-listener,
+db-writer, oracle-logger), the health service over all of it, and a webhook receiver."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import secrets
+import signal
 import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -18,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from devstack import kafka, services
+from devstack import kafka, procs, services
+from devstack.oracle.book import OracleBook
+from devstack.oracle.server import OracleServer
 from devstack.paths import stack_dir
 from health_monitor.models import HealthReport
+from oracle_logger.client import OracleLoggerClient
 from reservesync.messages import (
     Alert,
     ChainEvent,
@@ -117,29 +122,90 @@ class Webhook:
 
 
 @dataclass
+class ThreadedOracle:
+    """The devstack oracle's book and sealed HTTP (`/users`, `/operations`), served from an
+    event loop of its own, so the health service (another process) can read it while a test
+    runs; the test makes the oracle act on its book."""
+
+    book: OracleBook = field(default_factory=lambda: OracleBook("oracle-h"))
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    url: str = ""
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[ThreadedOracle]:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+        server = OracleServer(self.book, self.key)
+        self.url = asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "ORACLE_USERS_URL": f"{self.url}/users",
+            "ORACLE_OPERATIONS_URL": f"{self.url}/operations",
+            "ORACLE_STATE_KEY": self.key.hex(),
+        }
+
+
+PRODUCERS = ["chain-listener", "db-writer", "oracle-logger"]
+
+
+@dataclass
 class World:
+    """Every producer as a process over a Kafka and a database of the world's own, the real
+    chain (whole, from the deployment block: health reads all of it) and an oracle."""
+
     endpoints: Endpoints
     bootstrap: str
     database: FreshDatabase
     webhook: Webhook
+    oracle: ThreadedOracle
     # The db-writer principal may use only groups named with its prefix.
     group: str = field(default_factory=lambda: f"rbtc-db-writer-health-{secrets.token_hex(3)}")
     prefix: str = field(default_factory=lambda: f"hw{secrets.token_hex(2)}")
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
     health_url: str = ""
+    oracle_logger_url: str = ""
+    last_block: int = 0
+    """The newest block a test made: health has read the world once it read this far."""
 
     def env(self) -> dict[str, str]:
         return {**self.endpoints.env(), "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap}
 
-    def start_writer(self) -> None:
-        services.start(
-            ["db-writer"],
-            {"DATABASE_URL": self.database.writer_url, "WRITER_GROUP_ID": self.group},
-            stack=self.env(),
-            prefix=self.prefix,
-        )
+    def overrides(self, name: str) -> dict[str, str]:
+        return {
+            "chain-listener": {
+                "CHAIN_CONFIRMATIONS": "0",
+                "CHAIN_POLL_INTERVAL_S": "0.2",
+                "CHAIN_TRANSACTIONAL_ID": f"chain-listener-{self.prefix}",
+                "CHAIN_PROGRESS_INTERVAL_S": "1",
+            },
+            "db-writer": {"DATABASE_URL": self.database.writer_url, "WRITER_GROUP_ID": self.group},
+            "oracle-logger": {
+                "ORACLE_TOKENS": json.dumps({self.oracle.book.oracle_id: self.token}),
+                "ORACLE_PULL_INTERVAL_S": "1",
+                **{k: v for k, v in self.oracle.env().items() if k != "ORACLE_OPERATIONS_URL"},
+            },
+        }[name]
 
-    def stop_writer(self) -> None:
-        services.stop(["db-writer"], prefix=self.prefix)
+    def start_producer(self, name: str) -> None:
+        urls = services.start([name], self.overrides(name), stack=self.env(), prefix=self.prefix)
+        self.oracle_logger_url = urls.get("ORACLE_LOGGER_URL", self.oracle_logger_url)
+
+    def stop_producer(self, name: str) -> None:
+        services.stop([name], prefix=self.prefix)
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """SIGSTOP freezes a producer's whole process group (SIGCONT thaws it)."""
+        pid = procs.running_pid(services.SERVICES[name].process(self.prefix))
+        assert pid is not None, f"{name} is not running"
+        os.killpg(pid, sig)
 
     def start_health(self) -> None:
         urls = services.start(
@@ -147,13 +213,17 @@ class World:
             {
                 "DATABASE_URL": self.database.health_url,
                 "HEALTH_GROUPS": self.group,
-                "HEALTH_INTERVAL_S": "0.5",
+                "CHAIN_CONFIRMATIONS": "0",
+                "HEALTH_INTERVAL_S": "1",
+                "HEALTH_CHAIN_GRACE_S": "3",
                 "HEALTH_LAG_WINDOW": "4",
                 "HEALTH_ALERT_RAISE_AFTER_S": "1",
                 "HEALTH_ALERT_RESOLVE_AFTER_S": "2",
+                "HEALTH_PRODUCER_RAISE_AFTER_S": "2",
                 "HEALTH_DLQ_WINDOW_S": "20",
                 "HEALTH_DLQ_GROWTH_S": "20",
                 "HEALTH_WEBHOOK_URL": self.webhook.url,
+                **self.oracle.env(),
             },
             stack=self.env(),
             prefix=self.prefix,
@@ -161,7 +231,19 @@ class World:
         self.health_url = urls["HEALTH_URL"]
 
     def stop(self) -> None:
-        services.stop(["health", "db-writer"], prefix=self.prefix)
+        services.stop(["health", *PRODUCERS], prefix=self.prefix)
+
+    async def log_operations(self, operations: Sequence[OracleOperation]) -> None:
+        """The oracle reports what it did to the oracle-logger (the full pipeline)."""
+        client = OracleLoggerClient(
+            self.oracle_logger_url, self.oracle.book.oracle_id, token=self.token, max_delay_s=0.05
+        )
+        try:
+            for operation in operations:
+                await client.log_operation(operation)
+            await client.flush()
+        finally:
+            await client.aclose()
 
     async def publish(self, topic: str, messages: Sequence[Message]) -> None:
         records: list[tuple[bytes | None, bytes | None]] = [

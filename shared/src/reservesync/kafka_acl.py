@@ -32,8 +32,11 @@ from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
     CHAIN_CHECKPOINTS,
+    BITCOIN_BALANCES,
+    BITCOIN_CHECKPOINTS,
     CHAIN_EVENTS,
     DLQ,
+    HEALTH_CANARY,
     ORACLE_OPERATIONS,
     ORACLE_STATE,
     REGISTRY,
@@ -43,10 +46,6 @@ log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 """The super user (`super.users=User:admin`): topic creation, these ACLs, tools and tests."""
-
-# Topics another change adds; ACLs may name topics before they exist.
-BITCOIN_BALANCES = "rbtc.bitcoin.balances.v1"
-BITCOIN_CHECKPOINTS = "rbtc.bitcoin.checkpoints.v1"
 
 EVERY_TOPIC_PREFIX = "rbtc."
 
@@ -107,20 +106,22 @@ PRINCIPALS: dict[str, Principal] = {
                 ORACLE_OPERATIONS.name,
                 ORACLE_STATE.name,
                 REGISTRY.name,
-                BITCOIN_BALANCES,
+                BITCOIN_BALANCES.name,
             ),
             group_prefix="rbtc-db-writer",
         ),
         Principal(
             "health",
-            produces=(ALERTS.name,),
+            # Its canary goes round the brokers in transactions of its own.
+            produces=(ALERTS.name, HEALTH_CANARY.name),
             reads_prefix=EVERY_TOPIC_PREFIX,
             describes_groups=True,
+            transactional_id_prefix="health-canary",
         ),
         Principal(
             "bitcoin-listener",
-            produces=(BITCOIN_BALANCES, BITCOIN_CHECKPOINTS, DLQ.name),
-            reads=(ORACLE_STATE.name, BITCOIN_CHECKPOINTS),
+            produces=(BITCOIN_BALANCES.name, BITCOIN_CHECKPOINTS.name, DLQ.name),
+            reads=(ORACLE_STATE.name, BITCOIN_CHECKPOINTS.name),
             transactional_id_prefix="bitcoin-listener",
         ),
     )

@@ -60,6 +60,10 @@ ALERTS = Topic(
 # The chain-listener's own progress, written in the same Kafka transaction as the events it
 # covers, so a restart resumes exactly where the last committed batch ended.
 CHAIN_CHECKPOINTS = Topic("rbtc.chain.checkpoints.v1", 1, (), {"cleanup.policy": "compact"})
+# Health's canary: a marker produced and read back committed, in the manner of KMinion.
+HEALTH_CANARY = Topic(
+    "rbtc.health.canary.v1", 1, (), {"cleanup.policy": "delete", "retention.ms": str(DAY_MS)}
+)
 
 # Bitcoin itself: the confirmed balance of every verified address (bitcoin-listener), latest per
 # address; a tombstone when an address is no longer watched.
@@ -83,4 +87,5 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CHAIN_CHECKPOINTS,
     BITCOIN_BALANCES,
     BITCOIN_CHECKPOINTS,
+    HEALTH_CANARY,
 )

@@ -34,9 +34,12 @@ def ensure_chromium() -> Path:
     return Path(found)
 
 
-def rendered_dom(url: str, *, budget_ms: int = 5000, timeout_s: float = 90) -> str:
+def rendered_dom(
+    url: str, *, budget_ms: int = 5000, timeout_s: float = 90, width: int = 1280
+) -> str:
     """The page's DOM after its scripts ran for `budget_ms` of virtual time (the browser
-    fast-forwards timers and waits for pending fetches within the budget)."""
+    fast-forwards timers and waits for pending fetches within the budget), in a window
+    `width` pixels wide."""
     chromium = ensure_chromium()
     with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         result = subprocess.run(
@@ -49,6 +52,7 @@ def rendered_dom(url: str, *, budget_ms: int = 5000, timeout_s: float = 90) -> s
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 f"--user-data-dir={profile}",
+                f"--window-size={width},1000",
                 f"--virtual-time-budget={budget_ms}",
                 "--dump-dom",
                 url,

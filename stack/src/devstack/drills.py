@@ -63,6 +63,7 @@ class Drill:
             **phases.DEMO_CHAIN,
             **logger_credentials(ORACLE_ID, token),
             "ORACLE_USERS_URL": oracle.users_url,
+            "ORACLE_OPERATIONS_URL": oracle.operations_url,
             "ORACLE_STATE_KEY": oracle.key.hex(),
             "ORACLE_PULL_INTERVAL_S": "1",
         }

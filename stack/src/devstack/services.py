@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.error
@@ -97,8 +98,9 @@ def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[
     else:
         env["METRICS_PORT"] = str(port)
     env.update(_kafka_identity(spec, stack))
-    # The oracle's address and key are the oracle-logger's business alone.
-    private = spec.name != "oracle-logger"
+    # The oracle's address and key are for the oracle-logger, and health, which reads the
+    # oracle itself, alone.
+    private = spec.name not in ("oracle-logger", "health")
     return {
         k: v
         for k, v in env.items()
@@ -123,6 +125,23 @@ def _kafka_identity(spec: ServiceSpec, stack: Mapping[str, str]) -> dict[str, st
         "KAFKA_SASL_USERNAME": spec.kafka_principal,
         "KAFKA_SASL_PASSWORD": stack[key],
     }
+
+
+PRODUCERS = ("chain-listener", "db-writer", "oracle-logger")
+
+
+def producer_probes(prefix: str = "svc") -> dict[str, str]:
+    """The probe URLs of the producers of this prefix that run with a probe port: what health
+    polls for their heartbeats (`HEALTH_PRODUCERS`)."""
+    found = {}
+    for name in PRODUCERS:
+        process = SERVICES[name].process(prefix)
+        port_file = run_dir() / f"{process}.port"
+        if procs.running_pid(process) is not None and port_file.exists():
+            port = int(port_file.read_text() or 0)
+            if port:
+                found[name] = f"http://127.0.0.1:{port}"
+    return found
 
 
 def start(
@@ -167,6 +186,7 @@ class _Launch:
         self.spec = spec
         self.stack = stack
         self.overrides = overrides
+        self.prefix = prefix
         self.process = spec.process(prefix)
         self.port_file = run_dir() / f"{self.process}.port"
         self.log_file = log_dir() / f"{self.process}.log"
@@ -185,6 +205,8 @@ class _Launch:
     def start(self, preferred: int) -> None:
         port = _unassigned_port(preferred, self.port_file)
         env = {**environment(self.spec, self.stack, port), **self.overrides}
+        if self.spec.name == "health" and "HEALTH_PRODUCERS" not in env:
+            env["HEALTH_PRODUCERS"] = json.dumps(producer_probes(self.prefix))
         # Overrides may move a worker's probe port, or turn it off with 0.
         self.port_file.write_text(env.get(self.port_key, "0"))
         self.log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0

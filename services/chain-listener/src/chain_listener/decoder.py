@@ -1,71 +1,20 @@
-"""Raw logs → `chain.event/v1`, by the ABIs of the system contracts; what does not decode
-becomes a dead letter with the reason."""
+"""Raw logs → `chain.event/v1` (the decoding is `reservesync.event_decoding`, shared with the
+health service); what does not decode becomes a dead letter with the reason."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
-from eth_abi.exceptions import DecodingError
-from eth_utils.crypto import keccak
-from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.dead_letters import dead_letter
-from reservesync.messages import ChainEvent, DeadLetter, make_event_id
-from reservesync.messages.chain import ArgValue
+from reservesync.event_decoding import EventDecoder as _Decoder
+from reservesync.event_decoding import UnknownLog
+from reservesync.messages import DeadLetter
 
-from chain_listener.abi_decoders import Decode, decoder, topic_type
 from chain_listener.node import Log
 
 SERVICE = "chain-listener"
-
-
-class UnknownLog(ValueError):
-    """A log from a watched address that none of its contract's events explain."""
-
-
-@dataclass(frozen=True)
-class EventSpec:
-    contract: SystemContract
-    name: str
-    inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
-    decode_topics: Decode
-    decode_data: Decode
-
-    @classmethod
-    def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
-        inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
-        return cls(
-            contract,
-            item["name"],
-            inputs,
-            decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
-            decoder([kind for _, kind, indexed in inputs if not indexed]),
-        )
-
-    @property
-    def indexed_count(self) -> int:
-        return sum(1 for _, _, indexed in self.inputs if indexed)
-
-
-def _topic0(item: dict[str, Any]) -> str:
-    types = ",".join(i["type"] for i in item["inputs"])
-    return "0x" + keccak(text=f"{item['name']}({types})").hex()
-
-
-def _value(kind: str, raw: Any) -> ArgValue:
-    if kind == "address":
-        return str(raw).lower()
-    if kind == "bool":
-        return bool(raw)
-    if kind.startswith(("uint", "int")):
-        return str(int(raw))
-    if kind == "string":
-        return str(raw)
-    if isinstance(raw, bytes):
-        return "0x" + raw.hex()
-    return str(raw)
+__all__ = ["SERVICE", "ChainLogSource", "EventDecoder", "UnknownLog"]
 
 
 @dataclass
@@ -80,59 +29,7 @@ class ChainLogSource:
     value: bytes | None
 
 
-class EventDecoder:
-    def __init__(self, chain_id: int, deployment: Deployment) -> None:
-        self.chain_id = chain_id
-        self.contract_at = {d.address: name for name, d in deployment.items()}
-        self.specs: dict[tuple[SystemContract, str], EventSpec] = {}
-        for contract in deployment:
-            for item in events(contract):
-                self.specs[(contract, _topic0(item))] = EventSpec.of(contract, item)
-
-    @property
-    def addresses(self) -> list[str]:
-        return list(self.contract_at)
-
-    def decode(self, log: Log, block_timestamp: int) -> ChainEvent:
-        """The event, or `UnknownLog`/`ValueError` saying why the log is not one."""
-        contract = self.contract_at.get(log.address)
-        if contract is None:
-            raise UnknownLog(f"log from unwatched address {log.address}")
-        spec = self.specs.get((contract, log.topics[0])) if log.topics else None
-        if spec is None:
-            topic0 = log.topics[0] if log.topics else "none (anonymous log)"
-            raise UnknownLog(f"{contract} emitted an event with unknown topic0 {topic0}")
-        if len(log.topics) - 1 != spec.indexed_count:
-            raise UnknownLog(
-                f"{contract}.{spec.name} needs {spec.indexed_count} indexed topics, "
-                f"the log has {len(log.topics) - 1}"
-            )
-        try:
-            indexed = iter(
-                spec.decode_topics(bytes.fromhex("".join(t[2:] for t in log.topics[1:])))
-            )
-            unindexed = iter(spec.decode_data(bytes.fromhex(log.data[2:])))
-        except (DecodingError, ValueError) as exc:
-            raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
-        args = {
-            name: _value(kind, next(indexed) if is_indexed else next(unindexed))
-            for name, kind, is_indexed in spec.inputs
-        }
-        return ChainEvent(
-            event_id=make_event_id(self.chain_id, log.tx_hash, log.log_index),
-            chain_id=self.chain_id,
-            block_number=log.block_number,
-            block_hash=log.block_hash,
-            block_timestamp=datetime.fromtimestamp(block_timestamp, UTC),
-            tx_hash=log.tx_hash,
-            tx_index=log.tx_index,
-            log_index=log.log_index,
-            contract=contract,
-            address=log.address,
-            event=spec.name,
-            args=args,
-        )
-
+class EventDecoder(_Decoder):
     def dead_letter(self, log: Log, error: Exception) -> DeadLetter:
         source = ChainLogSource(
             topic=f"chain:{self.chain_id}",

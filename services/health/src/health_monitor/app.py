@@ -13,23 +13,24 @@ from reservesync import probes
 from reservesync.http import add_body_deadline, add_probes
 
 from health_monitor import routes
+from health_monitor.canary import Canary
 from health_monitor.chain import CodeChecker
 from health_monitor.config import Settings
 from health_monitor.database import DatabaseReader
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.dead_letters import DeadLetterBook
-from health_monitor.domain.tally import SourceTally
 from health_monitor.monitor import Monitor, Parts
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
 from health_monitor.sources import SourceReader
+from health_monitor.world_cycle import WorldReaders
 
 
 async def _sources_read(monitor: Monitor) -> None:
     if monitor.parts.reader.failure is not None:
         raise RuntimeError(f"reading failed: {monitor.parts.reader.failure}")
     if not monitor.parts.reader.caught_up.is_set():
-        raise RuntimeError("still reading what the producers published")
+        raise RuntimeError("still reading the registry, dead letters and alerts")
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -37,7 +38,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
-            tally = SourceTally(settings.health_reorg_window_blocks)
             letters = DeadLetterBook(settings.health_dlq_window_s)
             feed = AlertFeed()
             notifier = Notifier(settings)
@@ -47,14 +47,17 @@ def create_app(settings: Settings) -> FastAPI:
                 settings.asyncpg_dsn, settings.database_pool_size
             )
             stack.push_async_callback(database.close)
-            sampler = OffsetSampler(settings)
+            sampler = OffsetSampler(
+                settings, {settings.sink_group: tuple(settings.health_writer_topics)}
+            )
             await sampler.start()
             stack.push_async_callback(sampler.stop)
-            reader = SourceReader(settings, tally, letters, feed, on_new_alert=notifier.forward)
+            canary = Canary(settings)
+            world = WorldReaders(settings, database.pool, canary)
+            reader = SourceReader(settings, letters, feed, on_new_alert=notifier.forward)
             monitor = Monitor(
                 settings,
                 Parts(
-                    tally=tally,
                     letters=letters,
                     feed=feed,
                     reader=reader,
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
                     code=CodeChecker(settings.chain_rpc_url, settings.health_code_cache_s),
                     sampler=sampler,
                     notifier=notifier,
+                    world=world,
                 ),
             )
             app.state.monitor = monitor
@@ -69,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
                 asyncio.create_task(reader.run(stop), name="sources"),
                 asyncio.create_task(monitor.run(stop), name="monitor"),
                 asyncio.create_task(notifier.deliver(stop), name="webhook"),
+                asyncio.create_task(canary.run(stop), name="canary"),
             ]
             try:
                 yield

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, TypeAdapter, field_validator, model_validator
+from reservesync.contracts import Deployment
 from reservesync.settings import (
     ChainSettings,
     DatabaseSettings,
@@ -12,6 +15,7 @@ from reservesync.settings import (
     KafkaSettings,
     NameList,
 )
+from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
 
 class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
@@ -20,6 +24,13 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         default_factory=lambda: ["rbtc-db-writer"],
         description="consumer groups whose lag is watched; the first is the db-writer whose "
         "database is scored",
+    )
+    health_writer_topics: NameList = Field(
+        default_factory=lambda: [
+            t.name for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
+        ],
+        description="what the db-writer's group must consume: its lag counts from the start, "
+        "even before the group ever joined or committed",
     )
     health_lag_window: int = Field(
         10, ge=2, le=1000, description="offset samples per partition in Burrow's sliding window"
@@ -51,10 +62,95 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         300, gt=0, description="how long a contract's code presence on chain is trusted"
     )
 
+    # -- the world, read by health itself ---------------------------------------------------
+    chain_contracts: Deployment = Field(
+        default_factory=dict,
+        description="JSON {contract name: {address, deployed_block}}: the six contracts whose "
+        "logs health reads itself (the chain-listener's CHAIN_CONTRACTS)",
+    )
+    chain_contracts_file: Path | None = Field(
+        None, description="a deployment record (compose's deploy job writes one) instead"
+    )
+    chain_confirmations: int = Field(
+        2,
+        ge=0,
+        le=1000,
+        description="the chain-listener's: blocks below the head it does not publish yet, so "
+        "health does not count them yet either",
+    )
+    health_chain_grace_s: float = Field(
+        5.0,
+        ge=0,
+        description="a block counts once the head has been past it this long: the time the "
+        "pipeline is given before an event it has not written is missing",
+    )
+    health_chain_blocks_per_cycle: int = Field(
+        20_000, ge=1, description="blocks of logs read per evaluation at most (bounded cost)"
+    )
+    health_chain_range_blocks: int = Field(
+        1000, ge=1, le=1000, description="blocks per eth_getLogs call (a digest range at most)"
+    )
+    health_listener_max_behind_blocks: int = Field(
+        20, ge=0, description="the chain-listener is behind when its next block is further back"
+    )
+    health_listener_max_behind_s: float = Field(
+        30.0, gt=0, description="... and has been so for this long"
+    )
+    health_balance_checks_per_cycle: int = Field(
+        50, ge=0, description="users whose synced balance is checked against the chain a cycle"
+    )
+    oracle_users_url: str | None = Field(None, description="the oracle's sealed GET /users")
+    oracle_operations_url: str | None = Field(None, description="the oracle's journal")
+    oracle_state_key: SecretStr | None = Field(None, description="64 hex: the oracle's key")
+    health_oracle_timeout_s: float = Field(10.0, gt=0)
+    health_producers: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON {producer: probe base URL}: chain-listener, db-writer, oracle-logger "
+        "(each answers /healthz from its heartbeat)",
+    )
+    health_producer_timeout_s: float = Field(
+        2.0, gt=0, description="a probe unanswered this long counts as dead (a frozen process)"
+    )
+    health_producer_raise_after_s: float = Field(
+        6.0, ge=0, description="how long a producer must be down before its alert fires"
+    )
+    health_canary_interval_s: float = Field(
+        10.0, ge=0, description="how often a canary goes round the pipeline (0: never)"
+    )
+
+    @field_validator("oracle_state_key")
+    @classmethod
+    def _hex_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            raw = value.get_secret_value()
+            if len(raw) != 64 or any(c not in "0123456789abcdefABCDEF" for c in raw):
+                raise ValueError("must be 64 hex characters (32 bytes)")
+        return value
+
+    @property
+    def oracle_key(self) -> bytes | None:
+        return (
+            None
+            if self.oracle_state_key is None
+            else bytes.fromhex(self.oracle_state_key.get_secret_value())
+        )
+
+    @property
+    def oracle_configured(self) -> bool:
+        return bool(self.oracle_users_url and self.oracle_operations_url and self.oracle_key)
+
+    @property
+    def chain_start_block(self) -> int:
+        return min((c.deployed_block for c in self.chain_contracts.values()), default=0)
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if not self.health_groups:
             raise ValueError("HEALTH_GROUPS needs at least the db-writer's group")
+        if not self.chain_contracts and self.chain_contracts_file is not None:
+            record = json.loads(self.chain_contracts_file.read_text())
+            contracts = TypeAdapter(Deployment).validate_python(record["contracts"])
+            object.__setattr__(self, "chain_contracts", contracts)
         if self.health_critical_score > self.health_warn_score:
             raise ValueError("HEALTH_CRITICAL_SCORE must not exceed HEALTH_WARN_SCORE")
         return self

@@ -1,9 +1,9 @@
 """The database side of the score, read in O(1) whatever the tables hold.
 
-Row counts come from `sink_counters`, which the db-writer bumps in the same transaction as
-the rows (per table, source topic and partition; a reorg takes back, retention does not), so
-a count is a sum over a few dozen counter rows, never a `count(*)` over millions. Everything
-is read in one repeatable-read snapshot so the counts agree with each other.
+Row counts come from `health_db_digests`, which triggers keep in the same transaction as the
+rows, whoever writes them (migration 0009), so a count is a sum over a few digest rows, never a
+`count(*)` over millions, and a row added or deleted by hand counts. Everything is read in one
+repeatable-read snapshot so the counts agree with each other.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class DatabaseView:
     reserves: Attestation | None = None
     conflicting_duplicates: int = 0
     """Records the db-writer dead-lettered as conflicting duplicates, ever."""
+    world_tx_types: dict[str, int] | None = None
+    """Transaction-bearing events per type in the chain's logs, as health read them."""
 
 
 class DatabaseReader:
@@ -58,9 +60,18 @@ class DatabaseReader:
             connection.transaction(isolation="repeatable_read", readonly=True),
         ):
             counted = await connection.fetch(
-                "SELECT table_name, sum(row_count)::bigint AS n FROM sink_counters "
-                "WHERE table_name = ANY($1::text[]) GROUP BY table_name",
-                [*COUNTED_TABLES, CONFLICTS],
+                "SELECT tbl AS table_name, sum(n)::bigint AS n FROM health_db_digests "
+                "WHERE tbl = ANY($1::text[]) GROUP BY tbl",
+                list(COUNTED_TABLES),
+            )
+            conflicting = await connection.fetchval(
+                "SELECT coalesce(sum(row_count), 0)::bigint FROM sink_counters "
+                "WHERE table_name = $1",
+                CONFLICTS,
+            )
+            types = await connection.fetch(
+                "SELECT substr(tbl, 9) AS kind, sum(n)::bigint AS n FROM health_world_digests "
+                "WHERE tbl LIKE 'tx\\_type:%' GROUP BY 1"
             )
             contracts = await connection.fetch(
                 "SELECT name, address, code_present FROM system_contracts WHERE chain_id = $1 "
@@ -82,7 +93,6 @@ class DatabaseReader:
             )
         rows = dict.fromkeys(COUNTED_TABLES, 0)
         rows.update({r["table_name"]: int(r["n"]) for r in counted})
-        conflicting = rows.pop(CONFLICTS, 0)
         return DatabaseView(
             rows=rows,
             contracts=[
@@ -96,5 +106,6 @@ class DatabaseReader:
                 if newest
                 else None
             ),
-            conflicting_duplicates=conflicting,
+            conflicting_duplicates=int(conflicting),
+            world_tx_types={r["kind"]: int(r["n"]) for r in types if r["n"]},
         )

@@ -53,3 +53,10 @@ CYCLE_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 CYCLE_ERRORS = Counter("health_cycle_errors_total", "Evaluations that failed", ["stage"])
+PRODUCER_UP = Gauge(
+    "health_producer_up", "1 when the producer's heartbeat answers, else 0", ["producer"]
+)
+WORLD_BLOCK = Gauge("health_world_block", "Chain blocks: the head, and read by health", ["what"])
+CANARY_SECONDS = Gauge(
+    "health_canary_round_trip_seconds", "A marker from produce to read back committed"
+)

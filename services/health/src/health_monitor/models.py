@@ -11,6 +11,7 @@ from reservesync.types import UtcDatetime
 
 from health_monitor.domain.lag import GroupLag
 from health_monitor.domain.score import Component, ComponentHealth, MatrixRow
+from health_monitor.producers import ProducerStatus
 
 
 class _Model(BaseModel):
@@ -49,6 +50,35 @@ class DeadLetterCount(_Model):
     recent: int = Field(description="dead letters of the growth window")
 
 
+class WorldReport(_Model):
+    """The world as health read it itself, beside what the producers published."""
+
+    chain_head: int | None = Field(None, description="the node's head block")
+    chain_read_through: int | None = Field(
+        None, description="the last block whose logs health has read (canonical)"
+    )
+    chain_error: str | None = None
+    listener_next_block: int | None = Field(
+        None, description="the first block the chain-listener has not published (its heartbeat)"
+    )
+    reorg_rewinds: int = 0
+    balances_checked: int = Field(0, description="user balances spot-checked against the chain")
+    balance_passes: int = Field(0, description="complete passes over every user")
+    balance_mismatches: int = Field(0, description="users whose synced balance differs")
+    oracle_users: int | None = Field(None, description="users in the oracle's sealed state")
+    oracle_journal: int | None = Field(None, description="operations in the oracle's journal")
+    oracle_error: str | None = None
+
+
+class CanaryReport(_Model):
+    """A marker produced and read back committed, in the manner of KMinion."""
+
+    last_round_trip_s: float | None = None
+    last_seen_at: datetime | None = None
+    failures: int = 0
+    error: str | None = None
+
+
 class HealthReport(_Model):
     score: float = Field(ge=0, le=100, description="weighted sum of the components, in percent")
     overall: Overall
@@ -63,6 +93,11 @@ class HealthReport(_Model):
     usage: Usage
     dead_letters: list[DeadLetterCount]
     alerts: list[Alert] = Field(description="alerts firing now (this service's and others')")
+    world: WorldReport = Field(default_factory=WorldReport)
+    producers: list[ProducerStatus] = Field(
+        default_factory=list, description="liveness of each producer, from its heartbeat"
+    )
+    canary: CanaryReport | None = None
 
 
 class ScorePoint(_Model):

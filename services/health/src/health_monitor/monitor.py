@@ -23,12 +23,12 @@ from health_monitor.domain.alerting import AlertBook, Thresholds, conditions
 from health_monitor.domain.burrow import LagStatus
 from health_monitor.domain.dead_letters import DeadLetterBook, component_of
 from health_monitor.domain.lag import GroupLag, LagBook, Offsets
-from health_monitor.domain.tally import SourceTally
 from health_monitor.models import DeadLetterCount, HealthReport, Overall
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
-from health_monitor.sides import Contracts, component_counts, usage
+from health_monitor.sides import Contracts, WorldSide, component_counts, usage
 from health_monitor.sources import SourceReader
+from health_monitor.world_cycle import WorldReaders, WorldState
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 class Parts:
     """What the monitor reads from and writes to."""
 
-    tally: SourceTally
     letters: DeadLetterBook
     feed: AlertFeed
     reader: SourceReader
@@ -45,6 +44,7 @@ class Parts:
     code: CodeChecker
     sampler: OffsetSampler
     notifier: Notifier
+    world: WorldReaders
 
 
 class Monitor:
@@ -76,13 +76,15 @@ class Monitor:
     async def cycle(self) -> HealthReport:
         started = time.perf_counter()
         now = datetime.now(UTC)
+        world = await self.parts.world.read()
         view = await self.parts.database.read(self.settings.chain_id)
         if view.reserves is not None and view.reserves.backing_ratio is not None:
             metrics.BACKING_RATIO.set(view.reserves.backing_ratio)
         metrics.CONFLICTING_DUPLICATES.set(view.conflicting_duplicates)
         contracts = await self._contracts(view)
         groups = await self._sample_lag(now.timestamp())
-        report = self._report(now, view, contracts, groups)
+        side = await self.parts.world.judge(world, self._writer(groups))
+        report = self._report(now, view, contracts, groups, world, side)
         ready = self.parts.reader.caught_up.is_set()
         if ready:
             if not self._resumed:
@@ -99,7 +101,7 @@ class Monitor:
                 conflicts=self.parts.letters.conflicts(
                     now.timestamp(), self.settings.health_dlq_growth_s
                 ),
-            )
+            ) + self.parts.world.conditions(world, side)
             announced = self.alerts.update(now, found)
             if announced:
                 await self.parts.notifier.announce(announced)
@@ -121,7 +123,7 @@ class Monitor:
         return report
 
     async def _contracts(self, view: DatabaseView) -> Contracts:
-        announced = self.parts.tally.registry.get(SystemContract.YIELD_SCALES_POOL)
+        announced = self.parts.reader.registry.get(SystemContract.YIELD_SCALES_POOL)
         addresses = [c.address for c in view.contracts]
         if announced is not None:
             addresses.append(announced.address)
@@ -150,29 +152,49 @@ class Monitor:
             return self._groups
         groups = []
         for sample in samples:
-            readable = await self.parts.reader.readable_ends(sample.ends)
-            offsets = {
-                (tp.topic, tp.partition): Offsets(
-                    committed, sample.ends.get(tp, committed), readable.get(tp, committed)
-                )
+            behind = {
+                tp: (committed, sample.ends[tp])
                 for tp, committed in sample.committed.items()
+                if sample.ends.get(tp, committed) > committed
             }
+            try:
+                unwritten = await self.parts.sampler.unwritten(behind)
+            except Exception as exc:
+                log.warning("unwritten records not read", extra={"error": str(exc)})
+                unwritten = {}
+            offsets = {}
+            for tp, committed in sample.committed.items():
+                end = sample.ends.get(tp, committed)
+                seen = unwritten.get(tp)
+                offsets[(tp.topic, tp.partition)] = Offsets(
+                    committed,
+                    end,
+                    seen.records if seen else max(0, end - committed),
+                    seen.oldest_at if seen else None,
+                )
             groups.append(self.lag.observe(sample.group, at, offsets, consumer_alive=sample.alive))
         self._groups = groups
         return groups
 
+    def _writer(self, groups: list[GroupLag]) -> GroupLag | None:
+        return next((g for g in groups if g.group == self.settings.sink_group), None)
+
     def _writer_catching_up(self, groups: list[GroupLag]) -> bool:
-        writer = next((g for g in groups if g.group == self.settings.sink_group), None)
+        writer = self._writer(groups)
         return writer is not None and writer.lag > 0 and writer.status is LagStatus.OK
 
-    def _report(
-        self, now: datetime, view: DatabaseView, contracts: Contracts, groups: list[GroupLag]
+    def _report(  # noqa: PLR0917 - the cycle's readings, each once
+        self,
+        now: datetime,
+        view: DatabaseView,
+        contracts: Contracts,
+        groups: list[GroupLag],
+        world: WorldState,
+        side: WorldSide,
     ) -> HealthReport:
         letters = self.parts.letters
         at = now.timestamp()
-        components = score.components(
-            component_counts(view, contracts, self.parts.tally, letters, at)
-        )
+        components = score.components(component_counts(contracts, side))
         total = score.total(components)
         growth = letters.growth(at, self.settings.health_dlq_growth_s)
         return HealthReport(
@@ -187,7 +209,7 @@ class Monitor:
                 pool_awaiting=not view.yield_participants,
             ),
             lag=groups,
-            usage=usage(view, self.parts.tally),
+            usage=usage(view, side),
             dead_letters=[
                 DeadLetterCount(
                     source_topic=topic,
@@ -198,6 +220,9 @@ class Monitor:
                 for topic, total_letters in sorted(letters.total.items())
             ],
             alerts=self.alerts.firing + self.parts.feed.others_firing(),
+            world=world.report,
+            producers=world.producers,
+            canary=self.parts.world.canary_report(),
         )
 
     def _overall(self, total: float) -> Overall:
@@ -227,3 +252,11 @@ class Monitor:
                 metrics.LAG_SECONDS.labels(*labels).set(p.lag_seconds)
         for entry in report.dead_letters:
             metrics.DEAD_LETTERS.labels(entry.source_topic).set(entry.total)
+        for producer in report.producers:
+            metrics.PRODUCER_UP.labels(producer.name).set(int(producer.alive))
+        if report.world.chain_head is not None:
+            metrics.WORLD_BLOCK.labels("head").set(report.world.chain_head)
+        if report.world.chain_read_through is not None:
+            metrics.WORLD_BLOCK.labels("read").set(report.world.chain_read_through)
+        if report.canary is not None and report.canary.last_round_trip_s is not None:
+            metrics.CANARY_SECONDS.set(report.canary.last_round_trip_s)

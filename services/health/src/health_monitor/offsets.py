@@ -17,6 +17,7 @@ from reservesync.settings import KafkaSettings
 log = logging.getLogger(__name__)
 LIVE_STATES = {"Stable", "PreparingRebalance", "CompletingRebalance"}
 PARTITIONS_REFRESH_S = 60.0
+COUNT_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,27 @@ class GroupSample:
 
 
 class OffsetSampler:
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(
+        self, settings: KafkaSettings, expected: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        self.expected = expected or {}
+        """Per group, the topics it must consume even before it ever committed or joined: a
+        writer that never started has lag too."""
         self.admin: AIOKafkaAdminClient = kafka.admin(settings, request_timeout_ms=10_000)
         # No group: it only asks for log ends (the last stable offsets, read_committed).
         self.logs: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
+        # Reads the first unwritten records themselves: their count and their age are the lag.
+        self.records: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
         self._partition_counts: dict[str, int] = {}
         self._partitions_checked = 0.0
 
     async def start(self) -> None:
         await self.admin.start()
         await self.logs.start()
+        await self.records.start()
 
     async def stop(self) -> None:
+        await self.records.stop()
         await self.logs.stop()
         await self.admin.close()
 
@@ -58,7 +68,11 @@ class OffsetSampler:
             except KafkaError as exc:
                 log.warning("no offsets for group", extra={"group": group, "error": str(exc)})
                 committed = {}
-            topics = {tp.topic for tp in committed} | assigned.get(group, set())
+            topics = (
+                {tp.topic for tp in committed}
+                | assigned.get(group, set())
+                | set(self.expected.get(group, ()))
+            )
             partitions = await self._partitions(topics)
             if not partitions:
                 samples.append(GroupSample(group, alive.get(group, False)))
@@ -112,3 +126,51 @@ class OffsetSampler:
             for topic in sorted(topics)
             for p in range(self._partition_counts.get(topic, 0))
         ]
+
+    async def unwritten(
+        self, behind: dict[TopicPartition, tuple[int, int]], within_s: float = 2.0
+    ) -> dict[TopicPartition, Unwritten]:
+        """Per partition given as (committed, last stable offset): the records between, read as
+        a read_committed consumer receives them (transaction markers and aborted records are
+        not records), and the timestamp of the oldest. Up to `COUNT_LIMIT` records are counted
+        one by one; past that the offsets' difference stands in for the count."""
+        if not behind:
+            return {}
+        self.records.assign(list(behind))
+        for tp, (committed, _) in behind.items():
+            self.records.seek(tp, committed)
+        found: dict[TopicPartition, Unwritten] = {}
+        counts: dict[TopicPartition, int] = dict.fromkeys(behind, 0)
+        oldest: dict[TopicPartition, float] = {}
+        deadline = time.monotonic() + within_s
+        open_ = set(behind)
+        while open_ and time.monotonic() < deadline:
+            batch = await self.records.getmany(*open_, timeout_ms=200, max_records=COUNT_LIMIT)
+            for tp, records in batch.items():
+                end = behind[tp][1]
+                for record in records:
+                    if record.offset >= end:
+                        break
+                    oldest.setdefault(tp, record.timestamp / 1000)
+                    counts[tp] += 1
+            for tp in list(open_):
+                position = await self.records.position(tp)
+                committed, end = behind[tp]
+                if position >= end:
+                    open_.discard(tp)
+                    found[tp] = Unwritten(counts[tp], oldest.get(tp), exact=True)
+                elif counts[tp] >= COUNT_LIMIT:
+                    open_.discard(tp)
+                    found[tp] = Unwritten(end - committed, oldest.get(tp), exact=False)
+        for tp in open_:  # not read in time: the offsets stand in
+            committed, end = behind[tp]
+            found[tp] = Unwritten(max(counts[tp], end - committed), oldest.get(tp), exact=False)
+        return found
+
+
+@dataclass(frozen=True)
+class Unwritten:
+    records: int
+    oldest_at: float | None
+    """Epoch seconds of the oldest unwritten record (its Kafka timestamp)."""
+    exact: bool

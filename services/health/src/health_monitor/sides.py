@@ -1,17 +1,25 @@
-"""Both sides of every component, from the database view and the source tallies: the counts
-the score compares and the usage figures the report shows. No I/O: what it gets is read."""
+"""Both sides of every component: the database (its digests) against the world (the chain and
+the oracle as health read them), with the content verdicts, the placement of each gap and what
+is stale; and the usage figures the report shows. No I/O: what it gets is read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reservesync.contracts import SystemContract
 
 from health_monitor.database import DatabaseView
-from health_monitor.domain.dead_letters import DeadLetterBook
 from health_monitor.domain.score import Component, Counts
-from health_monitor.domain.tally import SourceTally
 from health_monitor.models import Usage
+from health_monitor.world.compare import TableVerdict
+from health_monitor.world.oracle_world import OracleSnapshot
+
+TABLE_OF = {
+    Component.TRANSACTIONS: "transactions",
+    Component.USERS: "users",
+    Component.EMERGENCY_BURNS: "emergency_burns",
+    Component.ORACLE_OPERATIONS: "oracle_operations_log",
+}
 
 
 @dataclass(frozen=True)
@@ -24,51 +32,67 @@ class Contracts:
     """The pool the chain-listener announced has code on chain."""
 
 
-def component_counts(
-    view: DatabaseView,
-    contracts: Contracts,
-    tally: SourceTally,
-    letters: DeadLetterBook,
-    at: float,
-) -> dict[Component, Counts]:
-    """Database against source per component; recent unreadable dead letters count as
-    missing items of the component their topic feeds."""
+@dataclass(frozen=True)
+class WorldSide:
+    verdicts: dict[str, TableVerdict]
+    oracle: OracleSnapshot | None
+    stale: dict[Component, str] = field(default_factory=dict)
+    placed: dict[str, str] = field(default_factory=dict)
+    """Per table: where its gap is (not yet published / published, not written / wrong)."""
+    in_flight: frozenset[str] = frozenset()
+    """Tables whose only gap is rows a live producer or writer is still bringing."""
 
-    def source(component: Component, published: int) -> int:
-        return published + letters.against(component, at)
 
-    rows = view.rows
-    return {
-        Component.CONTRACTS: Counts(
-            contracts.verified, source(Component.CONTRACTS, len(SystemContract))
-        ),
-        Component.TRANSACTIONS: Counts(
-            rows["transactions"], source(Component.TRANSACTIONS, tally.transactions)
-        ),
-        Component.USERS: Counts(rows["users"], source(Component.USERS, len(tally.users))),
-        Component.EMERGENCY_BURNS: Counts(rows["emergency_burns"], len(tally.burns)),
-        Component.ORACLE_OPERATIONS: Counts(
-            rows["oracle_operations_log"],
-            source(Component.ORACLE_OPERATIONS, tally.operations),
-        ),
+def component_counts(contracts: Contracts, world: WorldSide) -> dict[Component, Counts]:
+    counts = {
+        Component.CONTRACTS: Counts(contracts.verified, len(SystemContract)),
         Component.YIELD_SCALES: Counts(int(contracts.pool_ready), 1),
     }
+    for component, table in TABLE_OF.items():
+        verdict = world.verdicts[table]
+        stale = world.stale.get(component)
+        if not verdict.known:
+            counts[component] = Counts(
+                verdict.database,
+                verdict.database,
+                missing=0,
+                extra=0,
+                stale=stale or "the world's side was not read",
+            )
+            continue
+        unjournaled = 0
+        if component is Component.ORACLE_OPERATIONS and world.oracle is not None:
+            # Operations the oracle counts as performed but its journal does not list.
+            unjournaled = max(0, world.oracle.operations_source - verdict.world)
+        counts[component] = Counts(
+            verdict.database,
+            verdict.world + unjournaled,
+            missing=verdict.missing + unjournaled,
+            extra=verdict.extra,
+            altered=verdict.altered,
+            stale=stale,
+            reason=world.placed.get(table),
+            where=tuple(d.describe() for d in verdict.found),
+        )
+    return counts
 
 
-def usage(view: DatabaseView, tally: SourceTally) -> Usage:
-    verified, monitored = tally.bitcoin_addresses
+def usage(view: DatabaseView, world: WorldSide) -> Usage:
     rows = view.rows
+    oracle = world.oracle
+    users = world.verdicts["users"]
+    burns = world.verdicts["emergency_burns"]
     return Usage(
         active_users=rows["users"],
-        users_pending=max(0, len(tally.users) - rows["users"]),
+        users_pending=users.missing,
         total_transactions=rows["transactions"],
-        transactions_by_type={k: v for k, v in tally.transactions_by_type.items() if v},
-        rbtc_tracked_sats=tally.synced_sats,
-        bitcoin_addresses_verified=verified,
-        bitcoin_addresses_monitored=monitored,
+        transactions_by_type=dict(view.world_tx_types or {}),
+        rbtc_tracked_sats=oracle.synced_sats if oracle else 0,
+        bitcoin_addresses_verified=oracle.verified_addresses if oracle else 0,
+        bitcoin_addresses_monitored=oracle.monitored_addresses if oracle else 0,
         emergency_burns_database=rows["emergency_burns"],
-        emergency_burns_oracle=tally.oracle_burns,
-        emergency_burns_sources=len(tally.burns),
-        emergency_burned_sats=tally.burned_sats,
+        emergency_burns_oracle=oracle.burns if oracle else 0,
+        emergency_burns_sources=burns.world,
+        emergency_burned_sats=oracle.burned_sats if oracle else 0,
         yield_participants=view.yield_participants,
     )

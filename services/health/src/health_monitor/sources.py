@@ -1,84 +1,58 @@
-"""Reads what the producers published, from the beginning of every topic and then as it comes,
-into the source tally, the dead-letter book and the alert feed.
+"""Reads the small topics health shows as they are (the registry, dead letters, alerts), from
+the beginning and then as they come, into the registry, the dead-letter book and the alert feed.
 
-It reads read_committed without a consumer group: nothing is committed, each start rebuilds
-the tally (the topics are the replay source and keep everything). Decoding runs in a worker
-thread so the HTTP routes stay responsive during a large initial read.
+The event and operation topics are not read: what is scored is the world (the chain and the
+oracle, read by health itself) against the database, so a start costs the same however long
+those topics are. It reads read_committed without a consumer group: nothing is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from pydantic import TypeAdapter, ValidationError
 from reservesync import kafka
+from reservesync.contracts import SystemContract
 from reservesync.messages import (
     Alert,
-    ChainEvent,
-    ChainReorg,
     DeadLetter,
     InvalidMessage,
     Message,
-    OracleOperation,
-    OracleUserState,
     RegisteredContract,
     decode,
 )
 from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
-    CHAIN_EVENTS,
     DLQ,
-    ORACLE_OPERATIONS,
-    ORACLE_STATE,
     REGISTRY,
     Topic,
 )
-from reservesync.types import Address
 
 from health_monitor import metrics
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.alerting import OWN_PREFIX
 from health_monitor.domain.dead_letters import TALLIED_TOPICS, DeadLetterBook
-from health_monitor.domain.tally import SourceTally
 
 log = logging.getLogger(__name__)
-TOPICS: dict[str, Topic] = {
-    t.name: t for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, DLQ, ALERTS)
-}
+TOPICS: dict[str, Topic] = {t.name: t for t in (REGISTRY, DLQ, ALERTS)}
 BATCH = 5000
 POLL_MS = 300
 STILL_S = 3 * POLL_MS / 1000
 """A position unmoved this long against an unchanged log end has nothing left to read."""
-ADDRESS: TypeAdapter[str] = TypeAdapter(Address)
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 
-@dataclass(frozen=True)
-class Gone:
-    """A tombstone on the state topic: the oracle no longer tracks `user`."""
-
-    user: str
-
-
-Read = Message | Gone | InvalidMessage
+Read = Message | InvalidMessage
 
 
 def read(record: Record) -> Read:
     """Never raises: a record nothing can read is counted as rejected, and reading goes on."""
     try:
-        if record.topic == ORACLE_STATE.name and record.value is None:
-            key = (record.key or b"").decode(errors="replace").lower()
-            return Gone(ADDRESS.validate_python(key))
         return decode(record.value, TOPICS[record.topic].carries)
-    except ValidationError as exc:
-        return InvalidMessage(f"tombstone key is not a user address: {exc.error_count()} errors")
     except InvalidMessage as exc:
         return exc
     except Exception as exc:  # no record may stop the reader (and keep /readyz at 503)
@@ -89,22 +63,20 @@ class SourceReader:
     def __init__(
         self,
         settings: KafkaSettings,
-        tally: SourceTally,
         letters: DeadLetterBook,
         feed: AlertFeed,
         on_new_alert: Callable[[Alert], None] | None = None,
     ) -> None:
         self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
         self.settings = settings
-        self.tally = tally
+        self.registry: dict[SystemContract, RegisteredContract] = {}
+        """The newest registration of each system contract."""
         self.letters = letters
         self.feed = feed
         self.on_new_alert = on_new_alert
         self.caught_up = asyncio.Event()
         """Set once everything published before the start has been read."""
         self._first_ends: dict[TopicPartition, int] = {}
-        self._record_ends: dict[TopicPartition, int] = {}
-        self._stable: dict[TopicPartition, tuple[int, int, float]] = {}
         self.records = 0
         self.failure: str | None = None
 
@@ -112,7 +84,7 @@ class SourceReader:
         try:
             await self._read(stop)
         except Exception as exc:
-            # Readiness reports it, so the orchestrator restarts the service (and the tally).
+            # Readiness reports it, so the orchestrator restarts the service.
             self.failure = f"{type(exc).__name__}: {exc}"
             log.exception("reading the sources failed")
             raise
@@ -133,27 +105,6 @@ class SourceReader:
                     self.caught_up.set()
         finally:
             await self.consumer.stop()
-
-    async def readable_ends(self, ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
-        """Where the last record a consumer can receive ends, per partition this reader reads
-        (see `PartitionWindow.observe`); the log end where that is not known yet.
-
-        Known means: this reader's position is at the log end, or it has stood still at the
-        same position against the same log end for a few polls (the offsets in between are
-        transaction markers or aborted records, which a read_committed reader skips)."""
-        readable: dict[TopicPartition, int] = {}
-        for tp, end in ends.items():
-            if tp.topic not in TALLIED_TOPICS or tp not in self._first_ends:
-                readable[tp] = end
-                continue
-            position = await self.consumer.position(tp)
-            now = time.monotonic()
-            seen = self._stable.get(tp)
-            if seen is None or seen[:2] != (position, end):
-                seen = self._stable[tp] = (position, end, now)
-            known = position >= end or now - seen[2] >= STILL_S
-            readable[tp] = self._record_ends.get(tp, 0) if known else end
-        return readable
 
     async def _assign(self) -> list[TopicPartition]:
         admin = kafka.admin(self.settings)
@@ -184,42 +135,30 @@ class SourceReader:
         try:
             self._apply(record, message)
         except Exception as exc:
-            # A message valid by its schema that the tally still cannot count is one bad
-            # record, like an undecodable one: counted as rejected, never the reader's end.
+            # A message valid by its schema that still cannot be applied is one bad record,
+            # like an undecodable one: counted as rejected, never the reader's end.
             metrics.SOURCE_RECORDS_REJECTED.labels(record.topic).inc()
             log.warning(
-                "record not counted",
+                "record not applied",
                 extra={"topic": record.topic, "offset": record.offset, "error": repr(exc)},
             )
             if record.topic in TALLIED_TOPICS:
                 self.letters.rejected(record.topic, record.partition, record.offset)
 
     def _apply(self, record: Record, message: Read) -> None:
-        tp = TopicPartition(record.topic, record.partition)
-        self._record_ends[tp] = record.offset + 1
         self.records += 1
         metrics.SOURCE_RECORDS.labels(record.topic).inc()
         if isinstance(message, InvalidMessage):
-            metrics.SOURCE_RECORDS_REJECTED.labels(record.topic).inc()
             if record.topic in TALLIED_TOPICS:
                 self.letters.rejected(record.topic, record.partition, record.offset)
             else:
                 log.info("unreadable record", extra={"topic": record.topic, "error": str(message)})
             return
-        tally = self.tally
         match message:
-            case ChainEvent():
-                tally.chain_event(record.partition, message)
-            case ChainReorg():
-                tally.reorg(record.partition, message)
-            case OracleUserState():
-                tally.oracle_state(message)
-            case Gone(user=user):
-                tally.oracle_gone(user)
-            case OracleOperation():
-                tally.operation(message)
             case RegisteredContract():
-                tally.registered(message)
+                current = self.registry.get(message.name)
+                if current is None or message.observed_at >= current.observed_at:
+                    self.registry[message.name] = message
             case DeadLetter():
                 self.letters.add(message)
             case Alert():

@@ -23,12 +23,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import asyncpg
-import httpx
-from pydantic import Field, TypeAdapter
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from reservesync import cli, kafka
+from reservesync import cli, kafka, oracle_source
 from reservesync import logging as structured_logging
-from reservesync.envelope import unseal
 from reservesync.identity import burn_key
 from reservesync.messages import OracleOperation, OracleUserState
 from reservesync.settings import DatabaseSettings, KafkaSettings
@@ -36,7 +34,6 @@ from reservesync.settings import DatabaseSettings, KafkaSettings
 from oracle_logger.config import OracleKey
 from oracle_logger.intake import MemoryIntake
 from oracle_logger.publishing import Publisher
-from oracle_logger.state_pull import decrypt_users
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +73,12 @@ class Gaps:
 async def fetch_oracle(
     settings: ReconcileSettings,
 ) -> tuple[list[OracleUserState], list[OracleOperation]]:
-    async with httpx.AsyncClient(timeout=settings.oracle_fetch_timeout_s) as http:
-        users = await http.get(settings.oracle_users_url)
-        users.raise_for_status()
-        journal = await http.get(settings.oracle_operations_url)
-        journal.raise_for_status()
-    states = TypeAdapter(list[OracleUserState]).validate_python(
-        decrypt_users(users.content, settings.state_key)
+    return await oracle_source.fetch_oracle(
+        settings.oracle_users_url,
+        settings.oracle_operations_url,
+        settings.state_key,
+        settings.oracle_fetch_timeout_s,
     )
-    document = unseal(journal.content, settings.state_key)
-    items = document.get("operations") if isinstance(document, dict) else document
-    operations = TypeAdapter(list[OracleOperation]).validate_python(items)
-    return states, operations
 
 
 async def find_gaps(

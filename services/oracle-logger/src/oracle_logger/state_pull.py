@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from reservesync.dead_letters import dead_letter
-from reservesync.envelope import EnvelopeRejected, unseal
+from reservesync.envelope import EnvelopeRejected
 from reservesync.messages import OracleUserState
+from reservesync.oracle_source import decrypt_users
 
 from oracle_logger import metrics
 from oracle_logger.publishing import Publisher, PublishFailed, digest
@@ -36,16 +37,6 @@ log = logging.getLogger(__name__)
 SOURCE = "oracle:/users"
 """The dead letters' `source_topic`: not a Kafka topic, the endpoint the payload came from."""
 SERVICE = "oracle-logger"
-
-
-def decrypt_users(body: bytes, key: bytes) -> list[Any]:
-    """The decrypted list of user states (not yet validated); raises `EnvelopeRejected`."""
-    document = unseal(body, key)
-    if isinstance(document, dict) and isinstance(document.get("users"), list):
-        document = document["users"]
-    if not isinstance(document, list):
-        raise EnvelopeRejected("bad_plaintext", "decrypted payload is not a list of user states")
-    return document
 
 
 @dataclass(frozen=True)

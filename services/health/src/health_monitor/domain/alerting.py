@@ -31,6 +31,8 @@ class Condition:
     severity: Severity
     summary: str
     details: Details = field(default_factory=dict)
+    raise_after_s: float | None = None
+    """How long it must hold before firing, when not the book's default."""
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,12 @@ class AlertBook:
             firing = self._firing.get(alert_id)
             if firing is None:
                 since = self._pending.setdefault(alert_id, now)
-                if (now - since).total_seconds() >= self.raise_after_s:
+                wait = (
+                    self.raise_after_s
+                    if condition.raise_after_s is None
+                    else condition.raise_after_s
+                )
+                if (now - since).total_seconds() >= wait:
                     del self._pending[alert_id]
                     announced.append(self._fire(condition, now))
             elif self._regraded(firing, condition, now):
@@ -238,3 +245,36 @@ class AlertBook:
                 "raised_at": now,
             }
         )
+
+
+def producer_down(name: str, line: str, down_for_s: float, raise_after_s: float) -> Condition:
+    return Condition(
+        f"{OWN_PREFIX}producer:{name}",
+        "producer_down",
+        Severity.CRITICAL,
+        f"{name} is down (no live heartbeat for {down_for_s:.0f}s): {line}",
+        {"producer": name, "line": line[:300], "down_for_s": down_for_s},
+        raise_after_s=raise_after_s,
+    )
+
+
+def producer_behind(name: str, summary: str, raise_after_s: float, **details: int) -> Condition:
+    return Condition(
+        f"{OWN_PREFIX}behind:{name}",
+        "producer_behind",
+        Severity.WARNING,
+        summary,
+        {"producer": name, **details},
+        raise_after_s=raise_after_s,
+    )
+
+
+def content_diverges(table: str, where: str, counts: Details, raise_after_s: float) -> Condition:
+    return Condition(
+        f"{OWN_PREFIX}content:{table}",
+        "content_diverges",
+        Severity.CRITICAL,
+        f"{table}: the database differs from the world: {where}",
+        {"table": table, "first": where, **counts},
+        raise_after_s=raise_after_s,
+    )

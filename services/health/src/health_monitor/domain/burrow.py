@@ -55,9 +55,14 @@ class OffsetSample:
 def evaluate(window: Sequence[OffsetSample], *, full: bool, consumer_alive: bool) -> LagStatus:
     """The status of one partition. `full`: the window holds as many samples as configured
     (STALL and WARN need a whole window, so a consumer between two commits is not blamed)."""
+    pairs = list(itertools.pairwise(window))
+    if any(later.committed < earlier.committed for earlier, later in pairs):
+        return LagStatus.REWIND
+    if window and window[-1].lag > 0 and not consumer_alive:
+        # Nobody consumes: whatever the window held before, this lag will not shrink.
+        return LagStatus.STOP
     if len(window) < 2 or any(sample.lag == 0 for sample in window):
         return LagStatus.OK
-    pairs = list(itertools.pairwise(window))
     moved = [later.committed - earlier.committed for earlier, later in pairs]
     # Burrow's checks, worst first; the first that holds is the status.
     checks = (
@@ -124,12 +129,20 @@ class PartitionWindow:
         self.history_s = history_s
 
     def observe(
-        self, at: float, committed: int, end: int, readable_end: int, *, consumer_alive: bool
+        self,
+        at: float,
+        committed: int,
+        end: int,
+        unwritten: int,
+        oldest_at: float | None,
+        *,
+        consumer_alive: bool,
     ) -> PartitionLag:
-        """`end` is the log end offset; `readable_end` is where the last record a consumer can
-        receive ends (transaction markers and aborted records occupy offsets no consumer ever
-        gets, and a consumer past the last record has nothing left to do)."""
-        lag = max(0, min(end, readable_end) - committed)
+        """`end` is the last stable offset; `unwritten` the records a read_committed consumer
+        would still receive below it (transaction markers and aborted records are none), and
+        `oldest_at` the timestamp of the first of them: the lag in seconds is its age, however
+        long the log was quiet before it."""
+        lag = max(0, unwritten)
         self.window.append(OffsetSample(at, committed, lag))
         # A run of equal ends keeps its first and its latest sample: the first says when the
         # end got there, the latest bounds when it moved on.
@@ -144,7 +157,12 @@ class PartitionWindow:
             full=len(self.window) == self.window.maxlen,
             consumer_alive=consumer_alive,
         )
-        seconds = round(lag_seconds(list(self.ends), committed, at), 3) if lag else 0.0
+        if not lag:
+            seconds = 0.0
+        elif oldest_at is not None:
+            seconds = round(max(0.0, at - oldest_at), 3)
+        else:  # not read in time: when the log end passed the committed offset
+            seconds = round(lag_seconds(list(self.ends), committed, at), 3)
         self.recent.append(LagPoint(at, lag, seconds))
         while self.recent and self.recent[0].at < at - self.history_s:
             self.recent.popleft()

@@ -14,11 +14,14 @@ TopicPartition = tuple[str, int]
 
 @dataclass(frozen=True)
 class Offsets:
-    """One partition as sampled: the group's committed offset and the log's ends."""
+    """One partition as sampled: the group's committed offset, the log's end, and what lies
+    between as a consumer reads it."""
 
     committed: int
     end: int
-    readable_end: int
+    unwritten: int
+    """Records (not offsets) between the committed offset and the last stable offset."""
+    oldest_at: float | None = None
 
 
 class PartitionLag(BaseModel):
@@ -66,7 +69,8 @@ class LagBook:
                 at,
                 sampled.committed,
                 sampled.end,
-                sampled.readable_end,
+                sampled.unwritten,
+                sampled.oldest_at,
                 consumer_alive=consumer_alive,
             )
             partitions.append(

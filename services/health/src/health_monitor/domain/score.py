@@ -53,29 +53,60 @@ class SyncStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Counts:
-    """One component's two sides: rows in the database, and what the sources say exists."""
+    """One component's two sides: rows in the database, and what the world says exists; and,
+    where content was compared, how they differ."""
 
     database: int
     source: int
+    missing: int | None = None
+    """World items the database lacks (default: the count difference)."""
+    extra: int | None = None
+    """Database rows the world does not have (default: the count difference)."""
+    altered: int = 0
+    """Rows whose content differs from the world's."""
+    stale: str | None = None
+    """Why the component cannot be trusted right now (a producer dead or behind)."""
+    reason: str | None = None
+    where: tuple[str, ...] = ()
+    """The first divergences, located."""
+
+    @property
+    def gaps(self) -> tuple[int, int]:
+        missing = max(0, self.source - self.database) if self.missing is None else self.missing
+        extra = max(0, self.database - self.source) if self.extra is None else self.extra
+        return missing, extra
+
+    @property
+    def exact(self) -> bool:
+        missing, extra = self.gaps
+        return not (missing or extra or self.altered)
 
 
 def percent(counts: Counts) -> int:
-    """round(100 · database / source) to a whole number, halves up; a source of 0 is 100 %.
-
-    Rows beyond the source (a user the oracle has since forgotten) do not lift it past 100.
+    """round(100 · matched / (source + extra)) to a whole number, halves up, where matched is
+    the source less what is missing or altered: extra rows lower it as missing ones do. Nothing
+    on either side is 100 %. Only an exact, fresh agreement is 100: a gap that rounds away
+    (999 of 1000) or a stale component is held at 99.
     """
-    if counts.source <= 0:
-        return 100
-    held = max(0, min(counts.database, counts.source))
-    return (200 * held + counts.source) // (2 * counts.source)
+    missing, extra = counts.gaps
+    denominator = counts.source + extra
+    if denominator <= 0:
+        share = 100
+    else:
+        matched = max(0, counts.source - missing - counts.altered)
+        share = (200 * matched + denominator) // (2 * denominator)
+    if share == 100 and (not counts.exact or counts.stale):
+        share = 99
+    return share
 
 
 def status(counts: Counts) -> SyncStatus:
-    """Complete only when every source item is there: 999 of 1000 rounds to 100 % but is not
-    complete, and says so."""
-    if counts.database >= counts.source:
+    """Complete only when database and world agree exactly and the producers keep up."""
+    if counts.exact and not counts.stale:
         return SyncStatus.COMPLETE
-    return SyncStatus.NOT_SYNCED if counts.database <= 0 else SyncStatus.PARTIAL
+    if counts.source > 0 and counts.database - (counts.gaps[1] + counts.altered) <= 0:
+        return SyncStatus.NOT_SYNCED
+    return SyncStatus.PARTIAL
 
 
 class _Frozen(BaseModel):
@@ -91,7 +122,14 @@ class ComponentHealth(_Frozen):
     database_count: int
     source_count: int
     missing: int = Field(description="source items the database does not hold")
+    extra: int = Field(0, description="database rows the world does not have")
+    altered: int = Field(0, description="rows whose content differs from the world's")
+    stale: bool = Field(False, description="a producer it depends on is dead or behind")
     status: SyncStatus
+    reason: str = Field("", description="why it is not complete (or that it is)")
+    where: list[str] = Field(
+        default_factory=list, description="the first divergences: table, range, key"
+    )
 
 
 class MatrixRow(_Frozen):
@@ -116,11 +154,31 @@ def components(counts: Mapping[Component, Counts]) -> list[ComponentHealth]:
                 contribution=spec.weight * share / 100,
                 database_count=side.database,
                 source_count=side.source,
-                missing=max(0, side.source - side.database),
+                missing=side.gaps[0],
+                extra=side.gaps[1],
+                altered=side.altered,
+                stale=side.stale is not None,
                 status=status(side),
+                reason=_reason(side),
+                where=list(side.where),
             )
         )
     return result
+
+
+def _reason(counts: Counts) -> str:
+    parts = []
+    missing, extra = counts.gaps
+    if counts.exact:
+        parts.append(f"database and world agree ({counts.source:,} items)")
+    else:
+        figures = [f"{missing:,} missing", f"{extra:,} extra", f"{counts.altered:,} altered"]
+        parts.append(", ".join(f for f in figures if not f.startswith("0 ")))
+    if counts.reason:
+        parts.append(counts.reason)
+    if counts.stale:
+        parts.append(f"stale: {counts.stale}")
+    return "; ".join(parts)
 
 
 def total(scored: list[ComponentHealth]) -> float:

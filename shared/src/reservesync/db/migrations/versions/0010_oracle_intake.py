@@ -13,13 +13,13 @@ which request signatures were used, so every replica (and every restart) answers
 `rs_oracle_logger` gets exactly these two tables (no DDL, no other table).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from reservesync.db.migrations.script import run_script
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

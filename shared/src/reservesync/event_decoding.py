@@ -1,0 +1,139 @@
+"""Raw logs → `chain.event/v1`, by the ABIs of the system contracts: one decoding for the
+chain-listener, which publishes the events, and the health service, which reads the chain
+itself to judge what was published and written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from eth_abi.exceptions import DecodingError
+from eth_utils.crypto import keccak
+
+from reservesync.abi_decoders import Decode, decoder, topic_type
+from reservesync.contracts import Deployment, SystemContract, events
+from reservesync.messages import ChainEvent, make_event_id
+from reservesync.messages.chain import ArgValue
+
+
+class RawLog(Protocol):
+    """A log as the node answered it (addresses and hashes lowercase)."""
+
+    @property
+    def address(self) -> str: ...
+    @property
+    def topics(self) -> tuple[str, ...]: ...
+    @property
+    def data(self) -> str: ...
+    @property
+    def block_number(self) -> int: ...
+    @property
+    def block_hash(self) -> str: ...
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def tx_index(self) -> int: ...
+    @property
+    def log_index(self) -> int: ...
+
+
+class UnknownLog(ValueError):
+    """A log from a watched address that none of its contract's events explain."""
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    contract: SystemContract
+    name: str
+    inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
+    decode_topics: Decode
+    decode_data: Decode
+
+    @classmethod
+    def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
+        inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
+        return cls(
+            contract,
+            item["name"],
+            inputs,
+            decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
+            decoder([kind for _, kind, indexed in inputs if not indexed]),
+        )
+
+    @property
+    def indexed_count(self) -> int:
+        return sum(1 for _, _, indexed in self.inputs if indexed)
+
+
+def _topic0(item: dict[str, Any]) -> str:
+    types = ",".join(i["type"] for i in item["inputs"])
+    return "0x" + keccak(text=f"{item['name']}({types})").hex()
+
+
+def _value(kind: str, raw: Any) -> ArgValue:
+    if kind == "address":
+        return str(raw).lower()
+    if kind == "bool":
+        return bool(raw)
+    if kind.startswith(("uint", "int")):
+        return str(int(raw))
+    if kind == "string":
+        return str(raw)
+    if isinstance(raw, bytes):
+        return "0x" + raw.hex()
+    return str(raw)
+
+
+class EventDecoder:
+    def __init__(self, chain_id: int, deployment: Deployment) -> None:
+        self.chain_id = chain_id
+        self.contract_at = {d.address: name for name, d in deployment.items()}
+        self.specs: dict[tuple[SystemContract, str], EventSpec] = {}
+        for contract in deployment:
+            for item in events(contract):
+                self.specs[(contract, _topic0(item))] = EventSpec.of(contract, item)
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self.contract_at)
+
+    def decode(self, log: RawLog, block_timestamp: int) -> ChainEvent:
+        """The event, or `UnknownLog`/`ValueError` saying why the log is not one."""
+        contract = self.contract_at.get(log.address)
+        if contract is None:
+            raise UnknownLog(f"log from unwatched address {log.address}")
+        spec = self.specs.get((contract, log.topics[0])) if log.topics else None
+        if spec is None:
+            topic0 = log.topics[0] if log.topics else "none (anonymous log)"
+            raise UnknownLog(f"{contract} emitted an event with unknown topic0 {topic0}")
+        if len(log.topics) - 1 != spec.indexed_count:
+            raise UnknownLog(
+                f"{contract}.{spec.name} needs {spec.indexed_count} indexed topics, "
+                f"the log has {len(log.topics) - 1}"
+            )
+        try:
+            indexed = iter(
+                spec.decode_topics(bytes.fromhex("".join(t[2:] for t in log.topics[1:])))
+            )
+            unindexed = iter(spec.decode_data(bytes.fromhex(log.data[2:])))
+        except (DecodingError, ValueError) as exc:
+            raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
+        args = {
+            name: _value(kind, next(indexed) if is_indexed else next(unindexed))
+            for name, kind, is_indexed in spec.inputs
+        }
+        return ChainEvent(
+            event_id=make_event_id(self.chain_id, log.tx_hash, log.log_index),
+            chain_id=self.chain_id,
+            block_number=log.block_number,
+            block_hash=log.block_hash,
+            block_timestamp=datetime.fromtimestamp(block_timestamp, UTC),
+            tx_hash=log.tx_hash,
+            tx_index=log.tx_index,
+            log_index=log.log_index,
+            contract=contract,
+            address=log.address,
+            event=spec.name,
+            args=args,
+        )
