@@ -1,26 +1,28 @@
-"""Health's reader against hostile records: whatever a topic holds, the reader counts what it
-cannot read as rejected and reads on, so `/readyz` never stays 503 for a record (it re-reads
-every topic from the start at each restart, so one stuck record would be forever). And a
+"""Health's reader against hostile records: whatever a topic it reads holds, the reader counts
+what it cannot read as rejected and reads on, so `/readyz` never stays 503 for a record (it
+re-reads its topics from the start at each restart, so one stuck record would be forever). And a
 conflicting duplicate the db-writer dead-letters raises an alert of its own."""
 
 from __future__ import annotations
 
 from aiokafka import ConsumerRecord
 from devstack import services
-from health_monitor.sources import Gone, read
+from health_monitor.sources import read
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reservesync.messages import InvalidMessage, Message
-from reservesync.topics import ALERTS, CHAIN_EVENTS, DLQ, ORACLE_OPERATIONS, ORACLE_STATE
+from reservesync.messages import ChainEvent, InvalidMessage, Message
+from reservesync.topics import ALERTS, CHAIN_EVENTS, DLQ, REGISTRY
 from support import probes
 from support.hostile import deep_nesting, hostile_values
-from support.messages import deposited, publish
+from support.messages import publish
+from support.topics import read_all
 
-from health.builders import new_user, operation
-from health.test_live import report_where, settled
+from health.builders import operation
+from health.test_live import chain_moves, report_where, settled
 from health.world import World
 
-TOPICS = [CHAIN_EVENTS.name, ORACLE_OPERATIONS.name, ORACLE_STATE.name, DLQ.name, ALERTS.name]
+TOPICS = [REGISTRY.name, DLQ.name, ALERTS.name]
+"""What health's reader reads (the world it judges by comes from the chain and the oracle)."""
 
 
 def _record(topic: str, value: bytes | None, key: bytes | None = None) -> ConsumerRecord:
@@ -37,20 +39,30 @@ def test_reading_any_record_returns_instead_of_raising(
     topic: str, value: bytes | None, key: bytes | None
 ) -> None:
     outcome = read(_record(topic, value, key))
-    assert isinstance(outcome, Message | InvalidMessage | Gone)
+    assert isinstance(outcome, Message | InvalidMessage)
 
 
 async def test_poison_and_a_conflicting_duplicate_keep_health_ready_and_alert(
     world: World,
 ) -> None:
-    deployment = world.endpoints.deployment
+    user = await chain_moves(world)
     await settled(world)
-    user = new_user()
-    original = deposited(deployment, user, 10**16)
-    forged = original.model_copy(update={"args": {"user": user, "amount": str(10**20)}})
+    # A real event of the chain, as the listener published it, and a forgery of it: the same
+    # event_id with other content.
+    events = [
+        ChainEvent.model_validate_json(value)
+        for key, value, _, _ in await read_all(world.bootstrap, CHAIN_EVENTS.name)
+        if value is not None and key == user.encode()
+    ]
+    original = events[-1]
+    forged = original.model_copy(
+        update={"block_timestamp": original.block_timestamp.replace(year=2001)}
+    )
     deep = b'{"schema":"chain.event/v1","args":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    values = [original.to_json(), deep, b"\xff\xfe not json", b"[" * 5000, forged.to_json()]
-    await publish(world.bootstrap, CHAIN_EVENTS.name, [(user.encode(), v) for v in values])
+    poison = [deep, b"\xff\xfe not json", b"[" * 5000, forged.to_json()]
+    await publish(world.bootstrap, CHAIN_EVENTS.name, [(user.encode(), v) for v in poison])
+    for topic in TOPICS:
+        await publish(world.bootstrap, topic, [(b"poison", deep), (b"poison", b"[" * 5000)])
 
     report = await report_where(
         world,
@@ -64,6 +76,6 @@ async def test_poison_and_a_conflicting_duplicate_keep_health_ready_and_alert(
     assert await probes.answers("health", world.prefix, "/readyz", 200, "")
     assert services.running("db-writer", prefix=world.prefix)
     # Read past the poison and written past it: once the window passes and the alerts
-    # resolve, the world is as it was, the good deposit in both counts.
+    # resolve, the world is as it was.
     after = await settled(world)
     assert after.sources_ready

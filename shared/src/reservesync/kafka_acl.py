@@ -31,9 +31,9 @@ from reservesync.kafka_access import (
 from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
-    CHAIN_CHECKPOINTS,
     BITCOIN_BALANCES,
     BITCOIN_CHECKPOINTS,
+    CHAIN_CHECKPOINTS,
     CHAIN_EVENTS,
     DLQ,
     HEALTH_CANARY,
