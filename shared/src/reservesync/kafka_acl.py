@@ -7,16 +7,15 @@ Adding a topic a service produces or reads is one name in its row; a new service
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import SecretStr, ValidationError, create_model
+from pydantic import SecretStr, create_model
 
-from reservesync import kafka
+from reservesync import cli, kafka
 from reservesync.kafka_access import (
     Binding,
     Operation,
@@ -182,17 +181,6 @@ async def apply(
         await admin.close()
 
 
-def load_settings(program: str) -> KafkaSettings:
-    """AccessSettings from the environment, or exit with one line naming the bad setting."""
-    try:
-        return AccessSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]).upper()
-        print(f"{program}: {where + ': ' if where else ''}{first['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 async def provision(settings: KafkaSettings) -> list[str]:
     """Users and ACLs from `settings` (an AccessSettings); returns the users it set."""
     passwords = passwords_from(settings)
@@ -201,18 +189,19 @@ async def provision(settings: KafkaSettings) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m reservesync.kafka_acl",
-        description="Create or reset the SCRAM users of the services (their passwords from "
+    settings = cli.parse(
+        "python -m reservesync.kafka_acl",
+        "Create or reset the SCRAM users of the services (their passwords from "
         "<PRINCIPAL>_KAFKA_SASL_PASSWORD, e.g. DB_WRITER_KAFKA_SASL_PASSWORD; a principal "
         "without one keeps its password) and set each principal's ACLs to its row of the "
         "table in reservesync.kafka_acl. Connects as the admin principal "
         "(KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD).",
+        AccessSettings,
+        argv,
     )
-    parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    users = asyncio.run(provision(load_settings("kafka_acl")))
+    users = asyncio.run(provision(settings))
     print(f"kafka users set: {', '.join(users) or 'none'}")
     print(f"kafka ACLs ready for: {', '.join(PRINCIPALS)}")
     return 0

@@ -4,15 +4,14 @@ oracle's user states to rbtc.bitcoin.balances.v1, exactly once."""
 
 from __future__ import annotations
 
-from reservesync import worker
-from reservesync.commandline import settings_from_environment
+from reservesync import cli, worker
 
 from bitcoin_listener.config import Settings
 from bitcoin_listener.listener import BitcoinListener
 
 
-def main() -> None:
-    settings = settings_from_environment(Settings, "bitcoin-listener", __doc__ or "")
+def main(argv: list[str] | None = None) -> None:
+    settings = cli.parse("python -m bitcoin_listener", __doc__, Settings, argv)
     # Built inside the event loop: its Kafka clients need a running loop.
     worker.run("bitcoin-listener", settings, lambda stop: BitcoinListener(settings).run(stop))
 
