@@ -39,12 +39,18 @@ def _run(module: str, env: dict[str, str], *args: str) -> str:
 @pytest.mark.timeout(1500)
 def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> None:
     output = _run("devstack.demo", own_stack, "--once")
-    # The seed's state is 68.4 % as the seed counted; against the world (the chain's own logs:
-    # the deposits, fee payments and emergency burns the narrow listener skipped) 55.6 %.
+    # The seed's state is 68.4 % as the seed counted (what its pipeline published); against the
+    # world (the chain's own logs: the deposits, fee payments and emergency burns the narrow
+    # listener skipped) 55.6 %.
     assert "## Health with the seed's pipeline: 55.6%" in output
+    assert "The seed's own check of the same database says 68.4%" in output
     assert "## Health with our pipeline: 100.0%" in output
     assert "TOTAL SYSTEM HEALTH" in output
-    assert "the seed's pipeline: 55.6%; ours: 100.0%" in output
+    assert (
+        "the seed's pipeline: 68.4% by its own check, 55.6% against the world; ours: 100.0%"
+    ) in output
+    ours = output.split("## Health with our pipeline")[1].split("## Result")[0]
+    assert "## Alerts Firing" not in ours or "- **" not in ours.split("## Alerts Firing")[1]
     # The seed's final balances, fully backed, and on record.
     assert (
         "proof of reserves: 238,967 sats of rBTC, 238,967 sats of BTC reported by the oracle "

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from health_monitor.models import HealthReport
 from health_monitor.report import fetch, render
 
 
@@ -16,13 +17,21 @@ from health_monitor.report import fetch, render
 class HealthVerdict:
     score: float
     markdown: str
+    report: HealthReport
 
     @property
     def score_text(self) -> str:
         return f"{self.score:.1f}%"
 
 
-async def fresh(health_url: str, *, within_s: float = 90) -> HealthVerdict:
+def _own_alerts(report: HealthReport) -> list[str]:
+    return [a.alert_id for a in report.alerts if a.alert_id.startswith("health:")]
+
+
+async def fresh(health_url: str, *, within_s: float = 90, quiet: bool = False) -> HealthVerdict:
+    """The first evaluation made after asking that has read the world through the head it saw
+    then. `quiet`: at 100 %, also once health's own alerts of an earlier state have resolved
+    (or at the deadline, with them), so a healthy report does not list a problem already gone."""
     asked = datetime.now(UTC)
     deadline = time.monotonic() + within_s
     head: int | None = None
@@ -33,7 +42,11 @@ async def fresh(health_url: str, *, within_s: float = 90) -> HealthVerdict:
             head = report.world.chain_head if head is None else head
             read = report.world.chain_read_through
             if head is None or (read is not None and read >= head):
-                return HealthVerdict(report.score, render(report))
+                verdict = HealthVerdict(report.score, render(report), report)
+                if not quiet or report.score < 100 or not _own_alerts(report):
+                    return verdict
+                if time.monotonic() > deadline:
+                    return verdict
         if time.monotonic() > deadline:
             raise TimeoutError(f"the health service computed nothing new in {within_s:.0f}s")
         await asyncio.sleep(0.5)
