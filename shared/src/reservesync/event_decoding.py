@@ -4,9 +4,9 @@ itself to judge what was published and written."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
@@ -17,25 +17,37 @@ from reservesync.messages import ChainEvent, make_event_id
 from reservesync.messages.chain import ArgValue
 
 
-class RawLog(Protocol):
-    """A log as the node answered it (addresses and hashes lowercase)."""
+@dataclass(frozen=True, slots=True)
+class NodeLog:
+    """A log as the node answered `eth_getLogs` (addresses and hashes lowercase): what the
+    chain-listener publishes from and health reads the chain with."""
 
-    @property
-    def address(self) -> str: ...
-    @property
-    def topics(self) -> tuple[str, ...]: ...
-    @property
-    def data(self) -> str: ...
-    @property
-    def block_number(self) -> int: ...
-    @property
-    def block_hash(self) -> str: ...
-    @property
-    def tx_hash(self) -> str: ...
-    @property
-    def tx_index(self) -> int: ...
-    @property
-    def log_index(self) -> int: ...
+    address: str
+    topics: tuple[str, ...]
+    data: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    tx_index: int
+    log_index: int
+    removed: bool
+    raw: dict[str, Any] = field(repr=False, compare=False)
+    """The node's JSON, kept whole for a dead letter."""
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> NodeLog:
+        return cls(
+            address=str(raw["address"]).lower(),
+            topics=tuple(str(t).lower() for t in raw["topics"]),
+            data=str(raw["data"]),
+            block_number=int(raw["blockNumber"], 16),
+            block_hash=str(raw["blockHash"]).lower(),
+            tx_hash=str(raw["transactionHash"]).lower(),
+            tx_index=int(raw["transactionIndex"], 16),
+            log_index=int(raw["logIndex"], 16),
+            removed=bool(raw.get("removed", False)),
+            raw=raw,
+        )
 
 
 class UnknownLog(ValueError):
@@ -98,7 +110,7 @@ class EventDecoder:
     def addresses(self) -> list[str]:
         return list(self.contract_at)
 
-    def decode(self, log: RawLog, block_timestamp: int) -> ChainEvent:
+    def decode(self, log: NodeLog, block_timestamp: int) -> ChainEvent:
         """The event, or `UnknownLog`/`ValueError` saying why the log is not one."""
         contract = self.contract_at.get(log.address)
         if contract is None:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reservesync.event_decoding import NodeLog
+
 from chain_listener.rpc import JsonRpcClient
 
 
@@ -28,34 +30,8 @@ class BlockHeader:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Log:
-    address: str
-    topics: tuple[str, ...]
-    data: str
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    tx_index: int
-    log_index: int
-    removed: bool
-    raw: dict[str, Any]
-    """The node's JSON, kept whole for a dead letter."""
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> Log:
-        return cls(
-            address=str(raw["address"]).lower(),
-            topics=tuple(str(t).lower() for t in raw["topics"]),
-            data=str(raw["data"]),
-            block_number=int(raw["blockNumber"], 16),
-            block_hash=str(raw["blockHash"]).lower(),
-            tx_hash=str(raw["transactionHash"]).lower(),
-            tx_index=int(raw["transactionIndex"], 16),
-            log_index=int(raw["logIndex"], 16),
-            removed=bool(raw.get("removed", False)),
-            raw=raw,
-        )
+Log = NodeLog
+"""A log as the node answered it (`reservesync.event_decoding.NodeLog`)."""
 
 
 class Node:

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import asyncpg
 from reservesync import digests, ledger
 from reservesync.digests import Digest
-from reservesync.event_decoding import EventDecoder, UnknownLog
+from reservesync.event_decoding import EventDecoder, NodeLog, UnknownLog
 from reservesync.messages import ChainEvent
 
 from health_monitor.config import Settings
-from health_monitor.world.rpc import ChainReader, NodeLog
+from health_monitor.world.rpc import ChainReader
 
 log = logging.getLogger(__name__)
 REWIND_BLOCKS = 256

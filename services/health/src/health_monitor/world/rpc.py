@@ -8,6 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from reservesync.event_decoding import NodeLog
+
 
 class ChainUnreachable(RuntimeError):
     pass
@@ -18,33 +20,6 @@ class Header:
     number: int
     hash: str
     timestamp: int
-
-
-@dataclass(frozen=True, slots=True)
-class NodeLog:
-    address: str
-    topics: tuple[str, ...]
-    data: str
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    tx_index: int
-    log_index: int
-    removed: bool
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> NodeLog:
-        return cls(
-            address=str(raw["address"]).lower(),
-            topics=tuple(str(t).lower() for t in raw["topics"]),
-            data=str(raw["data"]),
-            block_number=int(raw["blockNumber"], 16),
-            block_hash=str(raw["blockHash"]).lower(),
-            tx_hash=str(raw["transactionHash"]).lower(),
-            tx_index=int(raw["transactionIndex"], 16),
-            log_index=int(raw["logIndex"], 16),
-            removed=bool(raw.get("removed", False)),
-        )
 
 
 class ChainReader:
