@@ -23,7 +23,8 @@ from web3 import Web3
 
 
 def unique_id(purpose: str) -> str:
-    return f"test-{purpose}-{secrets.token_hex(4)}"
+    # The chain-listener's Kafka principal may use only transactional ids with its prefix.
+    return f"chain-listener-test-{purpose}-{secrets.token_hex(4)}"
 
 
 def listener_settings(
@@ -65,9 +66,13 @@ def dev_chain_listener(endpoints: Endpoints, purpose: str, **overrides: Any) -> 
     )
 
 
+KAFKA_LOGIN = {"kafka_sasl_username", "kafka_sasl_password"}
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """The same settings as environment variables, for a listener process."""
-    values = settings.model_dump(mode="json", exclude={"chain_contracts_file"})
+    # The Kafka login is the stack's to give: each service process gets its own principal.
+    values = settings.model_dump(mode="json", exclude={"chain_contracts_file", *KAFKA_LOGIN})
     return {
         name.upper(): value if isinstance(value, str) else json.dumps(value)
         for name, value in values.items()

@@ -71,6 +71,9 @@ def probe(name: str, path: str = "/readyz", *, prefix: str = "svc") -> tuple[int
             return answer.status, answer.read().decode().strip()
     except urllib.error.HTTPError as refused:
         return refused.code, refused.read().decode().strip()
+    except (urllib.error.URLError, OSError) as unanswered:
+        # Not answering (yet, or any more) is an answer too: status 0 and why.
+        return 0, f"no answer: {unanswered}"
 
 
 def _unassigned_port(preferred: int, own: Path) -> int:
