@@ -96,7 +96,7 @@ class Writer:
     def __init__(self, endpoints: Endpoints, database: FreshDatabase) -> None:
         self.endpoints = endpoints
         self.database = database
-        self.group = f"reorg-db-{secrets.token_hex(3)}"
+        self.group = f"rbtc-db-writer-reorg-{secrets.token_hex(3)}"
         self.prefix = f"reorgdb{secrets.token_hex(2)}"
 
     def start(self) -> None:

@@ -137,7 +137,7 @@ async def test_the_oracle_logger_reconciles_on_its_own(
         ["db-writer"],
         {
             "DATABASE_URL": fresh_database.writer_url,
-            "WRITER_GROUP_ID": f"reconcile-{secrets.token_hex(3)}",
+            "WRITER_GROUP_ID": f"rbtc-db-writer-reconcile-{secrets.token_hex(3)}",
             "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
         },
         stack=endpoints.env(),
