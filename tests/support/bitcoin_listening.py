@@ -41,10 +41,24 @@ def listener_env(
         "BTC_CONFIRMATIONS": "2",
         "BITCOIN_POLL_INTERVAL_S": "0.2",
         "BITCOIN_RPC_TIMEOUT_S": "5",
-        "BITCOIN_TRANSACTIONAL_ID": f"test-bitcoin-{secrets.token_hex(4)}",
+        # Its own principal may use only transactional ids with its prefix.
+        "BITCOIN_TRANSACTIONAL_ID": f"bitcoin-listener-test-{secrets.token_hex(4)}",
         "METRICS_PORT": str(port),
         "LIVENESS_MAX_SILENCE_S": "60",
+        **_kafka_login(endpoints),
         **overrides,
+    }
+
+
+def _kafka_login(endpoints: Endpoints) -> dict[str, str]:
+    """The bitcoin-listener's own Kafka principal, as a deployment gives it (not the admin
+    this test process is)."""
+    passwords = endpoints.kafka_passwords() if endpoints.kafka_credentials else {}
+    if "bitcoin-listener" not in passwords:
+        return {}  # a broker without authentication
+    return {
+        "KAFKA_SASL_USERNAME": "bitcoin-listener",
+        "KAFKA_SASL_PASSWORD": passwords["bitcoin-listener"],
     }
 
 
