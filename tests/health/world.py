@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from devstack import kafka, procs, services
 from devstack.oracle.book import OracleBook
+from devstack.oracle.running import logger_credentials
 from devstack.oracle.server import OracleServer
 from devstack.paths import stack_dir
 from health_monitor.models import HealthReport
@@ -188,7 +189,7 @@ class World:
             },
             "db-writer": {"DATABASE_URL": self.database.writer_url, "WRITER_GROUP_ID": self.group},
             "oracle-logger": {
-                "ORACLE_TOKENS": json.dumps({self.oracle.book.oracle_id: self.token}),
+                **logger_credentials(self.oracle.book.oracle_id, self.token),
                 "ORACLE_PULL_INTERVAL_S": "1",
                 **{k: v for k, v in self.oracle.env().items() if k != "ORACLE_OPERATIONS_URL"},
             },

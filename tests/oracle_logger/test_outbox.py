@@ -87,7 +87,11 @@ async def test_an_oracle_killed_while_the_service_is_down_loses_nothing(
     services.stop(["oracle-logger"], prefix=PREFIX)
     services.start(
         ["oracle-logger"],
-        {"ORACLE_TOKENS": json.dumps({ol.ORACLE: token}), "HTTP_PORT": str(port)},
+        {
+            "ORACLE_TOKENS": json.dumps({ol.ORACLE: token}),
+            "ORACLE_SCOPES": json.dumps({ol.ORACLE: ol.FULL_SCOPE}),
+            "HTTP_PORT": str(port),
+        },
         stack=endpoints.env(),
         prefix=PREFIX,
     )
