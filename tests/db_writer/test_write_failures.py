@@ -96,7 +96,10 @@ async def test_a_row_asyncpg_cannot_encode_is_dead_lettered_and_its_batch_writte
 async def test_postgres_refusing_rights_is_waited_out_not_dead_lettered(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
-    group, prefix = f"rbtc-db-writer-fault-rights-{secrets.token_hex(3)}", f"rt{secrets.token_hex(2)}"
+    group, prefix = (
+        f"rbtc-db-writer-fault-rights-{secrets.token_hex(3)}",
+        f"rt{secrets.token_hex(2)}",
+    )
     admin = await asyncpg.connect(fresh_database.migrator_url)
     user = Protocol.new_user().lower()
     try:

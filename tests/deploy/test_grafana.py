@@ -26,6 +26,7 @@ TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "container", 
 # metric name (not always the module's name: health_monitor's are health_*, realtime_api's api_*).
 METRIC_PREFIXES = {
     "chain-listener": "chain_listener_",
+    "bitcoin-listener": "bitcoin_listener_",
     "db-writer": "db_writer_",
     "oracle-logger": "oracle_logger_",
     "health": "health_",

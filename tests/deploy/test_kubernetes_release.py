@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from deploy.kustomize import Resource, build, containers, resource_id
-from deploy.workspace import ROOT, metric_labels
+from deploy.workspace import ROOT, env_problems, init_job_settings, metric_labels
 
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
@@ -181,6 +181,15 @@ def test_reconciliation_is_a_cron_job(overlay: str) -> None:
     (container,) = containers(cron)
     assert container["command"] == ["python", "-m", "oracle_logger.reconcile"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    env = {item["name"]: item["valueFrom"] for item in container["env"]}
-    assert env["DATABASE_URL"]["secretKeyRef"]["name"] == "reservesync-db-health", "read-only"
-    assert "secretKeyRef" in env["ORACLE_STATE_KEY"]
+    env = {item["name"]: item for item in container["env"]}
+    problems = env_problems("oracle-reconcile", init_job_settings("oracle-reconcile"), set(env))
+    assert not problems, "\n".join(problems)
+    database = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+    assert database["name"] == "reservesync-db-health", "read-only"
+    assert "secretKeyRef" in env["ORACLE_STATE_KEY"]["valueFrom"]
+    # It publishes to the oracle topics, which only the oracle-logger's principal may write.
+    assert env["KAFKA_SASL_USERNAME"].get("value") == "oracle-logger"
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "reservesync-kafka-oracle-logger",
+        "key": "ORACLE_LOGGER_KAFKA_SASL_PASSWORD",
+    }
