@@ -77,6 +77,15 @@ BITCOIN_BALANCES = Topic(
 # written in the same Kafka transaction as the balances it covers.
 BITCOIN_CHECKPOINTS = Topic("rbtc.bitcoin.checkpoints.v1", 1, (), {"cleanup.policy": "compact"})
 
+WRITER_SOURCES: tuple[Topic, ...] = (
+    CHAIN_EVENTS,
+    ORACLE_OPERATIONS,
+    ORACLE_STATE,
+    REGISTRY,
+    BITCOIN_BALANCES,
+)
+"""What the db-writer stores: the topics of its consumer group (health's lag watches them)."""
+
 ALL_TOPICS: tuple[Topic, ...] = (
     CHAIN_EVENTS,
     ORACLE_OPERATIONS,

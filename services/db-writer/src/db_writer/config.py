@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 from reservesync.settings import DatabaseSettings, EncryptionSettings, KafkaSettings, NameList
-from reservesync.topics import (
-    BITCOIN_BALANCES,
-    CHAIN_EVENTS,
-    ORACLE_OPERATIONS,
-    ORACLE_STATE,
-    REGISTRY,
-    Topic,
-)
+from reservesync.topics import WRITER_SOURCES, Topic
 
-SOURCE_TOPICS: dict[str, Topic] = {
-    topic.name: topic
-    for topic in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY, BITCOIN_BALANCES)
-}
+SOURCE_TOPICS: dict[str, Topic] = {topic.name: topic for topic in WRITER_SOURCES}
 
 
 class DatabaseToolSettings(DatabaseSettings, EncryptionSettings):

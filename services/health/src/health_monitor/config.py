@@ -15,7 +15,7 @@ from reservesync.settings import (
     KafkaSettings,
     NameList,
 )
-from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
+from reservesync.topics import WRITER_SOURCES
 
 
 class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
@@ -26,9 +26,7 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         "database is scored",
     )
     health_writer_topics: NameList = Field(
-        default_factory=lambda: [
-            t.name for t in (CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY)
-        ],
+        default_factory=lambda: [t.name for t in WRITER_SOURCES],
         description="what the db-writer's group must consume: its lag counts from the start, "
         "even before the group ever joined or committed",
     )
