@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from reservesync import bitcoin_address, dead_letters, kafka
+from reservesync import addresses, bitcoin_address, dead_letters, kafka
 from reservesync.crypto import FieldCipher
 from reservesync.dead_letters import ConflictingDuplicate
 from reservesync.heartbeat import heartbeat
@@ -34,7 +33,6 @@ from db_writer.storage import Offsets, SinkStore, Written
 
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 1000
-ADDRESS = re.compile(r"^0x[0-9a-f]{40}$")
 SERVICE = "db-writer"
 Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
@@ -195,10 +193,11 @@ def _bitcoin_key(key: bytes | None, cipher: FieldCipher) -> bytes:
 
 
 def _user_key(key: bytes | None) -> str:
-    user = (key or b"").decode(errors="replace").lower()
-    if not ADDRESS.match(user):
-        raise InvalidMessage(f"tombstone key {user!r} is not a user address")
-    return user
+    text = (key or b"").decode(errors="replace")
+    try:
+        return addresses.canonical(text)
+    except addresses.InvalidAddress as exc:
+        raise InvalidMessage(f"tombstone key {text!r} is not a user address: {exc}") from exc
 
 
 class BatchWriter:
