@@ -93,6 +93,34 @@ def chain_burn_key(event: ChainEvent) -> str | None:
     return burn_key(user, event.tx_hash, event.arg_int("burnedAmount"), event.block_timestamp)
 
 
+@dataclass(frozen=True)
+class Meaning:
+    """Everything one chain event means to the books, decided once: the db-writer maps these
+    into rows, health folds them into its world, and neither asks the questions again."""
+
+    user: str | None
+    """The user it makes known."""
+    movement: Movement | None
+    """The money it moves: one `transactions` row."""
+    synced_balance: bool
+    """It states a user's synced balance (`Synced`): `balance_history` and snapshots."""
+    emergency_half: bool
+    """That balance is the zeroing half of an emergency burn, not a sync."""
+    burn_key: str | None
+    """The emergency burn it reports."""
+
+
+def meaning(event: ChainEvent) -> Meaning:
+    synced = (event.contract.value, event.event) == SYNCED
+    return Meaning(
+        user=event_user(event),
+        movement=movement(event),
+        synced_balance=synced,
+        emergency_half=synced and is_emergency_synced(event),
+        burn_key=chain_burn_key(event),
+    )
+
+
 def reported_burn(op: OracleOperation) -> KnownEmergencyBurn | None:
     """The emergency burn a successful `EMERGENCY_BURN` operation with an amount reports."""
     if (

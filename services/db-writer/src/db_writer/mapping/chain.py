@@ -48,17 +48,15 @@ def user_row(address: str, event: ChainEvent, source: Source) -> Row:
 
 def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
     rows = Rows()
-    user = ledger.event_user(event)
-    if user is not None:
-        rows.add("user_evidence", user_row(user, event, source))
-    moved = ledger.movement(event)
-    if moved is not None:
-        rows.add("transactions", _transaction(event, source, moved))
-    if (event.contract.value, event.event) == ledger.SYNCED:
-        _balance(rows, event, source)
-    burn = ledger.chain_burn_key(event)
-    if burn is not None:
-        rows.add("emergency_burn_evidence", _emergency_burn(event, source, burn))
+    meant = ledger.meaning(event)
+    if meant.user is not None:
+        rows.add("user_evidence", user_row(meant.user, event, source))
+    if meant.movement is not None:
+        rows.add("transactions", _transaction(event, source, meant.movement, meant))
+    if meant.synced_balance:
+        _balance(rows, event, source, meant)
+    if meant.burn_key is not None:
+        rows.add("emergency_burn_evidence", _emergency_burn(event, source, meant.burn_key))
     if event.contract.value == "YieldScalesPool":
         _yield(rows, event, source)
     token = token_of(event)
@@ -67,8 +65,10 @@ def chain_event_rows(event: ChainEvent, source: Source) -> Rows:
     return rows
 
 
-def _transaction(event: ChainEvent, source: Source, moved: ledger.Movement) -> Row:
-    synced = (event.contract.value, event.event) == ledger.SYNCED
+def _transaction(
+    event: ChainEvent, source: Source, moved: ledger.Movement, meant: ledger.Meaning
+) -> Row:
+    synced = meant.synced_balance
     return {
         **origin(event),
         "user_address": str(event.args["user"]),
@@ -84,7 +84,7 @@ def _transaction(event: ChainEvent, source: Source, moved: ledger.Movement) -> R
     }
 
 
-def _balance(rows: Rows, event: ChainEvent, source: Source) -> None:
+def _balance(rows: Rows, event: ChainEvent, source: Source, meant: ledger.Meaning) -> None:
     new = event.arg_int("newBalanceSats")
     delta = event.arg_int("deltaSats")
     fee = event.arg_int("feeWei")
@@ -98,7 +98,7 @@ def _balance(rows: Rows, event: ChainEvent, source: Source) -> None:
             "new_sats": new,
             "delta_sats": delta,
             "fee_wei": fee,
-            "cause": "EMERGENCY_BURN" if ledger.is_emergency_synced(event) else "SYNC",
+            "cause": "EMERGENCY_BURN" if meant.emergency_half else "SYNC",
             **source.columns(),
         },
     )

@@ -205,15 +205,15 @@ class ChainScanner:
 
 def _fold(found: _Range, event: ChainEvent) -> None:
     """What one canonical event adds to the world, by the ledger's rules (the writer's)."""
-    moved = ledger.movement(event)
-    if moved is not None:
-        item = digests.transaction_item(event, moved)
+    meant = ledger.meaning(event)
+    if meant.movement is not None:
+        item = digests.transaction_item(event, meant.movement)
         found.transactions.setdefault(item.bucket, Digest()).add(item.hash)
-        found.tx_types[(item.bucket, moved.tx_type)] += 1
-    user = ledger.event_user(event)
+        found.tx_types[(item.bucket, meant.movement.tx_type)] += 1
+    user = meant.user
     if user is not None and (user not in found.users or event.block_number < found.users[user]):
         found.users[user] = event.block_number
-    key = ledger.chain_burn_key(event)
+    key = meant.burn_key
     if key is not None:
         found.burns[key] = (
             str(event.args["user"]),
