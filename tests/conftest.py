@@ -15,6 +15,20 @@ from support.stack import Endpoints, container_stack, docker_engine_answers, loc
 TEST_PREFIX = "test"
 
 
+STACK_FOLDERS = ("stack", "e2e")
+"""Tests of the local stack itself and of the main job: each brings up a stack of its own."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that uses a real stack is marked `stack`: `-m "not stack"` runs the rest
+    (pure logic, rendering, manifests) in minutes; `make test` runs everything."""
+    for item in items:
+        on_stack = "endpoints" in getattr(item, "fixturenames", ())
+        folder = item.path.parent.name
+        if on_stack or folder in STACK_FOLDERS:
+            item.add_marker(pytest.mark.stack)
+
+
 @pytest.fixture(scope="session")
 def endpoints() -> Iterator[Endpoints]:
     use_containers = os.environ.get("RESERVESYNC_TEST_STACK", "auto") == "containers" or (

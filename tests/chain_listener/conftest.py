@@ -39,12 +39,14 @@ else:
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
-def pipeline_alongside(pipeline: Endpoints) -> Endpoints:
-    """The session's pipeline (listener and db-writer) runs while these tests run, as it would
-    in production: the thousands of events they make are consumed as they come, instead of
-    waiting as a backlog for whichever later test starts the db-writer."""
-    return pipeline
+@pytest.fixture(autouse=True)
+def pipeline_alongside(request: pytest.FixtureRequest) -> None:
+    """The session's pipeline (listener and db-writer) runs while the tests on the stack run,
+    as it would in production: the thousands of events they make are consumed as they come,
+    instead of waiting as a backlog for whichever later test starts the db-writer. A test that
+    needs no stack starts none."""
+    if "endpoints" in request.fixturenames:
+        request.getfixturevalue("pipeline")
 
 
 @pytest.fixture(scope="session")
