@@ -1,12 +1,29 @@
 """Reading topics back: whole topics, and how many records a sink has yet to read (the demo
-waits on it, the tests check producers and sinks with it)."""
+waits on it, the tests check producers and sinks with it).
+
+Positions alone cannot say when a partition is read: transaction markers and aborted records
+occupy offsets that a read_committed reader never receives, so a partition that ends in them
+never shows its position at the end offset. A partition is read when its position reached the
+end, or when the broker has answered a fetch for it (its last stable offset is known) and
+nothing more came for a few seconds. Waiting is bounded by a deadline, never by a count of
+quick polls: on a busy machine the first fetch alone can take seconds.
+"""
 
 from __future__ import annotations
+
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from reservesync import kafka
 from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS
+
+READ_WITHIN_S = 120.0
+QUIET_S = 3.0
+"""How long a partition the broker has answered for stays silent before only markers are
+taken to be left (a next fetch in flight answers well within it)."""
+
+Record = tuple[bytes | None, bytes | None, int, int]
 
 
 def _reader(bootstrap: str) -> AIOKafkaConsumer:
@@ -14,7 +31,39 @@ def _reader(bootstrap: str) -> AIOKafkaConsumer:
     return kafka.consumer(KafkaSettings(kafka_bootstrap_servers=bootstrap), group_id=None)
 
 
-async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None, int, int]]:
+async def _read(
+    consumer: AIOKafkaConsumer,
+    ends: dict[TopicPartition, int],
+    *,
+    first_only: bool = False,
+) -> list[Record]:
+    """The committed records of the assigned partitions up to `ends`; with `first_only`, a
+    partition is done at its first record (enough to know it is not caught up)."""
+    records: list[Record] = []
+    pending = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
+    heard = dict.fromkeys(pending, time.monotonic())
+    deadline = time.monotonic() + READ_WITHIN_S
+    while pending:
+        if time.monotonic() > deadline:
+            unread = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(pending))
+            raise TimeoutError(f"partitions not read within {READ_WITHIN_S:.0f}s: {unread}")
+        batch = await consumer.getmany(timeout_ms=300)
+        for tp, items in batch.items():
+            records.extend((r.key, r.value, tp.partition, r.offset) for r in items)
+            if items and first_only:
+                pending.discard(tp)
+        now = time.monotonic()
+        for tp in list(pending):
+            if await consumer.position(tp) >= ends[tp]:
+                pending.discard(tp)
+            elif batch.get(tp) or consumer.last_stable_offset(tp) is None:
+                heard[tp] = now
+            elif now - heard[tp] >= QUIET_S:
+                pending.discard(tp)
+    return records
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Record]:
     """Every committed record of `topic` as (key, value, partition, offset)."""
     count = next(t.partitions for t in ALL_TOPICS if t.name == topic)
     consumer = _reader(bootstrap)
@@ -23,46 +72,26 @@ async def read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes
         partitions = [TopicPartition(topic, p) for p in range(count)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        records: list[tuple[bytes | None, bytes | None, int, int]] = []
-        pending = set(partitions)
-        idle_polls = 0
-        # A partition may end in transaction markers that are never returned as records, so
-        # stop after a few empty polls even if a position has not reached the end offset.
-        while pending and idle_polls < 10:
-            batch = await consumer.getmany(timeout_ms=300)
-            for tp, items in batch.items():
-                records.extend((r.key, r.value, tp.partition, r.offset) for r in items)
-            for tp in list(pending):
-                if await consumer.position(tp) >= ends[tp]:
-                    pending.discard(tp)
-            idle_polls = 0 if batch else idle_polls + 1
-        return records
+        return await _read(consumer, await consumer.end_offsets(partitions))
     finally:
         await consumer.stop()
 
 
 async def records_from(bootstrap: str, offsets: dict[tuple[str, int], int]) -> int:
-    """How many committed records sit at or after the given offsets (0: a sink is caught up).
-
-    Positions alone cannot say it: transaction markers and aborted records occupy offsets
-    that no reader ever receives."""
+    """0 when no committed record sits at or after the given offsets (a sink is caught up);
+    otherwise how many were seen, at least one per partition that has any (a lower bound)."""
     consumer = _reader(bootstrap)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t, p in offsets]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
-        waiting = [tp for tp in partitions if offsets[(tp.topic, tp.partition)] < ends[tp]]
+        waiting = {tp: end for tp, end in ends.items() if offsets[(tp.topic, tp.partition)] < end}
         if not waiting:
             return 0
-        consumer.assign(waiting)
+        consumer.assign(list(waiting))
         for tp in waiting:
             consumer.seek(tp, offsets[(tp.topic, tp.partition)])
-        found = 0
-        for _ in range(3):
-            batch = await consumer.getmany(timeout_ms=300)
-            found += sum(len(records) for records in batch.values())
-        return found
+        return len(await _read(consumer, waiting, first_only=True))
     finally:
         await consumer.stop()
