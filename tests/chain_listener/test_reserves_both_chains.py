@@ -131,15 +131,16 @@ async def test_the_leaf_has_both_sides_and_the_verifier_rederives_it(
     tmp_path: Path,
 ) -> None:
     protocol = private.protocol
-    user, receiver = (account_that_sends(private.w3).lower() for _ in range(2))
+    sender, receiving = account_that_sends(private.w3), account_that_sends(private.w3)
+    user, receiver = sender.lower(), receiving.lower()
     address, other, scan_from, height = await _bitcoin_side(endpoints, regtest, fresh, user)
 
     run = Run(endpoints, private, fresh)
     run.cursor = await TopicCursor.at_end(endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name)
-    protocol.deposit_fees(user, FEES_WEI)
-    protocol.sync(user, SYNCED_SATS)
-    protocol.wrap(user, 30_000)
-    last = protocol.send_wrbtc(user, receiver, 10_000)
+    protocol.deposit_fees(sender, FEES_WEI)
+    protocol.sync(sender, SYNCED_SATS)
+    protocol.wrap(sender, 30_000)
+    last = protocol.send_wrbtc(sender, receiving, 10_000)
     async with harness.running(run.settings):
         await run.sync_database(hash_hex(last["blockHash"]))
     evm_block = int(last["blockNumber"])

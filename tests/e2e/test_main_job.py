@@ -56,6 +56,8 @@ def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> 
         "proof of reserves: 238,967 sats of rBTC, 238,967 sats of BTC reported by the oracle "
         "(ratio 1.000000)"
     ) in output
+    assert "sats of BTC held on Bitcoin at height" in output
+    assert "(sha256-merkle-sum-v3)" in output
     assert "recorded as proof_of_reserves #" in output
 
 

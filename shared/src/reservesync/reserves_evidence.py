@@ -27,7 +27,7 @@ class EvidenceError(Exception):
 
 def rpc(url: str, method: str, params: list[Any], *, auth: tuple[str, str] | None = None) -> Any:
     """One JSON-RPC call; an error or a transport failure is an `EvidenceError`."""
-    body = json.dumps({"jsonrpc": "1.0", "id": 1, "method": method, "params": params}).encode()
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
     request = urllib.request.Request(  # noqa: S310 (the URL is the operator's own setting)
         url, data=body, headers={"Content-Type": "application/json"}
     )

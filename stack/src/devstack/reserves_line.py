@@ -46,12 +46,16 @@ async def fresh_line(api_url: str, database_url: str, *, within_s: float = 60) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"the API published no new reserves snapshot in {within_s:.0f}s")
         await asyncio.sleep(0.5)
+    supply, oracle_btc = body["total_rbtc_sats"], body["total_btc_sats"]
+    oracle_ratio = f"{oracle_btc / supply:.6f}" if supply else "None"
     ratio = body["backing_ratio"]
     return (
-        f"- proof of reserves: {body['total_rbtc_sats']:,} sats of rBTC, "
-        f"{body['total_btc_sats']:,} sats of BTC reported by the oracle "
-        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}), "
+        f"- proof of reserves: {supply:,} sats of rBTC, "
+        f"{oracle_btc:,} sats of BTC reported by the oracle (ratio {oracle_ratio}), "
+        f"{body['btc_held_sats']:,} sats of BTC held on Bitcoin at height {body['btc_height']} "
+        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}, {body['status']}) with the "
+        f"tokens at EVM block {body['evm_block']}, "
         f"{body['unbacked_supply_sats']:,} sats of supply no synced balance backs, Merkle root "
-        f"{body['merkle']['root'][:18]}… over {body['users']} holders, recorded as "
-        f"proof_of_reserves #{body['attestation_id']}"
+        f"{body['merkle']['root'][:18]}… ({body['merkle']['scheme']}) over {body['users']} "
+        f"holders, recorded as proof_of_reserves #{body['attestation_id']}"
     )
