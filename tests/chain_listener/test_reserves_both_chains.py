@@ -158,6 +158,14 @@ async def test_the_leaf_has_both_sides_and_the_verifier_rederives_it(
             body = await eventually(published, within=60, what="the snapshot at block B")
             assert body is not None
             proof = (await http.get("/proof-of-reserves/proof", params={"address": user})).json()
+            metrics = (await http.get(f"{url}/metrics")).text
+        for line in (
+            f'api_reserves_sats{{side="btc_held"}} {float(PAID_SATS)}',
+            f'api_reserves_sats{{side="unbacked_by_btc"}} {float(supply - PAID_SATS)}',
+            f'api_reserves_point{{chain="btc_height"}} {float(height)}',
+            f'api_reserves_point{{chain="evm_block"}} {float(evm_block)}',
+        ):
+            assert line in metrics
         _published_totals(body, supply, height)
         assert (proof["rbtc_sats"], proof["wrbtc_sats"], proof["synced_sats"]) == (
             70_000,

@@ -198,6 +198,7 @@ class SnapshotKeeper:
             btc_held=int(reserves["btc_held"]),
         )
         oracle_sats, oracle_users = int(oracle["sats"]), int(oracle["users"])
+        _observe(tree.point, liabilities, oracle_sats)
         attestation = await self._reader.record(
             queries.RECORD_RESERVES,
             liabilities.rbtc_supply,
@@ -223,3 +224,15 @@ class SnapshotKeeper:
             oracle_users,
             attestation,
         )
+
+
+def _observe(point: merkle.Point, liabilities: Liabilities, oracle_sats: int) -> None:
+    for side, sats in (
+        ("rbtc_supply", liabilities.rbtc_supply),
+        ("btc_held", liabilities.btc_held),
+        ("oracle_reported", oracle_sats),
+        ("unbacked_by_btc", liabilities.unbacked_by_btc),
+    ):
+        metrics.RESERVES_SATS.labels(side).set(sats)
+    metrics.RESERVES_POINT.labels("evm_block").set(point.evm_block)
+    metrics.RESERVES_POINT.labels("btc_height").set(point.btc_height)
