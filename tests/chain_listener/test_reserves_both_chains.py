@@ -23,6 +23,8 @@ import pytest
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import SinkStore
 from devstack import procs, services
+from eth_account import Account
+from eth_account.messages import encode_defunct
 from reservesync.contracts import SystemContract
 from reservesync.messages import BitcoinAddressBalance, Message
 from reservesync.topics import BITCOIN_BALANCES, CHAIN_EVENTS, ORACLE_STATE
@@ -41,12 +43,12 @@ from support.waiting import eventually
 
 if TYPE_CHECKING:  # see conftest.py
     from chain_listener import listener_harness as harness
-    from chain_listener.chains import PrivateChain, account_that_sends, hash_hex
+    from chain_listener.chains import PrivateChain, account_that_sends, hash_hex, rpc
     from chain_listener.kafka_records import TopicCursor
     from chain_listener.test_token_holders import FEES_WEI, Run, _cipher
 else:
     import listener_harness as harness
-    from chains import PrivateChain, account_that_sends, hash_hex
+    from chains import PrivateChain, account_that_sends, hash_hex, rpc
     from kafka_records import TopicCursor
     from test_token_holders import FEES_WEI, Run, _cipher
 
@@ -131,7 +133,10 @@ async def test_the_leaf_has_both_sides_and_the_verifier_rederives_it(
     tmp_path: Path,
 ) -> None:
     protocol = private.protocol
-    sender, receiving = account_that_sends(private.w3), account_that_sends(private.w3)
+    owner = Account.create()  # its key signs the owner proof the verifier shows the API
+    rpc(private.w3, "hardhat_impersonateAccount", owner.address)
+    rpc(private.w3, "hardhat_setBalance", owner.address, hex(10 * 10**18))
+    sender, receiving = str(owner.address), account_that_sends(private.w3)
     user, receiver = sender.lower(), receiving.lower()
     address, other, scan_from, height = await _bitcoin_side(endpoints, regtest, fresh, user)
 
@@ -158,6 +163,7 @@ async def test_the_leaf_has_both_sides_and_the_verifier_rederives_it(
             body = await eventually(published, within=60, what="the snapshot at block B")
             assert body is not None
             proof = (await http.get("/proof-of-reserves/proof", params={"address": user})).json()
+            challenge = (await http.post("/owner-challenge", params={"address": user})).json()
             metrics = (await http.get(f"{url}/metrics")).text
         for line in (
             f'api_reserves_sats{{side="btc_held"}} {float(PAID_SATS)}',
@@ -183,6 +189,18 @@ async def test_the_leaf_has_both_sides_and_the_verifier_rederives_it(
         good = verify("--address", user, "--btc-address", address)
         assert good.returncode == 0, good.stderr
         assert f"BTC {PAID_SATS} sats" in good.stdout
+        # The addresses from the API itself, shown to their owner.
+        signature = owner.sign_message(encode_defunct(text=challenge["challenge"])).signature
+        owned = verify(
+            "--address",
+            user,
+            "--owner-challenge",
+            challenge["challenge"],
+            "--owner-signature",
+            "0x" + bytes(signature).hex(),
+        )
+        assert owned.returncode == 0, owned.stderr
+        assert f"BTC {PAID_SATS} sats" in owned.stdout
         # A leaf claimed with other BTC (another address's 5,000 sats) is refused, named.
         wrong = verify("--address", user, "--btc-address", other)
         assert wrong.returncode == 1

@@ -3,8 +3,10 @@
 --address 0x…: fetch the published state (/proof-of-reserves) and that holder's proof
 (/proof-of-reserves/proof), re-derive the holder's leaf at the published (B, H) from the chains
 themselves (rBTC and wrBTC `balanceOf` and the aggregator's `lastSyncedSats` at EVM block B;
-the confirmed sats of the holder's Bitcoin addresses, given with --btc-address, at Bitcoin
-height H), and check that it folds into the published root and totals.
+the confirmed sats of the holder's Bitcoin addresses at Bitcoin height H), and check that it
+folds into the published root and totals. The Bitcoin addresses come from --btc-address, or
+from the API itself for their owner: POST /owner-challenge, sign the challenge with the
+address's key (EIP-191) and pass --owner-challenge and --owner-signature.
 
 --all --leaves FILE: re-derive every leaf of FILE (a JSON list of {"address": "0x…",
 "btc_addresses": ["…"]}, every holder of the published tree) and recompute the root, the
@@ -78,9 +80,10 @@ class Published:
     body: dict[str, Any]
 
 
-def _get(url: str) -> dict[str, Any]:
+def _get(url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (a setting)
     try:
-        with urllib.request.urlopen(url, timeout=30) as answer:  # noqa: S310 (a setting)
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
             body: dict[str, Any] = json.loads(answer.read())
     except OSError as exc:
         raise EvidenceError(f"GET {url}: {exc}") from exc
@@ -133,6 +136,22 @@ def _compare(holder: str, derived: merkle.Holding, proof: dict[str, Any]) -> lis
         f"{holder} {name}: the chain says {getattr(derived, name)}, the proof says {proof[name]}"
         for name in fields
         if int(proof[name]) != getattr(derived, name)
+    ]
+
+
+def owned_addresses(settings: Settings, holder: str, challenge: str, signature: str) -> list[str]:
+    """The holder's verified Bitcoin addresses of the network, as the API shows their owner."""
+    query = urllib.parse.urlencode({"address": holder.lower()})
+    body = _get(
+        f"{settings.api_url.rstrip('/')}/bitcoin-addresses?{query}",
+        {"X-Owner-Challenge": challenge, "X-Owner-Signature": signature},
+    )
+    if not body.get("owner_verified"):
+        raise Mismatch(f"the API did not accept the owner proof of {holder}: {body}")
+    return [
+        str(item["address"])
+        for item in body["items"]
+        if item["verified_at"] and item["network"] == settings.bitcoin_network.value
     ]
 
 
@@ -217,7 +236,15 @@ def _arguments(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, arg
         help="one of the holder's verified Bitcoin addresses (repeat for each)",
     )
     command.add_argument("--leaves", type=Path, help="with --all: the JSON list of every leaf")
+    command.add_argument(
+        "--owner-challenge", help="a challenge of POST /owner-challenge for --address"
+    )
+    command.add_argument(
+        "--owner-signature", help="its EIP-191 signature by --address's key (0x + 130 hex)"
+    )
     args = command.parse_args(argv)
+    if (args.owner_challenge is None) != (args.owner_signature is None):
+        command.error("--owner-challenge and --owner-signature go together")
     if args.all and args.leaves is None:
         command.error("--all needs --leaves FILE")
     if args.address is not None and not _is_evm_address(args.address):
@@ -241,7 +268,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             leaves = json.loads(args.leaves.read_text())
             print(verify_all(settings, leaves))
         else:
-            print(verify_one(settings, args.address, args.btc_address))
+            addresses = list(args.btc_address)
+            if args.owner_challenge is not None:
+                addresses += owned_addresses(
+                    settings, args.address, args.owner_challenge, args.owner_signature
+                )
+            print(verify_one(settings, args.address, sorted(set(addresses))))
     except bitcoin_address.BadBitcoinAddress as exc:
         command.exit(cli.USAGE_ERROR, f"{PROG}: bad Bitcoin address: {exc}\n")
     except (OSError, ValueError) as exc:
