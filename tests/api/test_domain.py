@@ -1,101 +1,16 @@
-"""The API's pure parts: the Merkle sum tree, owner proofs, masking, the rate
-limiter and the sync classification."""
+"""The API's pure parts: owner proofs, masking, the rate limiter and the sync classification
+(the Merkle sum tree: tests/shared/test_merkle.py)."""
 
 from __future__ import annotations
 
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from realtime_api.domain import merkle
 from realtime_api.domain.freshness import SyncState, classify
 from realtime_api.domain.masking import mask_bitcoin_address
 from realtime_api.domain.owner import OwnerProofError, OwnerProofs
 from realtime_api.ratelimit import RateLimiter, retry_after
 from realtime_api.storage.database import Reader
-
-_amounts = st.integers(min_value=0, max_value=2**63 - 1)
-holdings = st.dictionaries(
-    st.binary(min_size=20, max_size=20),
-    st.builds(merkle.Holding, _amounts, _amounts, _amounts),
-    max_size=70,
-)
-
-
-def records(leaves: dict[bytes, merkle.Holding]) -> bytes:
-    return b"".join(
-        a + b"".join(n.to_bytes(8, "big") for n in (h.rbtc_sats, h.wrbtc_sats, h.synced_sats))
-        for a, h in leaves.items()
-    )
-
-
-def more(holding: merkle.Holding, **extra: int) -> merkle.Holding:
-    return merkle.Holding(
-        holding.rbtc_sats + extra.get("rbtc", 0),
-        holding.wrbtc_sats + extra.get("wrbtc", 0),
-        holding.synced_sats + extra.get("synced", 0),
-    )
-
-
-@settings(max_examples=200, deadline=None)
-@given(leaves=holdings)
-def test_every_leaf_proves_into_the_root_and_nothing_else_does(
-    leaves: dict[bytes, merkle.Holding],
-) -> None:
-    tree = merkle.build(records(leaves))
-    assert tree.leaf_count == len(leaves)
-    assert tree.total == sum(h.rbtc_sats + h.wrbtc_sats for h in leaves.values())
-    for user, holding in leaves.items():
-        index = tree.index_of(user)
-        assert index is not None
-        assert tree.balance(index) == holding.liability
-        assert tree.holding(index) == holding
-        steps = tree.proof(index)
-        assert len(steps) <= max(1, len(leaves)).bit_length()
-        assert merkle.verify(user, holding, steps, tree.root, tree.total)
-        for changed in ("rbtc", "wrbtc", "synced"):
-            assert not merkle.verify(
-                user, more(holding, **{changed: 1}), steps, tree.root, tree.total
-            )
-        # The same sum split otherwise between the tokens is another leaf.
-        if holding.rbtc_sats:
-            moved = more(holding, rbtc=-1, wrbtc=1)
-            assert not merkle.verify(user, moved, steps, tree.root, tree.total)
-        assert not merkle.verify(user, holding, steps, tree.root, tree.total + 1)
-    assert tree.index_of(b"\xff" * 21) is None
-
-
-@settings(max_examples=100, deadline=None)
-@given(leaves=holdings.filter(lambda d: len(d) > 1))
-def test_order_of_input_does_not_matter_and_any_change_moves_the_root(
-    leaves: dict[bytes, merkle.Holding],
-) -> None:
-    tree = merkle.build(records(leaves))
-    assert merkle.build(records(dict(reversed(leaves.items())))).root == tree.root
-    first = next(iter(leaves))
-    held = leaves[first]
-    changed = {
-        **leaves,
-        first: merkle.Holding(held.rbtc_sats, held.wrbtc_sats, held.synced_sats ^ 1),
-    }
-    assert merkle.build(records(changed)).root != tree.root
-    fewer = dict(list(leaves.items())[1:])
-    assert merkle.build(records(fewer)).root != tree.root
-
-
-def test_edge_trees() -> None:
-    empty = merkle.build(b"")
-    assert (empty.root, empty.total, empty.leaf_count) == (merkle.EMPTY_ROOT, 0, 0)
-    five = merkle.Holding(3, 2, 7)
-    one = merkle.build(records({b"\x01" * 20: five}))
-    assert one.proof(0) == []
-    assert one.total == 5
-    assert one.root == merkle.leaf_entry(b"\x01" * 20, five)[:32]
-    with pytest.raises(ValueError, match="twice"):
-        merkle.build(records({b"\x01" * 20: five}) * 2)
-    with pytest.raises(ValueError, match="44 bytes"):
-        merkle.build(b"\x00" * 43)
 
 
 class Clock:

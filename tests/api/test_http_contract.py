@@ -135,5 +135,5 @@ def test_the_openapi_document_describes_every_endpoint(api: str) -> None:
             assert "200" in operation["responses"]
             assert "422" not in operation["responses"]
             assert "429" in operation["responses"]
-    assert "sha256-merkle-sum-v2" in str(paths["/api/realtime/proof-of-reserves"])
+    assert "sha256-merkle-sum-v3" in str(paths["/api/realtime/proof-of-reserves"])
     assert "leaf hash" in paths["/api/realtime/proof-of-reserves"]["get"]["description"]

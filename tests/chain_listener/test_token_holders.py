@@ -260,10 +260,13 @@ async def _the_api_shows_holdings_and_the_deficit(
             assert proof["synced_sats"] == backed
             backed_gap = supply_rbtc - backed
             assert proof["unbacked_supply_sats"] == backed_gap > 0
-            (deficit,) = proof["deficits"]
-            assert (deficit["name"], deficit["sats"]) == ("unbacked_supply_sats", backed_gap)
+            deficits = {d["name"]: d for d in proof["deficits"]}
+            deficit = deficits["unbacked_supply_sats"]
+            assert deficit["sats"] == backed_gap
             assert deficit["explanation"]
-            assert proof["fully_backed"] is False
+            # No BTC on any verified address in this world: the whole supply is unbacked by BTC.
+            assert deficits["unbacked_by_btc_sats"]["sats"] == supply_rbtc
+            assert (proof["fully_backed"], proof["status"]) == (False, "critical")
             assert proof["merkle"]["total_sats"] == supply_rbtc, "the vault backs wrBTC 1:1"
     finally:
         services.stop([API], prefix="apiholders")

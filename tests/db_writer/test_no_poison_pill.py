@@ -20,9 +20,8 @@ from devstack.deploy import DeploymentRecord
 from devstack.protocol import Protocol
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from realtime_api.domain import merkle
 from realtime_api.storage import aggregates
-from reservesync import kafka
+from reservesync import kafka, merkle
 from reservesync.contracts import SystemContract
 from reservesync.messages import (
     InvalidMessage,
@@ -327,7 +326,8 @@ async def test_a_uint64_balance_and_a_uint256_burn_are_stored_exactly(
     )
     assert (state["balance_sats"], state["emergency_burned_sats"]) == (UINT64_MAX, UINT256_MAX)
     # The API's proof of reserves reads every balance as 8 unsigned bytes: this one too.
-    tree = merkle.build((await db.fetchrow(aggregates.RESERVES))["records"])
+    row = await db.fetchrow(aggregates.RESERVES)
+    tree = merkle.build(row["records"], merkle.Point(row["evm_block"], row["btc_height"]))
     index = tree.index_of(bytes.fromhex(user[2:]))
     assert index is not None
     assert tree.holding(index).synced_sats == UINT64_MAX

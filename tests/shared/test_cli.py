@@ -31,6 +31,7 @@ ENTRY_POINTS = [
     "reservesync.create_topics",
     "reservesync.db.migrate",
     "reservesync.db.roles",
+    "reservesync.verify_reserves",
     "devstack",
     "devstack.demo",
     "devstack.drills",
@@ -53,6 +54,7 @@ SETTINGS_SHOWN = {
     "reservesync.create_topics": "KAFKA_BOOTSTRAP_SERVERS",
     "reservesync.db.migrate": "DATABASE_URL",
     "reservesync.db.roles": "POSTGRES_ADMIN_URL",
+    "reservesync.verify_reserves": "VERIFY_BITCOIN_RPC_URL",
     "devstack": "RESERVESYNC_STACK_DIR",
     "devstack.demo": "RESERVESYNC_STACK_DIR",
     "devstack.drills": "RESERVESYNC_STACK_DIR",
@@ -172,8 +174,12 @@ BAD_SETTINGS = {
     "db_writer.checksum": ("FIELD_ENCRYPTION_KEY_ID", "no spaces allowed"),
     "db_writer.reencrypt": ("FIELD_LOOKUP_KEY", "short"),
     "oracle_logger.reconcile": ("ORACLE_STATE_KEY", "zz"),
+    "reservesync.verify_reserves": ("VERIFY_BITCOIN_SCAN_FROM", "-1"),
 }
-EXTRA_ARGS = {"db_writer.replay": ["--database-url", "postgresql://x@127.0.0.1:1/x"]}
+EXTRA_ARGS = {
+    "db_writer.replay": ["--database-url", "postgresql://x@127.0.0.1:1/x"],
+    "reservesync.verify_reserves": ["--address", "0x" + "ab" * 20],
+}
 
 
 @pytest.mark.parametrize("module", sorted(BAD_SETTINGS))

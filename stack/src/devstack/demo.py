@@ -30,6 +30,7 @@ from db_writer.config import SOURCE_TOPICS
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
 from reservesync import cli
+from reservesync.contracts import SystemContract
 from reservesync.db.migrate import upgrade
 
 from devstack import (
@@ -160,6 +161,9 @@ async def _run(once: bool, force: bool) -> int:
         legacy = await _legacy_phase(env, oracle, protocol, token, started)
         ours = await _our_phase(env, oracle, token, start_block, started)
         reserves = await reserves_line.fresh_line(env["API_URL"], env[ENV_KEYS["rs_health"]])
+        aggregator = record.contracts[SystemContract.ORACLE_AGGREGATOR].address
+        verified = await reserves_line.verified_line(env, env[ENV_KEYS["rs_health"]], aggregator)
+        reserves = f"{reserves}\n{verified}"
         _summary(env, legacy, ours, reserves)
         if once:
             await asyncio.to_thread(services.stop)

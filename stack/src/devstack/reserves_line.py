@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,12 +49,59 @@ async def fresh_line(api_url: str, database_url: str, *, within_s: float = 60) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"the API published no new reserves snapshot in {within_s:.0f}s")
         await asyncio.sleep(0.5)
+    supply, oracle_btc = body["total_rbtc_sats"], body["total_btc_sats"]
+    oracle_ratio = f"{oracle_btc / supply:.6f}" if supply else "None"
     ratio = body["backing_ratio"]
     return (
-        f"- proof of reserves: {body['total_rbtc_sats']:,} sats of rBTC, "
-        f"{body['total_btc_sats']:,} sats of BTC reported by the oracle "
-        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}), "
+        f"- proof of reserves: {supply:,} sats of rBTC, "
+        f"{oracle_btc:,} sats of BTC reported by the oracle (ratio {oracle_ratio}), "
+        f"{body['btc_held_sats']:,} sats of BTC held on Bitcoin at height {body['btc_height']} "
+        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}, {body['status']}) with the "
+        f"tokens at EVM block {body['evm_block']}, "
         f"{body['unbacked_supply_sats']:,} sats of supply no synced balance backs, Merkle root "
-        f"{body['merkle']['root'][:18]}… over {body['users']} holders, recorded as "
-        f"proof_of_reserves #{body['attestation_id']}"
+        f"{body['merkle']['root'][:18]}… ({body['merkle']['scheme']}) over {body['users']} "
+        f"holders, recorded as proof_of_reserves #{body['attestation_id']}"
+    )
+
+
+async def _a_user(database_url: str) -> str | None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        user: str | None = await connection.fetchval("SELECT min(address) FROM users")
+    finally:
+        await connection.close()
+    return user
+
+
+def _verify(env: Mapping[str, str], aggregator: str, user: str) -> subprocess.CompletedProcess[str]:
+    settings = {
+        "PATH": env.get("PATH", ""),
+        "VERIFY_API_URL": f"{env['API_URL']}/api/realtime",
+        "VERIFY_EVM_RPC_URL": env["CHAIN_RPC_URL"],
+        "VERIFY_AGGREGATOR": aggregator,
+        "VERIFY_BITCOIN_RPC_URL": env["BITCOIN_RPC_URL"],
+        "VERIFY_BITCOIN_RPC_USER": env["BITCOIN_RPC_USER"],
+        "VERIFY_BITCOIN_RPC_PASSWORD": env["BITCOIN_RPC_PASSWORD"],
+        "VERIFY_BITCOIN_NETWORK": env["BITCOIN_NETWORK"],
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "reservesync.verify_reserves", "--address", user],
+        env=settings,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+async def verified_line(env: Mapping[str, str], database_url: str, aggregator: str) -> str:
+    """One user's leaf re-derived by the verifier command from the EVM and Bitcoin nodes."""
+    user = await _a_user(database_url)
+    if user is None:
+        return "- the verifier: no user to verify"
+    answer = await asyncio.to_thread(_verify, env, aggregator, user)
+    said = (answer.stdout if answer.returncode == 0 else answer.stderr).strip().splitlines()
+    return (
+        f"- `python -m reservesync.verify_reserves --address {user}` (exit {answer.returncode}): "
+        + (said[-1] if said else "no output")
     )

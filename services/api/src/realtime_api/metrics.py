@@ -26,3 +26,15 @@ SNAPSHOT_USERS = Gauge("api_snapshot_users", "Leaves of the current reserves Mer
 SNAPSHOT_AS_OF = Gauge(
     "api_snapshot_as_of_seconds", "Unix time of the data a snapshot part shows", ["part"]
 )
+RESERVES_SATS = Gauge(
+    "api_reserves_sats",
+    "The published reserves, per side: rbtc_supply (totalSupply at EVM block B), btc_held "
+    "(confirmed on the users' verified addresses at Bitcoin height H), oracle_reported, "
+    "unbacked_by_btc",
+    ["side"],
+)
+RESERVES_POINT = Gauge(
+    "api_reserves_point",
+    "The instant the published reserves are at: evm_block (B) and btc_height (H)",
+    ["chain"],
+)

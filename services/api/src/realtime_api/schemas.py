@@ -202,11 +202,15 @@ class SyncStatus(BaseModel):
 
 
 class MerkleCommitment(BaseModel):
-    scheme: Literal["sha256-merkle-sum-v2"]
+    scheme: Literal["sha256-merkle-sum-v3"]
     root: str = Field(description="0x-prefixed root hash")
     total_sats: int = Field(
-        description="the root's sum: every leaf's rBTC + wrBTC held (the vault's rBTC counts 0)"
+        description="the root's liabilities: every leaf's rBTC + wrBTC held (the vault's rBTC "
+        "counts 0)"
     )
+    total_btc_sats: int = Field(description="the root's assets: every leaf's BTC held")
+    evm_block: int = Field(description="B: the EVM block every leaf's token amounts are at")
+    btc_height: int = Field(description="H: the Bitcoin height every leaf's BTC is at")
     leaves: int
 
 
@@ -232,11 +236,29 @@ class ProofOfReserves(BaseModel):
     deficits: list[Deficit] = Field(
         description="every named shortfall of the liabilities' backing (empty: none)"
     )
-    total_btc_sats: int = Field(description="sum of the BTC the oracle reports per user")
-    backing_ratio: float | None = Field(
-        description="total_btc_sats / total_rbtc_sats (6 decimals); null when no rBTC exists"
+    btc_held_sats: int = Field(
+        description="the assets, from Bitcoin itself: confirmed sats of every user's verified "
+        "Bitcoin addresses at btc_height (never the oracle's word)"
     )
-    fully_backed: bool = Field(description="BTC covers the whole supply and no supply is unbacked")
+    unbacked_by_btc_sats: int = Field(
+        description="total_rbtc_sats - btc_held_sats (never < 0): supply no BTC backs"
+    )
+    total_btc_sats: int = Field(
+        description="the oracle's word, kept beside Bitcoin's: the sum of the BTC the oracle "
+        "reports per user"
+    )
+    evm_block: int = Field(description="B: the EVM block the liabilities are at")
+    btc_height: int = Field(description="H: the Bitcoin height the assets are at")
+    backing_ratio: float | None = Field(
+        description="btc_held_sats / total_rbtc_sats (6 decimals), shown as is above 1; null "
+        "when no rBTC exists"
+    )
+    status: Literal["ok", "critical"] = Field(
+        description="critical when the BTC held does not cover the supply (ratio < 1)"
+    )
+    fully_backed: bool = Field(
+        description="BTC held covers the whole supply and no supply is unbacked"
+    )
     users: int = Field(description="leaves of the tree: users and other holders")
     oracle_users: int
     merkle: MerkleCommitment
@@ -250,7 +272,8 @@ class ProofOfReserves(BaseModel):
 class ProofStep(BaseModel):
     side: Literal["left", "right"] = Field(description="where the sibling stands")
     hash: str
-    sum_sats: int
+    sum_sats: int = Field(description="the sibling's liabilities")
+    btc_sats: int = Field(description="the sibling's assets")
 
 
 class ReservesProof(BaseModel):
@@ -259,11 +282,18 @@ class ReservesProof(BaseModel):
     rbtc_sats: int = Field(description="rBTC the leaf commits to (the wrap vault's: 0)")
     wrbtc_sats: int
     synced_sats: int
+    btc_sats: int = Field(
+        description="confirmed sats of the holder's verified Bitcoin addresses at btc_height"
+    )
+    evm_block: int
+    btc_height: int
+    scheme: Literal["sha256-merkle-sum-v3"]
     leaf_index: int
     leaf_hash: str
     path: list[ProofStep] = Field(description="siblings from the leaf up to the root")
     root: str
     total_sats: int
+    total_btc_sats: int
     as_of: UtcDatetime
     age_s: float
 

@@ -18,9 +18,12 @@ USER_DISPUTES = "SELECT * FROM api_user_disputes($1, $2, $3)"
 RECENT_DISPUTES = "SELECT * FROM api_recent_disputes($1, $2)"
 OWN_BITCOIN_ADDRESSES = "SELECT * FROM api_bitcoin_addresses($1)"
 """The user's Bitcoin address ciphertexts, through the owner's narrow definer function."""
-RECORD_RESERVES = "SELECT api_record_reserves($1, $2, $3, $4, $5, $6, $7, $8)"
-"""The API's one write (migrations 0004, 0008): the reserves state it publishes, recorded
-once: rBTC supply, BTC, leaves, root, as of, wrBTC outstanding, synced sats, unbacked supply."""
+RECORD_RESERVES = (
+    "SELECT api_record_reserves($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+)
+"""The API's one write (migrations 0004, 0008, 0011): the reserves state it publishes, recorded
+once: rBTC supply, BTC the oracle reports, leaves, root, as of, wrBTC outstanding, synced sats,
+unbacked supply, EVM block B, Bitcoin height H, BTC held, supply no BTC backs, scheme."""
 
 
 async def fetch_page(

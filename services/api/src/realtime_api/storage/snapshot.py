@@ -3,12 +3,13 @@ changed, in two parts with their own cadence:
 
 - `Aggregates`: burn, dispute and pool totals, the pool's latest facts. Tens of milliseconds
   of database time: rebuilt within seconds of a change.
-- `Reserves`: the Merkle sum tree over every holder's tokens, the token's supply and the
-  oracle's total at the same instant. About a second of database time at 100k users (a lookup
+- `Reserves`: the Merkle sum tree over every holder's tokens and BTC (at EVM block B and
+  Bitcoin height H), the token's supply, the BTC held and the oracle's total at the same
+  instant. About a second of database time at 100k users (a lookup
   of each user's latest balance, a pass over the token movements) plus a quarter of a second
   of hashing: far too slow per request, and rebuilt at most once a minute by default, since a
   live writer changes balances every few seconds.
-  Each state it publishes is recorded in `proof_of_reserves` (migration 0004), once.
+  Each state it publishes is recorded in `proof_of_reserves` (migrations 0004, 0011), once.
 
 Change detector: every record the db-writer applies moves its stored offsets (`sink_offsets`,
 committed in the same transaction as the rows), so their sum, count and newest update time
@@ -30,8 +31,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from reservesync import merkle
+
 from realtime_api import metrics
-from realtime_api.domain import merkle
 from realtime_api.domain.liabilities import Liabilities
 from realtime_api.storage import aggregates, queries
 from realtime_api.storage.aggregates import PoolEvent
@@ -182,7 +184,10 @@ class SnapshotKeeper:
             reserves = await connection.fetchrow(aggregates.RESERVES)
             oracle = await connection.fetchrow(aggregates.ORACLE_TOTAL)
         tree = await asyncio.get_running_loop().run_in_executor(
-            self._executor, merkle.build, bytes(reserves["records"])
+            self._executor,
+            merkle.build,
+            bytes(reserves["records"]),
+            merkle.Point(int(reserves["evm_block"]), int(reserves["btc_height"])),
         )
         metrics.SNAPSHOT_USERS.set(tree.leaf_count)
         liabilities = Liabilities(
@@ -190,8 +195,10 @@ class SnapshotKeeper:
             wrbtc_outstanding=int(reserves["wrbtc_outstanding"]),
             vault_rbtc=int(reserves["vault_rbtc"]),
             synced_sats=int(reserves["synced"]),
+            btc_held=int(reserves["btc_held"]),
         )
         oracle_sats, oracle_users = int(oracle["sats"]), int(oracle["users"])
+        _observe(tree.point, liabilities, oracle_sats)
         attestation = await self._reader.record(
             queries.RECORD_RESERVES,
             liabilities.rbtc_supply,
@@ -202,6 +209,11 @@ class SnapshotKeeper:
             liabilities.wrbtc_outstanding,
             liabilities.synced_sats,
             liabilities.unbacked_supply,
+            tree.point.evm_block,
+            tree.point.btc_height,
+            liabilities.btc_held,
+            liabilities.unbacked_by_btc,
+            merkle.SCHEME,
         )
         return Reserves(
             as_of,
@@ -212,3 +224,15 @@ class SnapshotKeeper:
             oracle_users,
             attestation,
         )
+
+
+def _observe(point: merkle.Point, liabilities: Liabilities, oracle_sats: int) -> None:
+    for side, sats in (
+        ("rbtc_supply", liabilities.rbtc_supply),
+        ("btc_held", liabilities.btc_held),
+        ("oracle_reported", oracle_sats),
+        ("unbacked_by_btc", liabilities.unbacked_by_btc),
+    ):
+        metrics.RESERVES_SATS.labels(side).set(sats)
+    metrics.RESERVES_POINT.labels("evm_block").set(point.evm_block)
+    metrics.RESERVES_POINT.labels("btc_height").set(point.btc_height)
