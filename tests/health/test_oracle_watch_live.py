@@ -49,14 +49,15 @@ async def test_a_sync_to_zero_bitcoin_does_not_show_is_critical_within_one_cycle
     world: World,
 ) -> None:
     regtest = Regtest(world.endpoints.bitcoin)
-    start_height = await asyncio.to_thread(regtest.height)
     address = OwnKey().address
-    await asyncio.to_thread(regtest.send, {address: HELD_SATS})
+    txid, _ = await asyncio.to_thread(regtest.send, {address: HELD_SATS})
     await asyncio.to_thread(regtest.mine, CONFIRMATIONS)
+    start_height = await asyncio.to_thread(regtest.block_of, txid)
 
     # The oracle registers the user and verifies the address; its state reaches the topic
     # (oracle-logger), the bitcoin-listener watches the address, the db-writer stores both.
-    user = Protocol.new_user().lower()
+    account = Protocol.new_user()  # the chain wants it checksummed, the rows lower case
+    user = account.lower()
     book = world.oracle.book
     operations = [
         book.register(user),
@@ -79,8 +80,8 @@ async def test_a_sync_to_zero_bitcoin_does_not_show_is_critical_within_one_cycle
                 what=f"Bitcoin's {HELD_SATS} sats of the user's verified address in the database",
             )
             # The oracle syncs what Bitcoin shows: both sides agree, nothing to say.
-            await asyncio.to_thread(chain.deposit_fees, user, 10**16)
-            await asyncio.to_thread(chain.sync, user, HELD_SATS)
+            await asyncio.to_thread(chain.deposit_fees, account, 10**16)
+            await asyncio.to_thread(chain.sync, account, HELD_SATS)
             await eventually(
                 lambda: _synced_to(db, user, HELD_SATS), within=120, what="the sync written"
             )
@@ -92,7 +93,7 @@ async def test_a_sync_to_zero_bitcoin_does_not_show_is_critical_within_one_cycle
             assert _fail_to_zero(agreed, user) is None
 
             # The oracle's data source fails and it syncs the user to 0: Bitcoin disagrees.
-            receipt = await asyncio.to_thread(chain.sync, user, 0)
+            receipt = await asyncio.to_thread(chain.sync, account, 0)
             world.last_block = max(world.last_block, int(receipt["blockNumber"]))
             await eventually(lambda: _synced_to(db, user, 0), within=120, what="the sync to 0")
             written = datetime.now(UTC)
