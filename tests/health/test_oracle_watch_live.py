@@ -9,15 +9,16 @@ import asyncio
 from datetime import UTC, datetime
 
 import asyncpg
-from devstack import procs
+import httpx
+from devstack import browser, procs
 from devstack.protocol import Protocol
-from health_monitor.models import HealthReport
+from health_monitor.models import HealthReport, ReservesReport
 from reservesync.messages import Alert, AlertState, Network, Severity
 from support.bitcoin_listening import listener_env, running_listener
 from support.regtest import OwnKey, Regtest
 from support.waiting import eventually
 
-from health.test_live import report_where
+from health.test_live import _visible_text, report_where
 from health.world import World
 
 HELD_SATS = 250_000
@@ -124,6 +125,19 @@ async def test_a_sync_to_zero_bitcoin_does_not_show_is_critical_within_one_cycle
         lambda: _announced(world, alert.alert_id), within=60, what="the alert on the topic"
     )
     assert announced
+    # The reserves' own JSON and the dashboard's panel say it (the state lasts until the
+    # oracle syncs the user again).
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.get(f"{world.health_url}/v1/reserves")
+    answer.raise_for_status()
+    reserves = ReservesReport.model_validate(answer.json())
+    assert any(g.user == user and g.failed_to_zero for g in reserves.gaps)
+    dom = await asyncio.to_thread(browser.rendered_dom, f"{world.health_url}/dashboard")
+    page = _visible_text(dom)
+    assert "Reserves and the oracle against Bitcoin" in page
+    assert f"{user[:10]}\u2026" in page
+    assert "failed to zero" in page
+    assert 'data-fits="true"' in dom
 
 
 async def _synced_to(db: asyncpg.Connection, user: str, sats: int) -> bool:
