@@ -133,20 +133,28 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     assert failed.block == 11
     assert state.totals is not None
     assert state.totals.bitcoin_sats == 370_000
-    assert state.totals.addresses == 4
+    assert (state.totals.addresses, state.totals.verified) == (4, 5)
 
     supply = Attestation(rbtc_sats=500_000, btc_sats=500_000, as_of=NOW)
     by_kind = {c.kind: c for c in watcher.conditions(NOW, supply)}
     assert by_kind["oracle_fail_to_zero"].details["user"] == zeroed
     assert by_kind["oracle_fail_to_zero"].severity is Severity.CRITICAL
     assert "oracle_divergence" not in by_kind  # not yet N Bitcoin blocks
-    under = by_kind["under_backed"]
-    assert under.details["shortfall_sats"] == 130_000
+    assert "under_backed" not in by_kind  # one address unrecorded: the total is partial
     assert "mass_burn" not in by_kind  # two users synced to 0 so far: zeroed, unrecorded
 
     # Three Bitcoin blocks later the divergence has lasted; a third user is burned (and one
     # long ago, outside the window, does not count).
     burned = _user()
+    await writer.execute(
+        "INSERT INTO bitcoin_address_balances (address_lookup, address_ciphertext, key_id, "
+        "network, confirmed_sats, height, block_hash, as_of, src_topic, src_partition, "
+        "src_offset) SELECT address_lookup, 'sealed', 'k1', 'regtest', 0, 203, $2, $3, 't', 0, 0 "
+        "FROM bitcoin_addresses WHERE user_address = $1",
+        unrecorded,
+        secrets.token_hex(32),
+        NOW,
+    )
     await _address(writer, burned, 0, 203)
     await _sync(writer, burned, 0, 9_000, block=15)
     await _sync(writer, burned, 9_000, 0, block=16, cause="EMERGENCY_BURN")
@@ -156,6 +164,9 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     lasting = by_id[f"health:oracle_divergence:{drifting}"]
     assert lasting.details["gap_sats"] == 40_000
     assert lasting.details["diverging_blocks"] == 3
+    under = by_id["health:under_backed:bitcoin"]  # every address recorded now
+    assert under.details["shortfall_sats"] == 130_000
+    assert under.details["bitcoin_sats"] == 370_000
     burst = by_id["health:mass_burn"]
     assert burst.details["users"] == 3
     report = watcher.report(NOW, supply)

@@ -106,6 +106,9 @@ class ReservesReport(_Model):
         None, description="confirmed sats of every verified address, as Bitcoin shows them"
     )
     bitcoin_addresses: int = Field(0, description="verified addresses Bitcoin has a balance of")
+    verified_addresses: int = Field(
+        0, description="verified addresses (under_backed is judged once Bitcoin has all)"
+    )
     bitcoin_height: int | None = Field(None, description="the newest Bitcoin height known")
     bitcoin_backing_ratio: float | None = Field(
         None, description="Bitcoin's sats / supply (the Secure-Mint rule wants >= 1)"

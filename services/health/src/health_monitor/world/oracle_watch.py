@@ -49,7 +49,9 @@ FROM btc JOIN newest USING (user_address)
 WHERE btc.recorded = btc.addresses
 """
 TOTALS = """
-SELECT coalesce(sum(bal.confirmed_sats), 0)::bigint, count(*), max(bal.height)
+SELECT coalesce(sum(bal.confirmed_sats), 0)::bigint, count(*), max(bal.height),
+       (SELECT count(DISTINCT address_lookup) FROM bitcoin_addresses
+        WHERE verified_at IS NOT NULL)
 FROM bitcoin_address_balances bal
 WHERE EXISTS (SELECT 1 FROM bitcoin_addresses b
               WHERE b.address_lookup = bal.address_lookup AND b.verified_at IS NOT NULL)
@@ -70,7 +72,14 @@ def limits_of(settings: Settings) -> Limits:
 class Totals:
     bitcoin_sats: int
     addresses: int
+    """Verified addresses Bitcoin has a balance of."""
     height: int | None
+    verified: int = 0
+    """Verified addresses: until Bitcoin has a balance of each, its total is partial."""
+
+    @property
+    def complete(self) -> bool:
+        return 0 < self.verified <= self.addresses
 
 
 @dataclass
@@ -113,9 +122,11 @@ class OracleWatcher:
         touched = await self._new_rows(connection)
         users = sorted(set(touched) | set(await self._rolling(connection)))
         rows = await connection.fetch(READINGS, users) if users else []
-        total, addresses, top = await connection.fetchrow(TOTALS)
+        total, addresses, top, verified = await connection.fetchrow(TOTALS)
         state = self.state
-        state.totals = Totals(int(total), int(addresses), None if top is None else int(top))
+        state.totals = Totals(
+            int(total), int(addresses), None if top is None else int(top), int(verified)
+        )
         state.height = listener_height if listener_height is not None else state.totals.height
         readings = {
             r["user_address"]: UserReading(
@@ -198,7 +209,8 @@ class OracleWatcher:
         if burst is not None:
             found.append(burst)
         totals = state.totals
-        if supply is not None and totals is not None and totals.addresses > 0:
+        # A partial total (an address Bitcoin has not recorded yet) would under-count the BTC.
+        if supply is not None and totals is not None and totals.complete:
             short = judge.under_backed(
                 supply.rbtc_sats, totals.bitcoin_sats, totals.height or 0, supply.as_of, limits
             )
@@ -237,6 +249,7 @@ class OracleWatcher:
             supply_as_of=supply.as_of if supply else None,
             bitcoin_sats=bitcoin,
             bitcoin_addresses=totals.addresses if totals else 0,
+            verified_addresses=totals.verified if totals else 0,
             bitcoin_height=state.height,
             bitcoin_backing_ratio=(
                 bitcoin / supply.rbtc_sats
