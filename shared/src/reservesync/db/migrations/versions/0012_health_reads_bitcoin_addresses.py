@@ -12,7 +12,7 @@ Revises: 0011
 from reservesync.db.migrations.script import run_script
 
 revision = "0012"
-down_revision = "0010"  # LOCAL: set to "0011" when merged
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
