@@ -154,6 +154,10 @@ ALERTS = {
     "ReserveSyncDeadLettersOnTopic",
     "ReserveSyncHealthScoreLow",
     "ReserveSyncReservesShort",
+    "ReserveSyncOracleFailToZero",
+    "ReserveSyncOracleDiverges",
+    "ReserveSyncMassBurn",
+    "ReserveSyncUnderBackedOnBitcoin",
 }
 PROMQL_WORDS = {"max", "sum", "by", "and", "or", "changes", "increase", "rate", "group"}
 

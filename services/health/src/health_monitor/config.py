@@ -115,6 +115,32 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
     health_canary_interval_s: float = Field(
         10.0, ge=0, description="how often a canary goes round the pipeline (0: never)"
     )
+    # -- the oracle against Bitcoin (SPEC section 9) -----------------------------------------
+    health_oracle_tolerance_sats: int = Field(
+        1000, ge=0, description="a user's synced sats this close to Bitcoin's agree with it"
+    )
+    health_oracle_divergence_blocks: int = Field(
+        6, ge=0, description="Bitcoin blocks a divergence must last before oracle_divergence"
+    )
+    health_oracle_drop_sats: int = Field(
+        1_000_000,
+        ge=1,
+        description="a sync down by at least this much Bitcoin does not show is judged like a "
+        "sync to 0 (oracle_fail_to_zero)",
+    )
+    health_mass_burn_users: int = Field(
+        5, ge=1, description="users burned within the window that make mass_burn"
+    )
+    health_mass_burn_window_s: float = Field(600, gt=0, description="the mass-burn window")
+    health_oracle_users_per_cycle: int = Field(
+        200, ge=1, description="users of the rolling pass judged against Bitcoin a cycle"
+    )
+    health_oracle_rows_per_cycle: int = Field(
+        5000, ge=1, description="new balance_history rows read a cycle at most"
+    )
+    health_oracle_max_user_alerts: int = Field(
+        20, ge=1, description="per-user oracle alerts at most, the largest gaps first"
+    )
 
     @field_validator("oracle_state_key")
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from health_monitor.models import ReservesReport
+
 SCORE = Gauge("health_score_percent", "The weighted health score (SPEC section 6)")
 BACKING_RATIO = Gauge(
     "health_backing_ratio",
@@ -60,3 +62,35 @@ WORLD_BLOCK = Gauge("health_world_block", "Chain blocks: the head, and read by h
 CANARY_SECONDS = Gauge(
     "health_canary_round_trip_seconds", "A marker from produce to read back committed"
 )
+ORACLE_USERS = Gauge(
+    "health_oracle_users",
+    "Users whose synced sats disagree with Bitcoin: diverging, or synced down where Bitcoin "
+    "shows no drop (failed_to_zero)",
+    ["state"],
+)
+BURNS_IN_WINDOW = Gauge(
+    "health_oracle_burned_users_in_window",
+    "Users burned (emergency burns, syncs down to 0) within the mass-burn window",
+)
+RESERVES_SATS = Gauge(
+    "health_reserves_sats",
+    "The token's supply (newest reserves state) and the BTC Bitcoin shows on the verified "
+    "addresses",
+    ["side"],
+)
+BITCOIN_BACKING_RATIO = Gauge(
+    "health_bitcoin_backing_ratio",
+    "BTC Bitcoin shows on the verified addresses / rBTC supply (Secure-Mint rule: >= 1)",
+)
+
+
+def observe_reserves(reserves: ReservesReport) -> None:
+    ORACLE_USERS.labels("failed_to_zero").set(reserves.users_failed_to_zero)
+    ORACLE_USERS.labels("diverging").set(reserves.users_diverging)
+    BURNS_IN_WINDOW.set(reserves.burned_users_in_window)
+    if reserves.supply_sats is not None:
+        RESERVES_SATS.labels("supply").set(reserves.supply_sats)
+    if reserves.bitcoin_sats is not None:
+        RESERVES_SATS.labels("bitcoin").set(reserves.bitcoin_sats)
+    if reserves.bitcoin_backing_ratio is not None:
+        BITCOIN_BACKING_RATIO.set(reserves.bitcoin_backing_ratio)

@@ -79,6 +79,51 @@ class CanaryReport(_Model):
     error: str | None = None
 
 
+class OracleUserGap(_Model):
+    """A user whose synced sats the oracle put on chain disagree with Bitcoin."""
+
+    user: str
+    synced_sats: int = Field(description="the newest synced balance on chain (balance_history)")
+    previous_sats: int = Field(description="the synced balance before the newest change")
+    bitcoin_sats: int = Field(description="confirmed sats of the user's verified addresses")
+    gap_sats: int = Field(description="synced - Bitcoin")
+    bitcoin_height: int = Field(description="the lowest height of the user's address balances")
+    evm_block: int = Field(description="the block of the newest change of the synced balance")
+    cause: str = Field(description="SYNC or EMERGENCY_BURN: what made the newest change")
+    failed_to_zero: bool = Field(description="synced down (to 0) where Bitcoin shows no drop")
+    diverging_blocks: int = Field(description="Bitcoin blocks the divergence has lasted")
+
+
+class ReservesReport(_Model):
+    """The reserves from both chains and the oracle judged against Bitcoin (not scored)."""
+
+    supply_sats: int | None = Field(
+        None, description="rBTC totalSupply in the newest reserves state the API published"
+    )
+    attested_btc_sats: int | None = Field(None, description="BTC in that state")
+    supply_as_of: datetime | None = None
+    bitcoin_sats: int | None = Field(
+        None, description="confirmed sats of every verified address, as Bitcoin shows them"
+    )
+    bitcoin_addresses: int = Field(0, description="verified addresses Bitcoin has a balance of")
+    verified_addresses: int = Field(
+        0, description="verified addresses (under_backed is judged once Bitcoin has all)"
+    )
+    bitcoin_height: int | None = Field(None, description="the newest Bitcoin height known")
+    bitcoin_backing_ratio: float | None = Field(
+        None, description="Bitcoin's sats / supply (the Secure-Mint rule wants >= 1)"
+    )
+    users_checked: int = Field(0, description="user readings so far (rolling, and new syncs)")
+    passes: int = Field(0, description="complete passes over the users with verified addresses")
+    users_failed_to_zero: int = 0
+    users_diverging: int = 0
+    burns_in_window: int = Field(0, description="burns and syncs to 0 in the mass-burn window")
+    burned_users_in_window: int = 0
+    tolerance_sats: int = 0
+    gaps: list[OracleUserGap] = Field(default_factory=list, description="the largest gaps")
+    error: str | None = None
+
+
 class HealthReport(_Model):
     score: float = Field(ge=0, le=100, description="weighted sum of the components, in percent")
     overall: Overall
@@ -98,6 +143,9 @@ class HealthReport(_Model):
         default_factory=list, description="liveness of each producer, from its heartbeat"
     )
     canary: CanaryReport | None = None
+    reserves: ReservesReport | None = Field(
+        None, description="the reserves from both chains and the oracle against Bitcoin"
+    )
 
 
 class ScorePoint(_Model):

@@ -85,6 +85,9 @@ class Monitor:
         groups = await self._sample_lag(now.timestamp())
         side = await self.parts.world.judge(world, self._writer(groups))
         report = self._report(now, view, contracts, groups, world, side)
+        report = report.model_copy(
+            update={"reserves": self.parts.world.watch.report(now, view.reserves)}
+        )
         ready = self.parts.reader.caught_up.is_set()
         if ready:
             if not self._resumed:
@@ -101,7 +104,9 @@ class Monitor:
                 conflicts=self.parts.letters.conflicts(
                     now.timestamp(), self.settings.health_dlq_growth_s
                 ),
-            ) + self.parts.world.conditions(world, side)
+            )
+            found += self.parts.world.conditions(world, side)
+            found += self.parts.world.watch.conditions(now, view.reserves)
             announced = self.alerts.update(now, found)
             if announced:
                 await self.parts.notifier.announce(announced)
@@ -260,3 +265,5 @@ class Monitor:
             metrics.WORLD_BLOCK.labels("read").set(report.world.chain_read_through)
         if report.canary is not None and report.canary.last_round_trip_s is not None:
             metrics.CANARY_SECONDS.set(report.canary.last_round_trip_s)
+        if report.reserves is not None:
+            metrics.observe_reserves(report.reserves)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 FACT = re.compile(r"(\w+)=(\S+)")
 CHAIN_LISTENER, DB_WRITER, ORACLE_LOGGER = "chain-listener", "db-writer", "oracle-logger"
+BITCOIN_LISTENER = "bitcoin-listener"
 
 
 class ProducerStatus(BaseModel):

@@ -20,6 +20,7 @@ from health_monitor.models import (
     History,
     LagPoint,
     PartitionHistory,
+    ReservesReport,
     ScorePoint,
 )
 
@@ -41,6 +42,16 @@ def _warming_up() -> JSONResponse:
 async def health(monitor: MonitorDep) -> HealthReport | JSONResponse:
     """The latest evaluation: score, components, the sync matrix, lag, usage and alerts."""
     return monitor.latest if monitor.latest is not None else _warming_up()
+
+
+@router.get("/v1/reserves", response_model=ReservesReport, responses=WARMING_UP)
+async def reserves(monitor: MonitorDep) -> ReservesReport | JSONResponse:
+    """The reserves from both chains (supply against the BTC Bitcoin shows) and the users
+    whose synced sats the oracle put on chain disagree with Bitcoin (not part of the score)."""
+    latest = monitor.latest
+    if latest is None or latest.reserves is None:
+        return _warming_up()
+    return latest.reserves
 
 
 @router.get("/v1/history", response_model=History)

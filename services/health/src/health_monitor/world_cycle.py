@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 from reservesync import digests, ledger
@@ -23,11 +24,17 @@ from health_monitor.domain.alerting import (
 from health_monitor.domain.lag import GroupLag
 from health_monitor.models import CanaryReport, WorldReport
 from health_monitor.placement import place, stale_components
-from health_monitor.producers import CHAIN_LISTENER, Producers, ProducerStatus
+from health_monitor.producers import (
+    BITCOIN_LISTENER,
+    CHAIN_LISTENER,
+    Producers,
+    ProducerStatus,
+)
 from health_monitor.sides import WorldSide
 from health_monitor.world.balances import BalanceChecker
 from health_monitor.world.chain_scan import ChainProgress, ChainScanner, world_events
 from health_monitor.world.compare import SHOWN, Divergence, TableVerdict, compare
+from health_monitor.world.oracle_watch import OracleWatcher
 from health_monitor.world.oracle_world import OracleSnapshot, OracleWorld
 from health_monitor.world.rpc import ChainReader
 
@@ -53,6 +60,7 @@ class WorldReaders:
         self.scanner = ChainScanner(settings, pool, self.reader)
         self.oracle = OracleWorld(settings, pool)
         self.balances = BalanceChecker(settings, pool, self.reader)
+        self.watch = OracleWatcher(settings, pool)
         self.producers = Producers(settings.health_producers, settings.health_producer_timeout_s)
         self._behind_since: float | None = None
         self.canary = canary
@@ -73,6 +81,7 @@ class WorldReaders:
         snapshot = await self.oracle.cycle() if self.oracle.configured else None
         verdicts = await compare(self.pool, chain_next, snapshot, self._world_transactions)
         await self._spot_check(verdicts["transactions"], chain_next)
+        await self.watch.cycle(datetime.now(UTC), _bitcoin_height(producers))
         listener_next = _listener_next(producers)
         behind = self._listener_behind(progress, listener_next)
         return WorldState(
@@ -203,6 +212,16 @@ class WorldReaders:
             f"chain-listener {behind} blocks behind the head (at {listener_next}, head "
             f"{progress.head}) for {now - since:.0f}s"
         )
+
+
+def _bitcoin_height(producers: list[ProducerStatus]) -> int | None:
+    """The last Bitcoin height the bitcoin-listener processed, from its heartbeat (when it is
+    a watched producer): blocks pass there even when no watched balance changes."""
+    listener = next((p for p in producers if p.name == BITCOIN_LISTENER and p.alive), None)
+    try:
+        return int(listener.facts["next_height"]) - 1 if listener else None
+    except (KeyError, ValueError):
+        return None
 
 
 def _listener_next(producers: list[ProducerStatus]) -> int | None:
