@@ -11,7 +11,20 @@ import asyncpg
 from support.databases import fresh_database, table_checksums
 from support.stack import Endpoints
 
-REVISIONS = ("0011", "0010", "0009", "0008", "0007", "0006", "0005", "0004", "0003", "0002", "0001")
+REVISIONS = (
+    "0012",
+    "0011",
+    "0010",
+    "0009",
+    "0008",
+    "0007",
+    "0006",
+    "0005",
+    "0004",
+    "0003",
+    "0002",
+    "0001",
+)
 
 
 async def _catalog(url: str) -> str:
