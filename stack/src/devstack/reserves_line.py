@@ -51,16 +51,28 @@ async def fresh_line(api_url: str, database_url: str, *, within_s: float = 60) -
         await asyncio.sleep(0.5)
     supply, oracle_btc = body["total_rbtc_sats"], body["total_btc_sats"]
     oracle_ratio = f"{oracle_btc / supply:.6f}" if supply else "None"
-    ratio = body["backing_ratio"]
     return (
         f"- proof of reserves: {supply:,} sats of rBTC, "
         f"{oracle_btc:,} sats of BTC reported by the oracle (ratio {oracle_ratio}), "
-        f"{body['btc_held_sats']:,} sats of BTC held on Bitcoin at height {body['btc_height']} "
-        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}, {body['status']}) with the "
-        f"tokens at EVM block {body['evm_block']}, "
+        f"{_bitcoin_side(body)} with the tokens at EVM block {body['evm_block']}, "
         f"{body['unbacked_supply_sats']:,} sats of supply no synced balance backs, Merkle root "
         f"{body['merkle']['root'][:18]}… ({body['merkle']['scheme']}) over {body['users']} "
         f"holders, recorded as proof_of_reserves #{body['attestation_id']}"
+    )
+
+
+def _bitcoin_side(body: Mapping[str, Any]) -> str:
+    if not body["btc_height"]:
+        # The demo's oracle simulates its Bitcoin node (its addresses are not on any chain),
+        # so no bitcoin-listener runs here and the API has no Bitcoin balance to count.
+        return (
+            "no Bitcoin balance recorded (the demo's Bitcoin node is simulated; the "
+            "bitcoin-listener reads a real one)"
+        )
+    ratio = body["backing_ratio"]
+    return (
+        f"{body['btc_held_sats']:,} sats of BTC held on Bitcoin at height {body['btc_height']} "
+        f"(ratio {ratio if ratio is None else f'{ratio:.6f}'}, {body['status']})"
     )
 
 
