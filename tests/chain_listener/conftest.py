@@ -72,6 +72,17 @@ async def private(endpoints: Endpoints, contracts_build: Path) -> AsyncIterator[
             await _republish_registry(endpoints)
 
 
+@pytest.fixture
+async def empty_private(endpoints: Endpoints, contracts_build: Path) -> AsyncIterator[PrivateChain]:
+    """A private chain of one test's own, whose token supply is only what that test mints (the
+    session's private chain carries the supply of the tests before)."""
+    with private_chain(contracts_build, "test-empty-private-hardhat") as chain:
+        try:
+            yield chain
+        finally:
+            await _republish_registry(endpoints)
+
+
 async def _republish_registry(endpoints: Endpoints) -> None:
     deployment: DeploymentRecord = endpoints.deployment
     w3 = Web3(Web3.HTTPProvider(endpoints.rpc_url))

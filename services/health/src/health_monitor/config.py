@@ -95,7 +95,19 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         30.0, gt=0, description="... and has been so for this long"
     )
     health_balance_checks_per_cycle: int = Field(
-        50, ge=0, description="users whose synced balance is checked against the chain a cycle"
+        50,
+        ge=0,
+        description="users whose synced balance is checked against the chain a cycle, "
+        "at least (0: no balance check)",
+    )
+    health_balance_pass_s: float = Field(
+        20.0,
+        gt=0,
+        description="every user's balance is checked within this: a cycle checks more users "
+        "as they grow, up to HEALTH_BALANCE_CHECKS_MAX",
+    )
+    health_balance_checks_max: int = Field(
+        2000, ge=1, description="users checked a cycle at most (bounds the cost of one cycle)"
     )
     oracle_users_url: str | None = Field(None, description="the oracle's sealed GET /users")
     oracle_operations_url: str | None = Field(None, description="the oracle's journal")

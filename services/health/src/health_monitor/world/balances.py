@@ -5,6 +5,8 @@ in address order, wrapping around: every user is checked within users / checks c
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -42,28 +44,51 @@ class BalanceChecker:
     def __init__(self, settings: Settings, pool: asyncpg.Pool, reader: ChainReader) -> None:
         aggregator = settings.chain_contracts.get(SystemContract.ORACLE_AGGREGATOR)
         self.aggregator = aggregator.address if aggregator else None
-        self.per_cycle = settings.health_balance_checks_per_cycle
+        self.at_least = settings.health_balance_checks_per_cycle
+        self.at_most = max(self.at_least, settings.health_balance_checks_max)
+        self.pass_s = settings.health_balance_pass_s
+        self.period_s = settings.health_interval_s
+        """Seconds between two cycles as measured (a loaded health cycles slower than asked)."""
+        self._last_cycle: float | None = None
+        self.users = 0
+        """How many users a pass meets: counted once at start, then learnt from each pass."""
+        self.seen_this_pass = 0
         self.pool = pool
         self.reader = reader
         self.cursor = ""
         self.state = BalanceCheck()
         self.mismatches: dict[str, Mismatch] = {}
 
+    @property
+    def per_cycle(self) -> int:
+        """Enough users a cycle to cover all of them within the pass time, within bounds."""
+        needed = math.ceil(self.users / max(1.0, self.pass_s / self.period_s))
+        return min(self.at_most, max(self.at_least, needed))
+
     async def cycle(self, block: int | None) -> list[Mismatch]:
-        if self.aggregator is None or block is None or block < 0 or self.per_cycle <= 0:
+        if self.aggregator is None or block is None or block < 0 or self.at_least <= 0:
             return []
+        now = time.monotonic()
+        if self._last_cycle is not None:
+            self.period_s = 0.8 * self.period_s + 0.2 * (now - self._last_cycle)
+        self._last_cycle = now
         async with self.pool.acquire() as connection:
+            if self.state.passes == 0 and not self.cursor:
+                self.users = int(await connection.fetchval("SELECT count(*) FROM users"))
+            limit = self.per_cycle
             users = [
                 r["address"]
                 for r in await connection.fetch(
                     "SELECT address FROM users WHERE address > $1 ORDER BY address LIMIT $2",
                     self.cursor,
-                    self.per_cycle,
+                    limit,
                 )
             ]
-            if len(users) < self.per_cycle:
+            self.seen_this_pass += len(users)
+            if len(users) < limit:
                 self.cursor = ""  # wrapped: the next cycle starts over
                 self.state.passes += 1
+                self.users, self.seen_this_pass = self.seen_this_pass, 0
             else:
                 self.cursor = users[-1]
             if not users:
