@@ -35,28 +35,42 @@ KILL_AFTER = 30
 async def _oracle(
     url: str, token: str, outbox: Path, *, user: str, run: str, start: int
 ) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(ORACLE_SCRIPT),
-        url,
-        ol.ORACLE,
-        token,
-        str(outbox),
-        user,
-        run,
-        str(start),
-        str(TOTAL),
-        stdout=asyncio.subprocess.PIPE,
-    )
+    # Its errors in a file beside the outbox (a pipe nobody reads could fill and block it).
+    errors = await asyncio.to_thread(outbox.with_suffix(".stderr").open, "ab")
+    with errors:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ORACLE_SCRIPT),
+            url,
+            ol.ORACLE,
+            token,
+            str(outbox),
+            user,
+            run,
+            str(start),
+            str(TOTAL),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=errors,
+        )
 
 
-async def _lines_until(process: asyncio.subprocess.Process, last: str, within: float) -> list[str]:
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+async def _lines_until(
+    process: asyncio.subprocess.Process, last: str, within: float, errors: Path
+) -> list[str]:
     assert process.stdout is not None
     lines: list[str] = []
     async with asyncio.timeout(within):
         while not lines or lines[-1] != last:
             line = await process.stdout.readline()
-            assert line, f"the oracle ended before printing {last!r}: {lines[-5:]}"
+            if not line:
+                why = await asyncio.to_thread(_tail, errors)
+                raise AssertionError(
+                    f"the oracle ended before printing {last!r}: {lines[-5:]}\n{why}"
+                )
             lines.append(line.decode().strip())
     return lines
 
@@ -75,7 +89,9 @@ async def test_an_oracle_killed_while_the_service_is_down_loses_nothing(
 
     # The oracle-logger is down: every operation stays in the outbox; then kill -9.
     first = await _oracle(url, token, outbox, user=user, run=run, start=0)
-    seen = await _lines_until(first, f"logged {KILL_AFTER}", within=120)
+    seen = await _lines_until(
+        first, f"logged {KILL_AFTER}", within=120, errors=outbox.with_suffix(".stderr")
+    )
     first.kill()
     assert first.stdout is not None
     seen += (await first.stdout.read()).decode().split("\n")
@@ -97,7 +113,7 @@ async def test_an_oracle_killed_while_the_service_is_down_loses_nothing(
     )
     try:
         second = await _oracle(url, token, outbox, user=user, run=run, start=resume)
-        await _lines_until(second, "flushed", within=180)
+        await _lines_until(second, "flushed", within=180, errors=outbox.with_suffix(".stderr"))
         assert await second.wait() == 0
     finally:
         services.stop(["oracle-logger"], prefix=PREFIX)

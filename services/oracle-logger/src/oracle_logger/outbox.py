@@ -13,6 +13,7 @@ the answer: kept for the operator, out of the way of those behind them.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from reservesync.messages import OracleOperation
@@ -41,6 +42,9 @@ class Outbox:
         self.path = str(path)
         # Autocommit off, one short transaction per call; FULL makes each commit an fsync.
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # The client calls from worker threads (asyncio.to_thread), adding while it removes:
+        # one connection, so one caller at a time.
+        self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -59,9 +63,10 @@ class Outbox:
 
     def head(self, limit: int) -> list[tuple[int, OracleOperation]]:
         """The oldest `limit` pending operations with their sequence numbers, in order."""
-        rows = self._db.execute(
-            "SELECT seq, body FROM pending ORDER BY seq LIMIT ?", (limit,)
-        ).fetchall()
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, body FROM pending ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
         return [(seq, OracleOperation.model_validate_json(body)) for seq, body in rows]
 
     def remove(self, sequences: list[int]) -> None:
@@ -79,27 +84,41 @@ class Outbox:
                 self._db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
 
     def pending(self) -> int:
-        (count,) = self._db.execute("SELECT count(*) FROM pending").fetchone()
+        with self._lock:
+            (count,) = self._db.execute("SELECT count(*) FROM pending").fetchone()
         return int(count)
 
     def refused(self) -> list[tuple[str, str]]:
         """(operation id, the service's answer) of every refused operation."""
-        rows = self._db.execute("SELECT operation_id, answer FROM refused ORDER BY refused_at")
-        return [(str(op), str(answer)) for op, answer in rows.fetchall()]
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT operation_id, answer FROM refused ORDER BY refused_at"
+            ).fetchall()
+        return [(str(op), str(answer)) for op, answer in rows]
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._lock)
 
 
 class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        try:
+            self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()
