@@ -25,6 +25,8 @@ ERROR_KEYS = {"error", "message", "errors", "request_id"}
         ("/transactions", {"address": alice, "limit": "201"}, 400, "invalid_parameter", "limit"),
         ("/transactions", {"address": alice, "limit": "ten"}, 400, "invalid_parameter", "limit"),
         ("/transactions", {"address": alice, "offset": "-1"}, 400, "invalid_parameter", "offset"),
+        ("/transactions", {"address": alice, "offset": "0.0"}, 400, "invalid_parameter", "offset"),
+        ("/transactions", {"address": alice, "limit": "1e1"}, 400, "invalid_parameter", "limit"),
         (
             "/transactions",
             {"address": alice, "offset": "100001"},
@@ -71,6 +73,7 @@ def test_repeated_parameters_are_refused(client: httpx.Client) -> None:
     assert response.json()["errors"][0] == {
         "in": "query",
         "name": "limit",
+        "index": None,
         "message": "given more than once",
     }
 

@@ -443,9 +443,10 @@ async def test_refused_requests_say_why_and_publish_nothing(
     assert answer["message"], answer
     assert case.message_has in answer["message"], answer
     if case.item_errors is not None:
-        listed = {(e["index"], e["field"]) for e in answer["errors"]}
+        listed = {(e["index"], e["name"]) for e in answer["errors"]}
         assert set(case.item_errors) <= listed, f"expected {case.item_errors} in {answer}"
         assert all(e["message"] for e in answer["errors"]), answer
+        assert all(set(e) == {"in", "name", "index", "message"} for e in answer["errors"])
     if case.status == 401:
         assert "WWW-Authenticate" in response.headers
     after = _sample("oracle_logger_rejected_requests_total", endpoint=path, reason=case.error)

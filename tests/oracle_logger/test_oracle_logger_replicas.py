@@ -209,7 +209,7 @@ async def test_text_postgres_cannot_store_is_refused_at_the_edge(
     response = await _post(replicas[1], body.encode())
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "invalid_items"
-    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert [e["name"] for e in response.json()["errors"]] == [field]
     async with httpx.AsyncClient(base_url=replicas[1]) as http:
         await ol.prove_nothing_published(http, endpoints.kafka_bootstrap_servers, OPS, [user])
 

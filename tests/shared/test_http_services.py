@@ -68,3 +68,18 @@ def test_request_lines_of_httpx_only_at_debug() -> None:
     finally:
         logging.getLogger("httpx").setLevel(logging.NOTSET)
         logging.getLogger().handlers.clear()
+
+
+ERROR_KEYS = {"error", "message", "errors", "request_id"}
+
+
+@pytest.mark.parametrize("name", HTTP_SERVICES)
+def test_refusals_share_one_shape(running: tuple[str, dict[str, str]], name: str) -> None:
+    base = running[1][name]
+    unknown = httpx.get(f"{base}/no-such-route", timeout=10)
+    assert unknown.status_code == 404
+    assert set(unknown.json()) == ERROR_KEYS
+    assert unknown.json()["error"] == "not_found"
+    wrong_method = httpx.delete(f"{base}/metrics", timeout=10)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"

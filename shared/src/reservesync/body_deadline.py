@@ -13,9 +13,10 @@ A response started before the body was fully read (a route that never reads it) 
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reservesync.http_errors import encoded
 
 
 class BodyTimedOut(Exception):
@@ -66,17 +67,16 @@ class BodyDeadline:
         except BodyTimedOut:
             if response_started:
                 raise
-            await _refuse(send, self.timeout_s)
+            await _refuse(send, self.timeout_s, scope)
 
 
-async def _refuse(send: Send, timeout_s: float) -> None:
-    body = json.dumps(
-        {
-            "error": "body_timeout",
-            "message": f"the request body did not arrive within {timeout_s:g}s",
-            "errors": [],
-        }
-    ).encode()
+async def _refuse(send: Send, timeout_s: float, scope: Scope) -> None:
+    request_id = scope.get("state", {}).get("request_id")
+    body = encoded(
+        "body_timeout",
+        f"the request body did not arrive within {timeout_s:g}s",
+        request_id if isinstance(request_id, str) else None,
+    )
     await send(
         {
             "type": "http.response.start",

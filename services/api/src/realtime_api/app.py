@@ -21,8 +21,9 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from reservesync.crypto import FieldCipher
 from reservesync.http import add_body_deadline, add_probes
+from reservesync.http_errors import ApiError, install_refusals, refusal
 
-from realtime_api import errors, routes
+from realtime_api import routes
 from realtime_api.config import Settings
 from realtime_api.deps import Runtime
 from realtime_api.domain.owner import OwnerProofs, derive_key
@@ -37,7 +38,7 @@ HASHER_NICENESS = 10
 DESCRIPTION = """Read endpoints over the synchronised ReserveSync database.
 
 Every error is a 4xx (or 503 while a dependency is down) with the body
-`{"error", "message", "errors": [{"in", "name", "message"}], "request_id"}`. Unknown or
+`{"error", "message", "errors": [{"in", "name", "index", "message"}], "request_id"}`. Unknown or
 repeated query parameters are refused. Requests carry `X-Request-ID` (given or generated).
 Clients are rate limited per address (429 with `Retry-After`)."""
 
@@ -88,14 +89,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    errors.install(app)
+    install_refusals(app)
 
     @app.exception_handler(DatabaseUnavailable)
     async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
         log.warning("database unavailable", extra={"reason": exc.reason, "error": str(exc)})
-        return errors.error_response(
-            request, 503, exc.reason, str(exc), headers={"Retry-After": "1"}
-        )
+        return refusal(request, ApiError(503, exc.reason, str(exc), headers={"Retry-After": "1"}))
 
     routes.include(app)
 

@@ -7,18 +7,21 @@ a worker thread, a hop per dependency per request that costs more than the work 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 from reservesync import addresses
 from reservesync.crypto import FieldCipher
+from reservesync.http_errors import ApiError
 
 from realtime_api.config import Settings
 from realtime_api.domain.owner import CHALLENGE_MAX_LENGTH, SIGNATURE_PATTERN, OwnerProofs
-from realtime_api.errors import ApiError, parameter_error
+from realtime_api.errors import parameter_error
 from realtime_api.storage.database import Reader
 from realtime_api.storage.snapshot import Aggregates, Reserves, SnapshotKeeper
 
@@ -126,6 +129,18 @@ AddressDep = Annotated[str, Depends(required_address)]
 OptionalAddressDep = Annotated[str | None, Depends(optional_address)]
 
 
+def _spelled_as_integer(value: object) -> object:
+    """Pydantic's lax mode reads "0.0" as the integer 0; the OpenAPI document says integer,
+    so a query string must spell one."""
+    if isinstance(value, str) and not _INTEGER.fullmatch(value):
+        raise ValueError("must be an integer written in digits")
+    return value
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+QueryInteger = Annotated[int, BeforeValidator(_spelled_as_integer)]
+
+
 @dataclass(frozen=True)
 class PageParams:
     limit: int
@@ -133,10 +148,10 @@ class PageParams:
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items per page")] = (
+    limit: Annotated[QueryInteger, Query(ge=1, le=MAX_LIMIT, description="items per page")] = (
         DEFAULT_LIMIT
     ),
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
+    offset: Annotated[QueryInteger, Query(ge=0, le=MAX_OFFSET, description="items to skip")] = 0,
 ) -> PageParams:
     return PageParams(limit, offset)
 

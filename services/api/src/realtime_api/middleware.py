@@ -7,7 +7,6 @@ which matters at hundreds of requests per second on two cores.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,6 +14,7 @@ import uuid
 from collections.abc import Iterable
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
+from reservesync.http_errors import encoded
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from realtime_api import metrics
@@ -158,9 +158,7 @@ async def _json(
     request_id: str,
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
-    body = json.dumps(
-        {"error": error, "message": message, "errors": [], "request_id": request_id}
-    ).encode()
+    body = encoded(error, message, request_id)
     await send(
         {
             "type": "http.response.start",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from reservesync import probes
 from reservesync.http import add_body_deadline, add_probes
+from reservesync.http_errors import install_refusals
 
 from health_monitor import routes
 from health_monitor.canary import Canary
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
             "sources": lambda: _sources_read(app.state.monitor),
         },
     )
+    install_refusals(app)
     app.include_router(routes.router)
     add_body_deadline(app, settings.http_body_timeout_s)
     return app

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
+from reservesync.http_errors import ApiError, documented
 from reservesync.messages import Alert
 
 from health_monitor.deps import MonitorDep
@@ -25,32 +26,33 @@ from health_monitor.models import (
 )
 
 router = APIRouter()
-WARMING_UP: dict[int | str, dict[str, Any]] = {
-    503: {"description": "no evaluation has finished yet (the service just started)"}
-}
+WARMING_UP = documented({503: "no evaluation has finished yet (the service just started)"}, 503)
 
 
-def _warming_up() -> JSONResponse:
-    return JSONResponse(
-        {"error": "warming_up", "message": "the first health evaluation has not finished yet"},
-        status_code=503,
+def _warming_up() -> ApiError:
+    return ApiError(
+        503,
+        "warming_up",
+        "the first health evaluation has not finished yet",
         headers={"Retry-After": "5"},
     )
 
 
 @router.get("/v1/health", response_model=HealthReport, responses=WARMING_UP)
-async def health(monitor: MonitorDep) -> HealthReport | JSONResponse:
+async def health(monitor: MonitorDep) -> HealthReport:
     """The latest evaluation: score, components, the sync matrix, lag, usage and alerts."""
-    return monitor.latest if monitor.latest is not None else _warming_up()
+    if monitor.latest is None:
+        raise _warming_up()
+    return monitor.latest
 
 
 @router.get("/v1/reserves", response_model=ReservesReport, responses=WARMING_UP)
-async def reserves(monitor: MonitorDep) -> ReservesReport | JSONResponse:
+async def reserves(monitor: MonitorDep) -> ReservesReport:
     """The reserves from both chains (supply against the BTC Bitcoin shows) and the users
     whose synced sats the oracle put on chain disagree with Bitcoin (not part of the score)."""
     latest = monitor.latest
     if latest is None or latest.reserves is None:
-        return _warming_up()
+        raise _warming_up()
     return latest.reserves
 
 

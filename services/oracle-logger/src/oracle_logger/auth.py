@@ -23,8 +23,9 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from pydantic import SecretStr
+from reservesync.http_errors import ApiError
 
-from oracle_logger.errors import ApiError, unauthenticated
+from oracle_logger.errors import unauthenticated
 from oracle_logger.signing import SCHEME, signature
 
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,9})?$")

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from reservesync.http_errors import ApiError
 
 from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
-from oracle_logger.errors import ApiError
 from oracle_logger.publishing import Publisher
 from oracle_logger.scopes import OracleScope
 from oracle_logger.shared_state import PostgresState

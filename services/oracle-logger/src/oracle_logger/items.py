@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from reservesync.http_errors import ApiError, Problem
 from reservesync.messages import Message, OracleOperation
 
-from oracle_logger.errors import ApiError, ItemError
+from oracle_logger.errors import item_problem
 from oracle_logger.publishing import digest
 
 M = TypeVar("M", bound=Message)
@@ -36,7 +37,7 @@ def parse_items(body: bytes, max_items: int) -> list[Any]:
             400,
             "invalid_json",
             "the body is not UTF-8 JSON",
-            [ItemError(index=None, field=None, message=str(exc))],
+            [item_problem(None, None, str(exc))],
         ) from exc
     items = document if isinstance(document, list) else [document]
     if not items:
@@ -54,11 +55,10 @@ def forbid_foreign_oracle(items: Sequence[Any], oracle_id: str) -> None:
     Checked on the raw items, before validation, so authorization never depends on whether an
     item happens to be valid otherwise."""
     foreign = [
-        ItemError(
-            index=index,
-            field="oracle_id",
-            message=f"names {item['oracle_id']!r}, but the request is authenticated as "
-            f"{oracle_id!r}",
+        item_problem(
+            index,
+            "oracle_id",
+            f"names {item['oracle_id']!r}, but the request is authenticated as {oracle_id!r}",
         )
         for index, item in enumerate(items)
         if isinstance(item, dict)
@@ -71,19 +71,19 @@ def forbid_foreign_oracle(items: Sequence[Any], oracle_id: str) -> None:
 
 def validate_items(items: Sequence[Any], model: type[M]) -> list[M]:
     valid: list[M] = []
-    errors: list[ItemError] = []
+    errors: list[Problem] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            errors.append(ItemError(index=index, field=None, message="must be a JSON object"))
+            errors.append(item_problem(index, None, "must be a JSON object"))
             continue
         try:
             valid.append(model.model_validate(item))
         except ValidationError as exc:
             errors.extend(
-                ItemError(
-                    index=index,
-                    field=".".join(str(part) for part in error["loc"]) or None,
-                    message=error["msg"],
+                item_problem(
+                    index,
+                    ".".join(str(part) for part in error["loc"]) or None,
+                    error["msg"],
                 )
                 for error in exc.errors(include_url=False, include_input=False)
             )
@@ -98,7 +98,7 @@ def merge_repeats(operations: Sequence[OracleOperation]) -> list[OracleOperation
     """One per operation id: identical repeats merge, a repeat with other content is a 400."""
     first: dict[str, tuple[int, str]] = {}
     unique: list[OracleOperation] = []
-    errors: list[ItemError] = []
+    errors: list[Problem] = []
     for index, op in enumerate(operations):
         value_digest = digest(op.to_json())
         seen = first.get(op.operation_id)
@@ -107,10 +107,10 @@ def merge_repeats(operations: Sequence[OracleOperation]) -> list[OracleOperation
             unique.append(op)
         elif seen[1] != value_digest:
             errors.append(
-                ItemError(
-                    index=index,
-                    field="operation_id",
-                    message=f"repeats the id of item {seen[0]} with different content",
+                item_problem(
+                    index,
+                    "operation_id",
+                    f"repeats the id of item {seen[0]} with different content",
                 )
             )
     if errors:

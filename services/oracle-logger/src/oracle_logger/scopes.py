@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from reservesync.http_errors import ApiError
 from reservesync.messages import OracleAction
 
-from oracle_logger.errors import ApiError, ItemError
+from oracle_logger.errors import item_problem
 
 DEFAULT_ACTIONS = frozenset({OracleAction.BALANCE_CHECK})
 
@@ -53,10 +54,10 @@ def forbid_out_of_scope_actions(items: Sequence[Any], oracle_id: str, scope: Ora
     allowed = {action.value for action in scope.actions}
     known = {action.value for action in OracleAction}
     refused = [
-        ItemError(
-            index=index,
-            field="action",
-            message=f"{oracle_id!r} may not log {item['action']} "
+        item_problem(
+            index,
+            "action",
+            f"{oracle_id!r} may not log {item['action']} "
             f"(its scope: {', '.join(sorted(allowed)) or 'nothing'})",
         )
         for index, item in enumerate(items)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from reservesync.http_errors import ApiError
 
 from realtime_api import errors, schemas
 from realtime_api.deps import AddressDep, ReaderDep
@@ -23,9 +24,7 @@ async def get_balances(address: AddressDep, reader: ReaderDep) -> schemas.Balanc
     async with reader.connection() as connection:
         row = await connection.fetchrow(queries.BALANCES, address)
     if row is None or not (row["known_user"] or row["holder"]):
-        raise errors.ApiError(
-            404, "unknown_address", f"no user or token holder {address} in the database"
-        )
+        raise ApiError(404, "unknown_address", f"no user or token holder {address} in the database")
     now = datetime.now(UTC)
     last = None if row["block_number"] is None else schemas.LastUpdate.model_validate(dict(row))
     return schemas.Balances(

@@ -14,6 +14,7 @@ import logging
 from fastapi import APIRouter
 from reservesync.crypto import DecryptionError
 from reservesync.encrypted_fields import WATCHED_BITCOIN_ADDRESSES
+from reservesync.http_errors import ApiError
 
 from realtime_api import errors, schemas
 from realtime_api.deps import AddressDep, OwnerProofDep, ReaderDep, RuntimeDep
@@ -48,7 +49,7 @@ async def get_bitcoin_addresses(
         try:
             runtime.owner_proofs.verify(address, proof.challenge, proof.signature)
         except OwnerProofError as exc:
-            raise errors.ApiError(401, "owner_proof_invalid", str(exc)) from exc
+            raise ApiError(401, "owner_proof_invalid", str(exc)) from exc
         owner = True
     async with reader.connection() as connection:
         rows = await connection.fetch(queries.OWN_BITCOIN_ADDRESSES, address)
@@ -64,7 +65,7 @@ async def get_bitcoin_addresses(
             log.error(
                 "a Bitcoin address does not decrypt", extra={"row": row["id"], "why": str(exc)}
             )
-            raise errors.ApiError(
+            raise ApiError(
                 503, "decryption_unavailable", "a stored address cannot be decrypted here"
             ) from exc
         items.append(

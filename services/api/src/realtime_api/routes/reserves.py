@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from reservesync import merkle
+from reservesync.http_errors import ApiError
 
 from realtime_api import errors, schemas
 from realtime_api.deps import AddressDep, ReservesDep
@@ -83,7 +84,7 @@ async def get_reserves_proof(address: AddressDep, snapshot: ReservesDep) -> sche
     tree = snapshot.tree
     index = tree.index_of(bytes.fromhex(address[2:]))
     if index is None:
-        raise errors.ApiError(
+        raise ApiError(
             404, "unknown_address", f"{address} is not a leaf of the snapshot of {snapshot.as_of}"
         )
     holding = tree.holding(index)
