@@ -10,7 +10,8 @@ import pytest
 from devstack import services
 from devstack.protocol import Protocol
 from reservesync.db.migrate import upgrade
-from support.stack import Endpoints, container_stack, docker_engine_answers, local_stack
+
+from tests.support.stack import Endpoints, container_stack, docker_engine_answers, local_stack
 
 TEST_PREFIX = "test"
 

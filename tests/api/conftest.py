@@ -14,11 +14,12 @@ from devstack import services
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
-from support import databases
-from support.api_process import API, start_api
-from support.databases import FreshDatabase
-from support.stack import Endpoints
-from support.world import World, build, write
+
+from tests.support import databases
+from tests.support.api_process import API, start_api
+from tests.support.databases import FreshDatabase
+from tests.support.stack import Endpoints
+from tests.support.world import World, build, write
 
 
 def cipher_of(endpoints: Endpoints) -> FieldCipher:

@@ -13,10 +13,11 @@ from devstack import services
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from support.api_process import API, start_api
-from support.databases import FreshDatabase
-from support.stack import Endpoints
-from support.world import ALICE, ALICE_BTC, BOB, CAROL, CAROL_BTC, World, address
+
+from tests.support.api_process import API, start_api
+from tests.support.databases import FreshDatabase
+from tests.support.stack import Endpoints
+from tests.support.world import ALICE, ALICE_BTC, BOB, CAROL, CAROL_BTC, World, address
 
 alice, carol = address(ALICE), address(CAROL)
 

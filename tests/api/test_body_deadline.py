@@ -6,9 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 from devstack import services
-from support.api_process import API
-from support.slow_bodies import assert_cut_off
-from support.stack import Endpoints
+
+from tests.support.api_process import API
+from tests.support.slow_bodies import assert_cut_off
+from tests.support.stack import Endpoints
 
 PREFIX = "api-slow-bodies"
 DEADLINE_S = 3.0

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent
-from support.databases import FreshDatabase
-from support.world import ALICE, BOB, BOB_BURN_TX, CAROL, DAVE, ERIN, World, address
+
+from tests.support.databases import FreshDatabase
+from tests.support.world import ALICE, BOB, BOB_BURN_TX, CAROL, DAVE, ERIN, World, address
 
 alice, bob, carol, dave, erin = (address(a) for a in (ALICE, BOB, CAROL, DAVE, ERIN))
 NOBODY = "0x" + "00" * 19 + "01"

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 from schemathesis.core.result import Ok
-from support.api_process import OPERATIONS
-from support.world import ALICE, BOB, CAROL, DAVE
+
+from tests.support.api_process import OPERATIONS
+from tests.support.world import ALICE, BOB, CAROL, DAVE
 
 ERROR_KEYS = {"error", "message", "errors", "request_id"}
 WITHOUT_PARAMETERS = {"GET /api/realtime/proof-of-reserves"}

@@ -8,8 +8,9 @@ import asyncio
 from typing import Any
 
 import httpx
-from support.databases import FreshDatabase, table_checksums
-from support.world import ALICE, World, address
+
+from tests.support.databases import FreshDatabase, table_checksums
+from tests.support.world import ALICE, World, address
 
 alice = address(ALICE)
 INJECTIONS = [

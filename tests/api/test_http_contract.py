@@ -7,8 +7,9 @@ import re
 
 import httpx
 import pytest
-from support.api_process import OPERATIONS, ROUTES
-from support.world import ALICE, address
+
+from tests.support.api_process import OPERATIONS, ROUTES
+from tests.support.world import ALICE, address
 
 alice = address(ALICE)
 ERROR_KEYS = {"error", "message", "errors", "request_id"}

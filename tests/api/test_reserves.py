@@ -15,9 +15,10 @@ import httpx
 import pytest
 from reservesync.contracts import SystemContract
 from reservesync.messages import ChainEvent
-from support.databases import FreshDatabase, fresh_database
-from support.stack import Endpoints
-from support.world import ALICE, BOB, CAROL, DAVE, ERIN, World, address
+
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.stack import Endpoints
+from tests.support.world import ALICE, BOB, CAROL, DAVE, ERIN, World, address
 
 Holding = tuple[int, int, int, int]
 """rBTC held, wrBTC held, synced sats, BTC held."""

@@ -15,10 +15,11 @@ from reservesync.contracts import SystemContract
 from reservesync.messages import OracleUserState
 from reservesync.messages.chain import ZERO_ADDRESS
 from reservesync.topics import CHAIN_EVENTS, ORACLE_STATE
-from support.api_process import API, start_api
-from support.messages import chain_event, publish
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.api_process import API, start_api
+from tests.support.messages import chain_event, publish
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from devstack import procs
-from support.regtest import Regtest
-from support.stack import Endpoints
+
+from tests.support.regtest import Regtest
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import BALANCE_BITCOIN_ADDRESSES
 from reservesync.settings import EncryptionSettings
-from support.bitcoin_listening import (
+
+from tests.support.bitcoin_listening import (
     balances,
     latest,
     listener_env,
@@ -23,9 +24,9 @@ from support.bitcoin_listening import (
     until_balance,
     user_state,
 )
-from support.regtest import OwnKey, Regtest, five_kinds
-from support.stack import Endpoints
-from support.waiting import eventually
+from tests.support.regtest import OwnKey, Regtest, five_kinds
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 async def test_balances_follow_payments_and_spends_with_confirmations(

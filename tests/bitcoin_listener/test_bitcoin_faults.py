@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from devstack import procs
-from support import bitcoin_listening as listening
-from support.bitcoin_listening import (
+
+from tests.support import bitcoin_listening as listening
+from tests.support.bitcoin_listening import (
     latest,
     listener_env,
     new_user,
@@ -20,11 +21,11 @@ from support.bitcoin_listening import (
     until_balance,
     user_state,
 )
-from support.lying_bitcoin_node import LyingBitcoinNode
-from support.regtest import OwnKey, Regtest, five_kinds
-from support.stack import Endpoints
-from support.tcp_proxy import cuttable
-from support.waiting import eventually
+from tests.support.lying_bitcoin_node import LyingBitcoinNode
+from tests.support.regtest import OwnKey, Regtest, five_kinds
+from tests.support.stack import Endpoints
+from tests.support.tcp_proxy import cuttable
+from tests.support.waiting import eventually
 
 
 async def _watched(endpoints: Endpoints, regtest: Regtest, addresses: list[str]) -> int:

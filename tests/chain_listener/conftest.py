@@ -1,8 +1,5 @@
 """Fixtures of the chain-listener tests: the test-only contracts, a private chain for reorgs,
 and a clean registry afterwards.
-
-Helpers next to this file are imported by their file name (pytest puts this directory on the
-path); mypy knows them as `chain_listener.<file>`, hence the TYPE_CHECKING split below.
 """
 
 from __future__ import annotations
@@ -10,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from devstack.deploy import DeploymentRecord
@@ -19,24 +15,16 @@ from reservesync import kafka
 from reservesync.messages import RegisteredContract
 from reservesync.settings import KafkaSettings
 from reservesync.topics import REGISTRY
-from support.stack import Endpoints
 from web3 import Web3
 from web3.contract import Contract
 
-if TYPE_CHECKING:
-    from chain_listener.chains import (
-        PrivateChain,
-        compile_with_test_contracts,
-        deploy_test_contract,
-        private_chain,
-    )
-else:
-    from chains import (
-        PrivateChain,
-        compile_with_test_contracts,
-        deploy_test_contract,
-        private_chain,
-    )
+from tests.chain_listener.support.chains import (
+    PrivateChain,
+    compile_with_test_contracts,
+    deploy_test_contract,
+    private_chain,
+)
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(autouse=True)

@@ -13,26 +13,21 @@ import base64
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devstack.protocol import Protocol
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 from reservesync.contracts import SystemContract
 from reservesync.topics import CHAIN_EVENTS, DLQ, REGISTRY
-from support.stack import Endpoints
-from support.waiting import eventually
 from web3 import Web3
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import artifact, hash_hex, mined, rpc
-else:
-    import kafka_records
-    import listener_harness as harness
-    from chains import artifact, hash_hex, mined, rpc
+from tests.chain_listener.support import kafka_records
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import artifact, hash_hex, mined, rpc
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 YIELD_CLAIMED = "0x" + keccak(text="YieldClaimed(address,uint256)").hex()
 USER = "0x" + "ab" * 20

@@ -7,25 +7,17 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from devstack.protocol import Protocol
 from reservesync.contracts import SystemContract, events
 from reservesync.messages import ChainEvent
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records, protocol_script
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import hash_hex
-else:
-    import kafka_records
-    import listener_harness as harness
-    import protocol_script
-    from chains import hash_hex
-
+from tests.chain_listener.support import kafka_records, protocol_script
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import hash_hex
+from tests.support.stack import Endpoints
 
 SYNCED_PUBLISHED = (
     "chain_listener_events_published_total",

@@ -5,23 +5,17 @@ listener keeps going."""
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from devstack.protocol import Protocol
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import batch_user, deposit_for_many, free_port, hash_hex
-else:
-    import kafka_records
-    import listener_harness as harness
-    from chains import batch_user, deposit_for_many, free_port, hash_hex
+from tests.chain_listener.support import kafka_records
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import batch_user, deposit_for_many, free_port, hash_hex
+from tests.support.stack import Endpoints
 
 TRUNCATED = ("chain_listener_incomplete_answers_total", {"kind": "truncated"})
 BATCHES, PER_BATCH = 4, 40

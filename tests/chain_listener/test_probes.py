@@ -6,19 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
 
 from devstack import procs, services
 from devstack.paths import log_dir
 from devstack.rpc_faults import Faults, FaultyRpcProxy
-from support import probes
-from support.stack import Endpoints
-from support.waiting import eventually
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import listener_harness as harness
-else:
-    import listener_harness as harness
+from tests.chain_listener.support import listener_harness as harness
+from tests.support import probes
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 LISTENER = "chain-listener"
 

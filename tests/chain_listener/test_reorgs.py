@@ -8,21 +8,16 @@ user is mined in its place. What each partition's consumer then reads, in order,
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from reservesync.topics import ALERTS, CHAIN_EVENTS
-from support.stack import Endpoints
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import PRIVATE_CHAIN_ID, PrivateChain, hash_hex
-    from chain_listener.kafka_records import Record, TopicCursor
-else:
-    import listener_harness as harness
-    from chains import PRIVATE_CHAIN_ID, PrivateChain, hash_hex
-    from kafka_records import Record, TopicCursor
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import PRIVATE_CHAIN_ID, PrivateChain, hash_hex
+from tests.chain_listener.support.kafka_records import Record, TopicCursor
+from tests.support.stack import Endpoints
 
 ORPHANED_WEI, CANONICAL_WEI = 10**15, 2 * 10**15
 

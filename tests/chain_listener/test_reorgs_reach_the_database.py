@@ -20,7 +20,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -47,19 +46,15 @@ from reservesync.messages import (
 )
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
-from support.databases import FreshDatabase, fresh_database
-from support.messages import publish
-from support.stack import Endpoints
-from support.topics import records_from
-from support.waiting import eventually
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import PrivateChain, hash_hex
-else:
-    import listener_harness as harness
-    from chains import PrivateChain, hash_hex
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import PrivateChain, hash_hex
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.messages import publish
+from tests.support.stack import Endpoints
+from tests.support.topics import records_from
+from tests.support.waiting import eventually
 
 BOB_SATS = 50_000
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -28,29 +28,23 @@ from eth_account.messages import encode_defunct
 from reservesync.contracts import SystemContract
 from reservesync.messages import BitcoinAddressBalance, Message
 from reservesync.topics import BITCOIN_BALANCES, CHAIN_EVENTS, ORACLE_STATE
-from support.api_process import API, start_api
-from support.bitcoin_listening import (
+
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import PrivateChain, account_that_sends, hash_hex, rpc
+from tests.chain_listener.support.kafka_records import TopicCursor
+from tests.chain_listener.test_token_holders import FEES_WEI, Run, _cipher
+from tests.support.api_process import API, start_api
+from tests.support.bitcoin_listening import (
     listener_env,
     publish_state,
     running_listener,
     until_balance,
     user_state,
 )
-from support.databases import FreshDatabase, fresh_database
-from support.regtest import OwnKey, Regtest
-from support.stack import Endpoints
-from support.waiting import eventually
-
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import PrivateChain, account_that_sends, hash_hex, rpc
-    from chain_listener.kafka_records import TopicCursor
-    from chain_listener.test_token_holders import FEES_WEI, Run, _cipher
-else:
-    import listener_harness as harness
-    from chains import PrivateChain, account_that_sends, hash_hex, rpc
-    from kafka_records import TopicCursor
-    from test_token_holders import FEES_WEI, Run, _cipher
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.regtest import OwnKey, Regtest
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 PAID_SATS = 70_000
 SYNCED_SATS = 100_000

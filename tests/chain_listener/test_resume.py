@@ -4,25 +4,19 @@ holds every event exactly once, and the same process goes on to follow the head.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
 
 from chain_listener.config import Settings
 from devstack import services
 from devstack.protocol import Protocol
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
-from support.waiting import eventually
 from web3.contract import Contract
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import batch_user, deposit_for_many, hash_hex
-else:
-    import kafka_records
-    import listener_harness as harness
-    from chains import batch_user, deposit_for_many, hash_hex
+from tests.chain_listener.support import kafka_records
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import batch_user, deposit_for_many, hash_hex
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 BATCHES, PER_BATCH = 12, 250
 KILLS = 2

@@ -5,7 +5,6 @@ the backfill ends by itself at its end block."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 import pytest
 from chain_listener.config import Settings
@@ -13,15 +12,10 @@ from chain_listener.listener import ChainListener
 from chain_listener.selection import EventSelection, parse_event_names
 from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records, protocol_script
-    from chain_listener import listener_harness as harness
-else:
-    import kafka_records
-    import listener_harness as harness
-    import protocol_script
+from tests.chain_listener.support import kafka_records, protocol_script
+from tests.chain_listener.support import listener_harness as harness
+from tests.support.stack import Endpoints
 
 SYNCED = "OracleAggregator.Synced"
 

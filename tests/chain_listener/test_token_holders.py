@@ -12,7 +12,7 @@ and the listener harness are these tests' fixtures.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 import httpx
@@ -27,19 +27,14 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
-from support.api_process import API, start_api
-from support.databases import FreshDatabase, fresh_database
-from support.stack import Endpoints
-from support.waiting import eventually
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import PrivateChain, account_that_sends, hash_hex
-    from chain_listener.kafka_records import Record, TopicCursor
-else:
-    import listener_harness as harness
-    from chains import PrivateChain, account_that_sends, hash_hex
-    from kafka_records import Record, TopicCursor
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import PrivateChain, account_that_sends, hash_hex
+from tests.chain_listener.support.kafka_records import Record, TopicCursor
+from tests.support.api_process import API, start_api
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 GROUP = "token-holders-test"
 FEES_WEI = 10**18

@@ -8,9 +8,10 @@ import asyncio
 import asyncpg
 from db_writer.merged import EMERGENCY_BURNS, USERS
 from reservesync.db.migrate import downgrade, upgrade
-from support.databases import fresh_database, table_checksums
-from support.messages import T0, random_hash
-from support.stack import Endpoints
+
+from tests.support.databases import fresh_database, table_checksums
+from tests.support.messages import T0, random_hash
+from tests.support.stack import Endpoints
 
 CHAIN, ORACLE = "rbtc.chain.events.v1", "rbtc.oracle.state.v1"
 BOTH, CHAIN_ONLY, ORACLE_ONLY = ("0x" + c * 40 for c in "abc")

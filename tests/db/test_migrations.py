@@ -8,8 +8,9 @@ import subprocess
 import sys
 
 import asyncpg
-from support.databases import fresh_database, table_checksums
-from support.stack import Endpoints
+
+from tests.support.databases import fresh_database, table_checksums
+from tests.support.stack import Endpoints
 
 REVISIONS = (
     "0012",

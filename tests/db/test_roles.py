@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 from reservesync.db.roles import DATABASE, ROLES
-from support.stack import Endpoints
+
+from tests.support.stack import Endpoints
 
 
 def test_the_roles_job_is_idempotent_and_sets_the_passwords(endpoints: Endpoints) -> None:

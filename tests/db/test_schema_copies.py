@@ -13,7 +13,8 @@ from db_writer.checksum import CHECKED
 from db_writer.merged import MERGED, Merged
 from db_writer.retention import RULES, Rule
 from db_writer.tables import CHAIN_TABLES, SELECT_EXPRESSIONS, SPECS, TableSpec
-from support.stack import Endpoints
+
+from tests.support.stack import Endpoints
 
 # How a type written in a spec appears in information_schema.columns.data_type.
 CATALOG_TYPES = {

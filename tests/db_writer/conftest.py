@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.databases import FreshDatabase, fresh_database
-from support.stack import Endpoints
+
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(name="fresh_database")

@@ -19,10 +19,11 @@ from reservesync.crypto import FieldCipher
 from reservesync.messages import BitcoinAddressBalance, Network
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
-from support.bitcoin_listening import dead_letters_of, new_user, user_state
-from support.messages import publish
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.bitcoin_listening import dead_letters_of, new_user, user_state
+from tests.support.messages import publish
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 def _address() -> str:

@@ -10,10 +10,11 @@ import json
 import asyncpg
 from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS, DLQ
-from support.messages import deposited, publish
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
+
+from tests.support.messages import deposited, publish
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 
 async def _counters_agree(db: asyncpg.Connection, table: str) -> bool:

@@ -23,9 +23,10 @@ from reservesync.messages import (
     OracleOperation,
 )
 from reservesync.topics import BITCOIN_BALANCES, ORACLE_OPERATIONS
-from support.databases import FreshDatabase
-from support.stack import Endpoints
-from support.world import ALICE, ALICE_BTC, address, build, write
+
+from tests.support.databases import FreshDatabase
+from tests.support.stack import Endpoints
+from tests.support.world import ALICE, ALICE_BTC, address, build, write
 
 OLD_KEY, NEW_KEY, LOOKUP_KEY = (secrets.token_bytes(32) for _ in range(3))
 VERIFICATIONS = 120

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from db_writer.known_users import KnownUsers
 from db_writer.mapping import Row
-from support.messages import T0
+
+from tests.support.messages import T0
 
 USER = "0x" + "ab" * 20
 

@@ -26,9 +26,10 @@ from reservesync.messages import (
 from reservesync.messages.chain import ZERO_ADDRESS
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
-from support.messages import T0, chain_event, publish, random_hash, synced
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.messages import T0, chain_event, publish, random_hash, synced
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 POOL = SystemContract.YIELD_SCALES_POOL

@@ -32,12 +32,13 @@ from reservesync.messages import (
 )
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, Topic
-from support import probes
-from support.hostile import UINT64_MAX, UINT256_MAX, hostile_values
-from support.messages import T0, chain_event, deposited, random_hash, synced
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
+
+from tests.support import probes
+from tests.support.hostile import UINT64_MAX, UINT256_MAX, hostile_values
+from tests.support.messages import T0, chain_event, deposited, random_hash, synced
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 WRITER_GROUP = "rbtc-db-writer"
 """The session writer's consumer group (its default)."""

@@ -45,9 +45,10 @@ from reservesync.messages import (
 )
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE
-from support.databases import FreshDatabase, fresh_database
-from support.messages import T0, chain_event, random_hash, synced_args
-from support.stack import Endpoints
+
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.messages import T0, chain_event, random_hash, synced_args
+from tests.support.stack import Endpoints
 
 Step = tuple[str, int, Message]
 FORK = 101

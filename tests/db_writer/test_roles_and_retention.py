@@ -12,9 +12,10 @@ from devstack.protocol import Protocol
 from reservesync.contracts import SystemContract
 from reservesync.messages import OperationStatus, OracleAction, OracleOperation
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS
-from support.messages import chain_event, deposited, publish, random_hash
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.messages import chain_event, deposited, publish, random_hash
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 async def _connect(endpoints: Endpoints, role: str) -> asyncpg.Connection:

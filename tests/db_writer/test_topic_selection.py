@@ -13,10 +13,11 @@ from devstack import services
 from devstack.protocol import Protocol
 from reservesync.messages import OperationStatus, OracleAction, OracleOperation
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS
-from support.databases import FreshDatabase
-from support.messages import deposited, publish
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.databases import FreshDatabase
+from tests.support.messages import deposited, publish
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 def _settings(**values: str) -> Settings:

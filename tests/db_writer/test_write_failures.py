@@ -21,12 +21,13 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, DLQ
-from support import probes
-from support.databases import FreshDatabase
-from support.messages import deposited, publish, synced
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
+
+from tests.support import probes
+from tests.support.databases import FreshDatabase
+from tests.support.messages import deposited, publish, synced
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 
 def _record(offset: int, key: bytes, value: bytes) -> ConsumerRecord[bytes, bytes]:

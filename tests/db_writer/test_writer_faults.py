@@ -23,13 +23,14 @@ from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS
-from support import probes
-from support.databases import FreshDatabase
-from support.messages import deposited, publish
-from support.stack import Endpoints
-from support.tcp_proxy import cuttable
-from support.topics import records_from
-from support.waiting import eventually
+
+from tests.support import probes
+from tests.support.databases import FreshDatabase
+from tests.support.messages import deposited, publish
+from tests.support.stack import Endpoints
+from tests.support.tcp_proxy import cuttable
+from tests.support.topics import records_from
+from tests.support.waiting import eventually
 
 STREAM = 100_000
 

@@ -9,12 +9,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from deploy.workspace import ROOT, service_module, service_names
 from reservesync import topics
 from reservesync.messages import Message
 from reservesync.topics import ALL_TOPICS, Topic
 
 from docgen import asyncapi
+from tests.deploy.support.workspace import ROOT, service_module, service_names
 
 
 def committed() -> dict[str, Any]:

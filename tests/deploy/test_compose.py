@@ -21,7 +21,10 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy.workspace import (
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+
+from tests.deploy.support.workspace import (
     DATABASE_ROLE,
     INIT_JOB_SETTINGS,
     PENDING_SETTINGS,
@@ -31,8 +34,6 @@ from deploy.workspace import (
     own_secret,
     settings_of,
 )
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -996,7 +997,7 @@ def test_pending_settings_are_still_pending() -> None:
         read = sorted(set(variables) & env_names(settings_of(name)))
         assert not read, (
             f"{name}'s Settings now reads {read}: delete them from PENDING_SETTINGS "
-            "(tests/deploy/workspace.py) so they are checked like every other setting"
+            "(tests/deploy/support/workspace.py) so they are checked like every other setting"
         )
 
 

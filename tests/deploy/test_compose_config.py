@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy.workspace import ROOT
+
+from tests.deploy.support.workspace import ROOT
 
 COMPOSE = Path(sys.executable).parent / "docker-compose"
 CONFIG = ("config", "--format", "json")

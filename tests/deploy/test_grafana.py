@@ -15,8 +15,9 @@ from functools import cache
 from typing import Any
 
 import pytest
-from deploy.workspace import ROOT, metric_labels, service_module
 from prometheus_client.metrics import MetricWrapperBase
+
+from tests.deploy.support.workspace import ROOT, metric_labels, service_module
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "reservesync.json"
 # Series Prometheus adds to every target, and the labels the scrape attaches.

@@ -22,8 +22,13 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from deploy.kustomize import Resource, build, containers, pod_spec, resource_id
-from deploy.workspace import (
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings
+from reservesync import probe_server
+from reservesync.topics import ALL_TOPICS
+
+from tests.deploy.support.kustomize import Resource, build, containers, pod_spec, resource_id
+from tests.deploy.support.workspace import (
     DATABASE_ROLE,
     INIT_JOB_SETTINGS,
     K8S_ONLY_JOBS,
@@ -37,10 +42,6 @@ from deploy.workspace import (
     service_names,
     settings_of,
 )
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings
-from reservesync import probe_server
-from reservesync.topics import ALL_TOPICS
 
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())

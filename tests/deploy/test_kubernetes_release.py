@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from deploy.kustomize import Resource, build, containers, resource_id
-from deploy.workspace import ROOT, env_problems, init_job_settings, metric_labels
+
+from tests.deploy.support.kustomize import Resource, build, containers, resource_id
+from tests.deploy.support.workspace import ROOT, env_problems, init_job_settings, metric_labels
 
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())

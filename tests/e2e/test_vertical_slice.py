@@ -8,9 +8,10 @@ import json
 import asyncpg
 from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
+
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 FEE_DEPOSIT_WEI = 10**17
 

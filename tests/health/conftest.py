@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.databases import fresh_database
-from support.stack import Endpoints
 
-from health.world import PRODUCERS, ThreadedOracle, Webhook, World, own_kafka
+from tests.health.support.world import PRODUCERS, ThreadedOracle, Webhook, World, own_kafka
+from tests.support.databases import fresh_database
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="module")

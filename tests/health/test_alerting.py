@@ -11,7 +11,7 @@ from health_monitor.domain.lag import GroupLag, PartitionLag
 from health_monitor.domain.reserves import Attestation
 from reservesync.messages import AlertState, Severity
 
-from health.seed import SEED_COUNTS
+from tests.health.support.seed import SEED_COUNTS
 
 T = datetime(2025, 9, 21, 12, 0, tzinfo=UTC)
 LOW = Condition("health:score", "health_score_low", Severity.WARNING, "score 90% is below 95%")

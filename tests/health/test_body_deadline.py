@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 from devstack import services
-from support.slow_bodies import assert_cut_off
-from support.stack import Endpoints
+
+from tests.support.slow_bodies import assert_cut_off
+from tests.support.stack import Endpoints
 
 PREFIX = "health-slow-bodies"
 DEADLINE_S = 3.0

@@ -12,14 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reservesync.messages import ChainEvent, InvalidMessage, Message
 from reservesync.topics import ALERTS, CHAIN_EVENTS, DLQ, REGISTRY
-from support import probes
-from support.hostile import deep_nesting, hostile_values
-from support.messages import publish
-from support.topics import read_all
 
-from health.builders import operation
-from health.test_live import chain_moves, report_where, settled
-from health.world import World
+from tests.health.support.builders import operation
+from tests.health.support.world import World
+from tests.health.test_live import chain_moves, report_where, settled
+from tests.support import probes
+from tests.support.hostile import deep_nesting, hostile_values
+from tests.support.messages import publish
+from tests.support.topics import read_all
 
 TOPICS = [REGISTRY.name, DLQ.name, ALERTS.name]
 """What health's reader reads (the world it judges by comes from the chain and the oracle)."""

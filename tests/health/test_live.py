@@ -20,9 +20,9 @@ from devstack import browser
 from devstack.protocol import Protocol
 from health_monitor.domain.score import Component, ComponentHealth, SyncStatus
 from health_monitor.models import HealthReport
-from support.waiting import eventually
 
-from health.world import World
+from tests.health.support.world import World
+from tests.support.waiting import eventually
 
 DETECT_S = 30
 

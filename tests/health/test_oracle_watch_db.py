@@ -15,8 +15,9 @@ from health_monitor.config import Settings
 from health_monitor.domain.reserves import Attestation
 from health_monitor.world.oracle_watch import OracleWatcher
 from reservesync.messages import Severity
-from support.databases import FreshDatabase, fresh_database
-from support.stack import Endpoints
+
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.stack import Endpoints
 
 NOW = datetime.now(UTC)
 

@@ -14,12 +14,12 @@ from devstack import browser, procs
 from devstack.protocol import Protocol
 from health_monitor.models import HealthReport, ReservesReport
 from reservesync.messages import Alert, AlertState, Network, Severity
-from support.bitcoin_listening import listener_env, running_listener
-from support.regtest import OwnKey, Regtest
-from support.waiting import eventually
 
-from health.test_live import _visible_text, report_where
-from health.world import World
+from tests.health.support.world import World
+from tests.health.test_live import _visible_text, report_where
+from tests.support.bitcoin_listening import listener_env, running_listener
+from tests.support.regtest import OwnKey, Regtest
+from tests.support.waiting import eventually
 
 HELD_SATS = 250_000
 CONFIRMATIONS = 2

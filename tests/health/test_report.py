@@ -7,7 +7,7 @@ import json
 from health_monitor.models import HealthReport
 from health_monitor.report import render
 
-from health.seed import seed_report
+from tests.health.support.seed import seed_report
 
 
 def test_the_seed_state_renders_the_seed_sections() -> None:

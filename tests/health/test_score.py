@@ -6,7 +6,7 @@ import pytest
 from health_monitor.domain import score
 from health_monitor.domain.score import Component, Counts, SyncStatus
 
-from health.seed import SEED_COUNTS
+from tests.health.support.seed import SEED_COUNTS
 
 
 def test_the_seed_fixture_scores_68_4() -> None:

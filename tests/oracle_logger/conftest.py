@@ -1,23 +1,15 @@
-"""Fixtures of the oracle-logger tests: the app in-process against the real Kafka.
-
-Helpers next to this file are imported by their file name (pytest puts this directory on the
-path); mypy knows them as `oracle_logger.<file>`, hence the TYPE_CHECKING split below.
-"""
+"""Fixtures of the oracle-logger tests: the app in-process against the real Kafka."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from support.stack import Endpoints
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="module")

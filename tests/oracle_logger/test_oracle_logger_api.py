@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -17,13 +17,10 @@ from oracle_logger.client import OracleLoggerClient, OracleLoggerRejected
 from prometheus_client import REGISTRY
 from reservesync.messages import OracleOperation
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
-from support.stack import Endpoints
-from support.waiting import eventually
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 OPS = ORACLE_OPERATIONS.name
 

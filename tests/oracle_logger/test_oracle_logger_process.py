@@ -4,7 +4,6 @@ environment, over real HTTP and the real Kafka."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -13,12 +12,9 @@ from oracle_logger.client import OracleLoggerClient, OracleLoggerRejected
 from prometheus_client.parser import text_string_to_metric_families
 from reservesync.messages import OracleOperation
 from reservesync.topics import ORACLE_OPERATIONS
-from support.stack import Endpoints
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.stack import Endpoints
 
 PREFIX = "ol-test"
 

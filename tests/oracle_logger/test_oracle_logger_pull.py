@@ -11,7 +11,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
@@ -19,14 +19,11 @@ from aiohttp import web
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from prometheus_client import REGISTRY
 from reservesync.topics import DLQ, ORACLE_STATE
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 STATE = ORACLE_STATE.name
 

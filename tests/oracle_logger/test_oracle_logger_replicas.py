@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import asyncpg
 import httpx
@@ -16,14 +16,11 @@ from devstack import services
 from oracle_logger.publishing import digest
 from reservesync.messages import OracleOperation
 from reservesync.topics import ORACLE_OPERATIONS
-from support.slow_bodies import many_slow_bodies
-from support.stack import Endpoints
-from support.waiting import eventually
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.slow_bodies import many_slow_bodies
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 OPS = ORACLE_OPERATIONS.name
 PREFIXES = ("ol-replica-a", "ol-replica-b")

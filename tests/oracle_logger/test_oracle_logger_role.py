@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from support.stack import Endpoints
+
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture

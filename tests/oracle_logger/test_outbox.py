@@ -11,7 +11,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from devstack import procs, services
@@ -19,15 +18,12 @@ from oracle_logger.client import OracleLoggerClient, OracleLoggerUnavailable
 from oracle_logger.outbox import Outbox
 from reservesync.messages import OracleOperation
 from reservesync.topics import ORACLE_OPERATIONS
-from support.stack import Endpoints
 
-if TYPE_CHECKING:
-    from oracle_logger import ol_harness as ol
-else:
-    import ol_harness as ol
+from tests.oracle_logger.support import harness as ol
+from tests.support.stack import Endpoints
 
 PREFIX = "outbox-test"
-ORACLE_SCRIPT = Path(__file__).with_name("outbox_oracle.py")
+ORACLE_SCRIPT = Path(__file__).parent / "support" / "outbox_oracle.py"
 TOTAL = 60
 KILL_AFTER = 30
 

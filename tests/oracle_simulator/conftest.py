@@ -9,9 +9,10 @@ import pytest
 from devstack.oracle.running import RunningOracle, running_oracle
 from devstack.oracle.seed import SeedWorld, play
 from devstack.protocol import Protocol
-from support import databases
-from support.databases import FreshDatabase
-from support.stack import Endpoints
+
+from tests.support import databases
+from tests.support.databases import FreshDatabase
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="module")

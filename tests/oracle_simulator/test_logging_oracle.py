@@ -11,9 +11,10 @@ from devstack.oracle.running import logger_credentials, new_bitcoin_address, run
 from devstack.protocol import Protocol
 from reservesync.messages import InvalidMessage, OracleAction, OracleOperation, decode
 from reservesync.topics import ORACLE_OPERATIONS
-from support.stack import Endpoints
-from support.topics import read_all
-from support.waiting import eventually
+
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
+from tests.support.waiting import eventually
 
 
 async def test_every_operation_reaches_the_topic_once(

@@ -19,9 +19,10 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
-from support.databases import FreshDatabase
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.databases import FreshDatabase
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 async def _what_the_database_has(db: asyncpg.Connection, users: list[str]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from reservesync.messages import (
     make_event_id,
 )
 from reservesync.messages.codec import MAX_NESTING, MESSAGE_TYPES, decode, unstorable_text
-from support.hostile import UINT64_MAX, UINT256_MAX, hostile_values
+
+from tests.support.hostile import UINT64_MAX, UINT256_MAX, hostile_values
 
 ALL = tuple(MESSAGE_TYPES.values())
 USER = "0x" + "ab" * 20

@@ -12,8 +12,9 @@ import asyncpg
 import pytest
 from reservesync import digests
 from reservesync.digests import Digest, Item
-from support.databases import FreshDatabase, fresh_database
-from support.stack import Endpoints
+
+from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="module")

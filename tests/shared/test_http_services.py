@@ -14,7 +14,8 @@ import pytest
 from devstack import services
 from devstack.paths import log_dir
 from reservesync import logging as structured_logging
-from support.stack import Endpoints
+
+from tests.support.stack import Endpoints
 
 HTTP_SERVICES = ["oracle-logger", "health", "api"]
 URL_KEYS = {"oracle-logger": "ORACLE_LOGGER_URL", "health": "HEALTH_URL", "api": "API_URL"}

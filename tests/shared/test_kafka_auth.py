@@ -31,8 +31,9 @@ from reservesync.topics import (
     ORACLE_STATE,
     REGISTRY,
 )
-from support.stack import Endpoints
-from support.waiting import eventually
+
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 BODY = b'{"schema": "test/v1"}'
 

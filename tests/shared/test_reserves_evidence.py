@@ -8,8 +8,9 @@ import pytest
 from reservesync.bitcoin_address import script_for
 from reservesync.messages import Network
 from reservesync.reserves_evidence import BitcoinReader, EvidenceError
-from support.regtest import FEE_SATS, OwnKey, Regtest
-from support.stack import Endpoints
+
+from tests.support.regtest import FEE_SATS, OwnKey, Regtest
+from tests.support.stack import Endpoints
 
 
 def test_a_balance_at_a_height_follows_payments_and_spends(endpoints: Endpoints) -> None:

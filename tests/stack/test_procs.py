@@ -15,7 +15,8 @@ import pytest
 from devstack import procs, services, stack
 from devstack.paths import stack_dir_at
 from devstack.supervisor import Supervisor
-from support.stack import Endpoints
+
+from tests.support.stack import Endpoints
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(600)"]
 

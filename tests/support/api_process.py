@@ -7,7 +7,7 @@ import time
 import httpx
 from devstack import services
 
-from support.stack import Endpoints
+from tests.support.stack import Endpoints
 
 API = "api"
 ROUTES = (

@@ -23,8 +23,8 @@ from reservesync.messages import Network, OracleUserState, WatchedBitcoinAddress
 from reservesync.settings import KafkaSettings
 from reservesync.topics import BITCOIN_BALANCES, DLQ, ORACLE_STATE
 
-from support.stack import Endpoints
-from support.waiting import eventually
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 def new_user() -> str:

@@ -12,7 +12,7 @@ import asyncpg
 from devstack import database
 from reservesync.db.migrate import upgrade
 
-from support.stack import Endpoints
+from tests.support.stack import Endpoints
 
 
 @dataclass(frozen=True)

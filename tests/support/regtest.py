@@ -15,7 +15,7 @@ from embit.transaction import Transaction, TransactionInput, TransactionOutput
 from reservesync.bitcoin_address import script_for
 from reservesync.messages import Network
 
-from support.stack import BitcoinNode
+from tests.support.stack import BitcoinNode
 
 FEE_SATS = 10_000
 COINBASE_MATURITY = 100

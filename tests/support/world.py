@@ -45,7 +45,7 @@ from reservesync.messages import (
 )
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS, ORACLE_STATE, REGISTRY
 
-from support.messages import T0, chain_event, random_hash, synced_args
+from tests.support.messages import T0, chain_event, random_hash, synced_args
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.VAULT_WRBTC

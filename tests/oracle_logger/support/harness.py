@@ -16,8 +16,9 @@ from oracle_logger.app import create_app
 from oracle_logger.config import Settings
 from oracle_logger.signing import now_timestamp, signature
 from pydantic import SecretStr
-from support.stack import Endpoints
-from support.topics import read_all
+
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
 
 ORACLE = "oracle-test-1"
 OTHER_ORACLE = "oracle-test-2"

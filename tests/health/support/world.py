@@ -36,10 +36,11 @@ from reservesync.messages import (
     RegisteredContract,
 )
 from reservesync.topics import ALERTS
-from support.databases import FreshDatabase
-from support.messages import publish
-from support.stack import Endpoints
-from support.topics import read_all
+
+from tests.support.databases import FreshDatabase
+from tests.support.messages import publish
+from tests.support.stack import Endpoints
+from tests.support.topics import read_all
 
 
 def _free_port() -> int:

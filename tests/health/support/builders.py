@@ -20,7 +20,8 @@ from reservesync.messages import (
     RegisteredContract,
     WatchedBitcoinAddress,
 )
-from support.messages import T0, chain_event, random_hash, synced
+
+from tests.support.messages import T0, chain_event, random_hash, synced
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 

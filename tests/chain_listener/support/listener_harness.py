@@ -17,9 +17,10 @@ from chain_listener.listener import ChainListener
 from devstack.deploy import DeploymentRecord
 from prometheus_client import REGISTRY
 from reservesync.settings import KafkaSettings
-from support.stack import Endpoints
-from support.waiting import eventually
 from web3 import Web3
+
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 
 def unique_id(purpose: str) -> str:

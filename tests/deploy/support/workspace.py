@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from pydantic_settings import BaseSettings
 from reservesync.settings import EXAMPLE_KEYS, EXAMPLE_MARKER
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # Variables a service may receive although its Settings does not read them (yet), per service,
 # with the reason. Keep this small: test_pending_settings_are_still_pending fails as soon as the

@@ -4,17 +4,14 @@ step with the exact events it must produce (values from the rules, not from deco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devstack.protocol import Protocol
 from eth_account import Account
 from reservesync.contracts import SystemContract
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py: mypy's name for the file next to this one
-    from chain_listener.chains import account_that_sends
-else:
-    from chains import account_that_sends
+from tests.chain_listener.support.chains import account_that_sends
 
 AGG = SystemContract.ORACLE_AGGREGATOR
 SYNTH = SystemContract.RBTC_SYNTH
