@@ -31,10 +31,10 @@ test: lint
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m devstack.demo $(if $(ONCE),--once) $(if $(FORCE),--force)
+	$(PY) -m scenarios.demo $(if $(ONCE),--once) $(if $(FORCE),--force)
 
 drills: setup
-	$(PY) -m devstack.drills $(if $(FORCE),--force)
+	$(PY) -m scenarios.drills $(if $(FORCE),--force)
 
 bench: setup
 	$(PY) -m bench

@@ -38,7 +38,7 @@ def _run(module: str, env: dict[str, str], *args: str) -> str:
 
 @pytest.mark.timeout(1500)
 def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> None:
-    output = _run("devstack.demo", own_stack, "--once")
+    output = _run("scenarios.demo", own_stack, "--once")
     # The seed's state is 68.4 % as the seed counted (what its pipeline published); against the
     # world (the chain's own logs: the deposits, fee payments and emergency burns the narrow
     # listener skipped) 55.6 %.
@@ -67,7 +67,7 @@ def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> 
 
 @pytest.mark.timeout(1500)
 def test_fault_drills_lose_and_duplicate_nothing(own_stack: dict[str, str]) -> None:
-    output = _run("devstack.drills", own_stack)
+    output = _run("scenarios.drills", own_stack)
     injected = output.split("## Injected")[1].split("## Verified")[0]
     for fault in (
         "kill -9 chain-listener",

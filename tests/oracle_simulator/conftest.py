@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from devstack.oracle.running import RunningOracle, running_oracle
-from devstack.oracle.seed import SeedWorld, play
 from devstack.protocol import Protocol
+from scenarios.oracle.running import RunningOracle, running_oracle
+from scenarios.oracle.seed import SeedWorld, play
 
 from tests.support import databases
 from tests.support.databases import FreshDatabase

@@ -7,10 +7,10 @@ import secrets
 from collections import Counter
 
 from devstack import services
-from devstack.oracle.running import logger_credentials, new_bitcoin_address, running_oracle
 from devstack.protocol import Protocol
 from reservesync.messages import InvalidMessage, OracleAction, OracleOperation, decode
 from reservesync.topics import ORACLE_OPERATIONS
+from scenarios.oracle.running import logger_credentials, new_bitcoin_address, running_oracle
 
 from tests.support.stack import Endpoints
 from tests.support.topics import read_all

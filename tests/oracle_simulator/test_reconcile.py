@@ -11,14 +11,14 @@ import asyncpg
 from aiokafka import TopicPartition
 from db_writer.checksum import database_checksum
 from devstack import services
-from devstack.oracle.running import RunningOracle
-from devstack.oracle.seed import SEED, SeedWorld
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
 from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
+from scenarios.oracle.running import RunningOracle
+from scenarios.oracle.seed import SEED, SeedWorld
 
 from tests.support.databases import FreshDatabase
 from tests.support.stack import Endpoints

@@ -7,13 +7,13 @@ from collections import Counter
 
 import httpx
 import pytest
-from devstack.oracle.running import RunningOracle
-from devstack.oracle.seed import SEED, SeedWorld
 from devstack.protocol import Protocol
 from eth_typing import HexStr
 from reservesync.contracts import SystemContract
 from reservesync.envelope import EnvelopeRejected, unseal
 from reservesync.messages import OracleAction, OracleUserState
+from scenarios.oracle.running import RunningOracle
+from scenarios.oracle.seed import SEED, SeedWorld
 from web3 import Web3
 
 

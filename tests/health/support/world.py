@@ -21,9 +21,6 @@ from typing import Any
 
 import httpx
 from devstack import kafka, procs, services
-from devstack.oracle.book import OracleBook
-from devstack.oracle.running import logger_credentials
-from devstack.oracle.server import OracleServer
 from devstack.paths import stack_dir
 from health_monitor.models import HealthReport
 from oracle_logger.client import OracleLoggerClient
@@ -36,6 +33,9 @@ from reservesync.messages import (
     RegisteredContract,
 )
 from reservesync.topics import ALERTS
+from scenarios.oracle.book import OracleBook
+from scenarios.oracle.running import logger_credentials
+from scenarios.oracle.server import OracleServer
 
 from tests.support.databases import FreshDatabase
 from tests.support.messages import publish

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Callable, Mapping
 
 from chain_listener import checkpoint
+from devstack import services
+from devstack.paths import log_dir
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, REGISTRY
 
-from devstack import services
-from devstack.paths import log_dir
-from devstack.settling import LISTENER_ID
+from scenarios.settling import LISTENER_ID
 
 SYNCED = "OracleAggregator.Synced"
 # Hardhat mines a block per transaction and never reorganises, so the demo publishes at once.

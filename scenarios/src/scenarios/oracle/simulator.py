@@ -18,9 +18,9 @@ from reservesync.messages import (
     OracleOperation,
 )
 
-from devstack.oracle.bitcoin import MempoolClient
-from devstack.oracle.book import OracleBook, OracleUser
-from devstack.oracle.committee import Committee, SyncKind, SyncOutcome
+from scenarios.oracle.bitcoin import MempoolClient
+from scenarios.oracle.book import OracleBook, OracleUser
+from scenarios.oracle.committee import Committee, SyncKind, SyncOutcome
 
 log = logging.getLogger(__name__)
 INSUFFICIENT_FEES = "Insufficient fees"

@@ -14,13 +14,12 @@ from datetime import datetime
 
 import asyncpg
 from chain_listener import checkpoint
+from devstack.database import ENV_KEYS
+from devstack.topic_reading import read_all, records_from
 from reservesync.messages import OracleUserState
 from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS, ORACLE_STATE
 from web3 import Web3
-
-from devstack.database import ENV_KEYS
-from devstack.topic_reading import read_all, records_from
 
 WRITER_GROUP = "rbtc-db-writer"
 LISTENER_ID = "chain-listener"

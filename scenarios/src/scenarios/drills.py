@@ -1,4 +1,4 @@
-"""`python -m devstack.drills`: the seed scenario through the full pipeline while faults are
+"""`python -m scenarios.drills`: the seed scenario through the full pipeline while faults are
 injected between its steps, then proof that nothing was lost or duplicated.
 
 Injected, in turn: kill -9 of each of the five services (restarted at once, the
@@ -26,23 +26,24 @@ from db_writer.checksum import combined, database_checksum
 from db_writer.config import SOURCE_TOPICS
 from db_writer.config import Settings as WriterSettings
 from db_writer.replay import replay
+from devstack import database, postgres, services, stack
+from devstack.database import ENV_KEYS
+from devstack.deploy import DeploymentRecord
+from devstack.paths import StackSettings, stack_dir
+from devstack.procs import StackError
+from devstack.protocol import Protocol
+from devstack.rpc_faults import Faults, FaultyRpcProxy
+from devstack.topic_reading import read_all
 from pydantic import SecretStr
 from reservesync import cli
 from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
 from reservesync.topics import CHAIN_EVENTS
 
-from devstack import database, health_report, phases, postgres, services, settling, stack
-from devstack.chain_truth import chain_events
-from devstack.database import ENV_KEYS
-from devstack.deploy import DeploymentRecord
-from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
-from devstack.oracle.seed import play
-from devstack.paths import StackSettings, stack_dir
-from devstack.procs import StackError
-from devstack.protocol import Protocol
-from devstack.rpc_faults import Faults, FaultyRpcProxy
-from devstack.topic_reading import read_all
+from scenarios import health_report, phases, settling
+from scenarios.chain_truth import chain_events
+from scenarios.oracle.running import RunningOracle, logger_credentials, running_oracle
+from scenarios.oracle.seed import play
 
 ORACLE_ID = "oracle-drill"
 OUTAGE_S = 5.0
@@ -260,7 +261,7 @@ async def _run(force: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("python -m devstack.drills", __doc__, StackSettings)
+    parser = cli.parser("python -m scenarios.drills", __doc__, StackSettings)
     parser.add_argument(
         "--force", action="store_true", help="start a new world even if services of the stack run"
     )
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args.force))
     except StackError as exc:
-        print(f"devstack.drills: {exc}", file=sys.stderr)
+        print(f"scenarios.drills: {exc}", file=sys.stderr)
         return 1
 
 

@@ -11,15 +11,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from oracle_logger.client import OracleLoggerClient
-
-from devstack.oracle.bitcoin import FakeBitcoinNode, MempoolClient
-from devstack.oracle.book import OracleBook
-from devstack.oracle.committee import Committee
-from devstack.oracle.server import OracleServer
-from devstack.oracle.simulator import OracleSimulator
 from devstack.paths import oracle_dir
 from devstack.protocol import Protocol
+from oracle_logger.client import OracleLoggerClient
+
+from scenarios.oracle.bitcoin import FakeBitcoinNode, MempoolClient
+from scenarios.oracle.book import OracleBook
+from scenarios.oracle.committee import Committee
+from scenarios.oracle.server import OracleServer
+from scenarios.oracle.simulator import OracleSimulator
 
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 # The committee oracle logs every kind of operation; it never pushes user state (the

@@ -8,12 +8,11 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from devstack.protocol import Protocol
 from eth_abi.abi import encode
 from reservesync.contracts import SystemContract
 from web3 import Web3
 from web3.logs import DISCARD
-
-from devstack.protocol import Protocol
 
 
 class SyncKind(StrEnum):

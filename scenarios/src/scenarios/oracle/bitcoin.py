@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from devstack.oracle.local_server import LocalServer
+from scenarios.oracle.local_server import LocalServer
 
 _ADDRESS_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 

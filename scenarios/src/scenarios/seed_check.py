@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from devstack.topic_reading import read_all
 from health_monitor.domain import score
 from health_monitor.domain.score import Component, Counts
 from health_monitor.models import HealthReport
 from reservesync import ledger
 from reservesync.messages import ChainEvent, InvalidMessage, decode
 from reservesync.topics import CHAIN_EVENTS
-
-from devstack.topic_reading import read_all
 
 
 @dataclass(frozen=True)

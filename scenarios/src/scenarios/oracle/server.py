@@ -7,8 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 from reservesync.envelope import seal
 
-from devstack.oracle.book import OracleBook
-from devstack.oracle.local_server import LocalServer
+from scenarios.oracle.book import OracleBook
+from scenarios.oracle.local_server import LocalServer
 
 
 class OracleServer(LocalServer):

@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reservesync.contracts import SystemContract, events
-from web3 import Web3
-
 from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
 from devstack.protocol import Protocol
+from reservesync.contracts import SystemContract, events
+from web3 import Web3
 
 # Events that move money, so become `transactions` rows (SPEC section 5); a `Synced` does
 # too unless it is the balance half of an emergency burn, `Synced(user, 0, -prev, 0, 0, t)`.

@@ -21,11 +21,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from devstack.protocol import Protocol
 from reservesync.messages import OracleAction
 from web3 import Web3
 
-from devstack.oracle.running import RunningOracle, new_bitcoin_address
-from devstack.protocol import Protocol
+from scenarios.oracle.running import RunningOracle, new_bitcoin_address
 
 SPARE_FEES_WEI = 10**16
 

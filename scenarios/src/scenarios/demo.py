@@ -27,30 +27,22 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 from db_writer.config import SOURCE_TOPICS
+from devstack import envfile, services, stack
+from devstack.database import ENV_KEYS
+from devstack.deploy import DeploymentRecord
+from devstack.paths import StackSettings, stack_dir
+from devstack.procs import StackError
+from devstack.protocol import Protocol
+from devstack.supervisor import Supervisor
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
 from reservesync import cli
 from reservesync.contracts import SystemContract
 from reservesync.db.migrate import upgrade
 
-from devstack import (
-    envfile,
-    health_report,
-    phases,
-    reserves_line,
-    seed_check,
-    services,
-    settling,
-    stack,
-)
-from devstack.database import ENV_KEYS
-from devstack.deploy import DeploymentRecord
-from devstack.oracle.running import RunningOracle, logger_credentials, running_oracle
-from devstack.oracle.seed import SEED, play
-from devstack.paths import StackSettings, stack_dir
-from devstack.procs import StackError
-from devstack.protocol import Protocol
-from devstack.supervisor import Supervisor
+from scenarios import health_report, phases, reserves_line, seed_check, settling
+from scenarios.oracle.running import RunningOracle, logger_credentials, running_oracle
+from scenarios.oracle.seed import SEED, play
 
 ORACLE_ID = "oracle-1"
 ORACLE_INTERVAL_S = 5.0
@@ -239,7 +231,7 @@ STILL_RUNNING = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("python -m devstack.demo", __doc__, StackSettings)
+    parser = cli.parser("python -m scenarios.demo", __doc__, StackSettings)
     parser.add_argument("--once", action="store_true", help="print the reports and exit")
     parser.add_argument(
         "--force", action="store_true", help="start a new world even if services of the stack run"
@@ -248,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(_run(args.once, args.force))
     except StackError as exc:
-        print(f"devstack.demo: {exc}", file=sys.stderr)
+        print(f"scenarios.demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         # Interrupted before the services ran on their own: they would be left orphaned.
