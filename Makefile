@@ -9,7 +9,7 @@ export UV_PYTHON := python3.11
 
 .PHONY: setup stack-up stack-down test lint demo drills bench
 
-$(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml stack/pyproject.toml services/*/pyproject.toml
+$(VENV)/.synced: uv.lock pyproject.toml shared/pyproject.toml stack/pyproject.toml scenarios/pyproject.toml services/*/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	uv sync --locked
 	@touch $@
