@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.health.support.world import PRODUCERS, ThreadedOracle, Webhook, World, own_kafka
+from tests.health.support.live_pipeline import PRODUCERS, ThreadedOracle, Webhook, World, own_kafka
 from tests.support.databases import fresh_database
 from tests.support.stack import Endpoints
 

@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 from reservesync.messages import ChainEvent, InvalidMessage, Message
 from reservesync.topics import ALERTS, CHAIN_EVENTS, DLQ, REGISTRY
 
-from tests.health.support.builders import operation
-from tests.health.support.world import World
+from tests.health.support.live_pipeline import World
 from tests.health.test_live import chain_moves, report_where, settled
 from tests.support import probes
 from tests.support.hostile import deep_nesting, hostile_values
-from tests.support.messages import publish
+from tests.support.messages import operation, publish
 from tests.support.topics import read_all
 
 TOPICS = [REGISTRY.name, DLQ.name, ALERTS.name]

@@ -21,7 +21,7 @@ from devstack.protocol import Protocol
 from health_monitor.domain.score import Component, ComponentHealth, SyncStatus
 from health_monitor.models import HealthReport
 
-from tests.health.support.world import World
+from tests.health.support.live_pipeline import World
 from tests.support.waiting import eventually
 
 DETECT_S = 30

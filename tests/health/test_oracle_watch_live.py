@@ -15,7 +15,7 @@ from devstack.protocol import Protocol
 from health_monitor.models import HealthReport, ReservesReport
 from reservesync.messages import Alert, AlertState, Network, Severity
 
-from tests.health.support.world import World
+from tests.health.support.live_pipeline import World
 from tests.health.test_live import _visible_text, report_where
 from tests.support.bitcoin_listening import listener_env, running_listener
 from tests.support.regtest import OwnKey, Regtest
