@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from devstack import procs
-from support.regtest import Regtest
+from devstack.regtest import Regtest
 from support.stack import Endpoints
 
 

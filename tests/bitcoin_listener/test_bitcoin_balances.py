@@ -8,6 +8,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from devstack.regtest import OwnKey, Regtest, five_kinds
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import BALANCE_BITCOIN_ADDRESSES
@@ -23,7 +24,6 @@ from support.bitcoin_listening import (
     until_balance,
     user_state,
 )
-from support.regtest import OwnKey, Regtest, five_kinds
 from support.stack import Endpoints
 from support.waiting import eventually
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from devstack import procs
+from devstack.regtest import OwnKey, Regtest, five_kinds
 from support import bitcoin_listening as listening
 from support.bitcoin_listening import (
     latest,
@@ -21,7 +22,6 @@ from support.bitcoin_listening import (
     user_state,
 )
 from support.lying_bitcoin_node import LyingBitcoinNode
-from support.regtest import OwnKey, Regtest, five_kinds
 from support.stack import Endpoints
 from support.tcp_proxy import cuttable
 from support.waiting import eventually

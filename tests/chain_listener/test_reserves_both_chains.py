@@ -23,6 +23,7 @@ import pytest
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import SinkStore
 from devstack import procs, services
+from devstack.regtest import OwnKey, Regtest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from reservesync.contracts import SystemContract
@@ -37,7 +38,6 @@ from support.bitcoin_listening import (
     user_state,
 )
 from support.databases import FreshDatabase, fresh_database
-from support.regtest import OwnKey, Regtest
 from support.stack import Endpoints
 from support.waiting import eventually
 

@@ -12,10 +12,10 @@ import asyncpg
 import httpx
 from devstack import browser, procs
 from devstack.protocol import Protocol
+from devstack.regtest import OwnKey, Regtest
 from health_monitor.models import HealthReport, ReservesReport
 from reservesync.messages import Alert, AlertState, Network, Severity
 from support.bitcoin_listening import listener_env, running_listener
-from support.regtest import OwnKey, Regtest
 from support.waiting import eventually
 
 from health.test_live import _visible_text, report_where

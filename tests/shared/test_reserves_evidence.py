@@ -5,10 +5,10 @@ those spent by then, from blocks alone; a height the node has not reached is an 
 from __future__ import annotations
 
 import pytest
+from devstack.regtest import FEE_SATS, OwnKey, Regtest
 from reservesync.bitcoin_address import script_for
 from reservesync.messages import Network
 from reservesync.reserves_evidence import BitcoinReader, EvidenceError
-from support.regtest import FEE_SATS, OwnKey, Regtest
 from support.stack import Endpoints
 
 

@@ -15,6 +15,7 @@ from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, REGISTRY
 
 from devstack import services
+from devstack.oracle.bitcoin import ConfirmedBalances
 from devstack.paths import log_dir
 from devstack.settling import LISTENER_ID
 
@@ -26,6 +27,16 @@ LEGACY = {
     "WRITER_TOPICS": f"{CHAIN_EVENTS.name},{REGISTRY.name}",
 }
 LEGACY_WRITER_TOPICS = [CHAIN_EVENTS.name, REGISTRY.name]
+
+
+def bitcoin_following(oracle_reads: ConfirmedBalances) -> dict[str, str]:
+    """The bitcoin-listener of ours: the oracle's confirmations, from the block where the
+    oracle's world began (no verified address was paid before it)."""
+    return {
+        "BTC_CONFIRMATIONS": str(oracle_reads.confirmations),
+        "BITCOIN_START_HEIGHT": str(oracle_reads.from_height),
+        "BITCOIN_POLL_INTERVAL_S": "0.2",
+    }
 
 
 async def published_through(env: Mapping[str, str]) -> int:
