@@ -28,7 +28,7 @@ async def test_each_address_holds_on_chain_what_the_oracle_synced(
         BTC_CONFIRMATIONS=str(oracle.bitcoin.confirmations),
     )
     with running_listener("test-seed-bitcoin", env):
-        head = int(oracle.wallet.regtest.height())
+        head = oracle.wallet.regtest.height()
         for user in world.users:
             record = await until_balance(bootstrap, world.monitored[user], synced[user], 120)
             assert record["network"] == "regtest"

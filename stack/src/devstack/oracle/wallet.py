@@ -31,10 +31,6 @@ class BitcoinWallet:
         self._coins[key.address] = []
         return key.address
 
-    @property
-    def addresses(self) -> list[str]:
-        return list(self._keys)
-
     def sent(self, address: str) -> int:
         """What the wallet made the address hold (the node, not this, is the oracle's truth)."""
         return sum(coin.sats for coin in self._coins[address])
