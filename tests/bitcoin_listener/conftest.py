@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from devstack import procs
+from devstack.regtest import Regtest
 
-from tests.support.regtest import Regtest
 from tests.support.stack import Endpoints
 
 

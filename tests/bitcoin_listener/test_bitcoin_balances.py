@@ -8,6 +8,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+from devstack.regtest import OwnKey, Regtest, five_kinds
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.encrypted_fields import BALANCE_BITCOIN_ADDRESSES
@@ -24,7 +25,6 @@ from tests.support.bitcoin_listening import (
     until_balance,
     user_state,
 )
-from tests.support.regtest import OwnKey, Regtest, five_kinds
 from tests.support.stack import Endpoints
 from tests.support.waiting import eventually
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from devstack import procs
+from devstack.regtest import OwnKey, Regtest, five_kinds
 
 from tests.support import bitcoin_listening as listening
 from tests.support.bitcoin_listening import (
@@ -22,7 +23,6 @@ from tests.support.bitcoin_listening import (
     user_state,
 )
 from tests.support.lying_bitcoin_node import LyingBitcoinNode
-from tests.support.regtest import OwnKey, Regtest, five_kinds
 from tests.support.stack import Endpoints
 from tests.support.tcp_proxy import cuttable
 from tests.support.waiting import eventually

@@ -23,6 +23,7 @@ import pytest
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.storage import SinkStore
 from devstack import procs, services
+from devstack.regtest import OwnKey, Regtest
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from reservesync.contracts import SystemContract
@@ -42,7 +43,6 @@ from tests.support.bitcoin_listening import (
     user_state,
 )
 from tests.support.databases import FreshDatabase, fresh_database
-from tests.support.regtest import OwnKey, Regtest
 from tests.support.stack import Endpoints
 from tests.support.waiting import eventually
 

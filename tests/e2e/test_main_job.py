@@ -4,12 +4,14 @@ their own (`RESERVESYNC_STACK_DIR`), so their new worlds never touch the session
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scenarios.oracle.seed import SEED, SPARE_SATS
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,17 @@ def test_demo_once_shows_the_seed_score_then_ours(own_stack: dict[str, str]) -> 
         "proof of reserves: 238,967 sats of rBTC, 238,967 sats of BTC reported by the oracle "
         "(ratio 1.000000)"
     ) in output
-    # No bitcoin-listener in the demo: its oracle simulates its Bitcoin node.
-    assert "no Bitcoin balance recorded (the demo's Bitcoin node is simulated" in output
+    # Bitcoin itself, as the bitcoin-listener recorded it on the regtest chain: the monitored
+    # addresses hold what was synced, the spare ones more, so the ratio is above 1.
+    held = re.search(
+        r"([\d,]+) sats of BTC held on Bitcoin at height (\d+) \(ratio ([\d.]+), (\w+)\)",
+        output,
+    )
+    assert held is not None, output[-3000:]
+    assert int(held[1].replace(",", "")) == SEED.synced_sats + sum(SPARE_SATS)
+    assert int(held[2]) > 0
+    assert float(held[3]) >= 1
+    assert held[4] == "ok"
     assert "(sha256-merkle-sum-v3)" in output
     # One user's leaf re-derived from the EVM and Bitcoin nodes by the verifier command.
     assert "python -m reservesync.verify_reserves --address 0x" in output

@@ -20,6 +20,7 @@ from devstack import browser
 from devstack.protocol import Protocol
 from health_monitor.domain.score import Component, ComponentHealth, SyncStatus
 from health_monitor.models import HealthReport
+from reservesync.messages import Network
 
 from tests.health.support.live_pipeline import World
 from tests.support.waiting import eventually
@@ -331,7 +332,9 @@ async def test_operations_performed_but_never_logged_count_from_the_journal(worl
     user = Protocol.new_user().lower()
     book = world.oracle.book
     legacy = [book.register(user)]
-    legacy.append(book.verify_address(user, "tb1q" + "q" * 38, monitoring=True))
+    legacy.append(
+        book.verify_address(user, "tb1q" + "q" * 38, monitoring=True, network=Network.TESTNET)
+    )
     found = await report_where(
         world,
         lambda r: component(r, Component.ORACLE_OPERATIONS).missing >= 2,

@@ -12,13 +12,13 @@ import asyncpg
 import httpx
 from devstack import browser, procs
 from devstack.protocol import Protocol
+from devstack.regtest import OwnKey, Regtest
 from health_monitor.models import HealthReport, ReservesReport
 from reservesync.messages import Alert, AlertState, Network, Severity
 
 from tests.health.support.live_pipeline import World
 from tests.health.test_live import _visible_text, report_where
 from tests.support.bitcoin_listening import listener_env, running_listener
-from tests.support.regtest import OwnKey, Regtest
 from tests.support.waiting import eventually
 
 HELD_SATS = 250_000

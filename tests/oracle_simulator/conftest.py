@@ -16,8 +16,10 @@ from tests.support.stack import Endpoints
 
 
 @pytest.fixture(scope="module")
-async def seeded(protocol: Protocol) -> AsyncIterator[tuple[RunningOracle, SeedWorld]]:
-    async with running_oracle(protocol, oracle_id="oracle-seed-test") as oracle:
+async def seeded(
+    endpoints: Endpoints, protocol: Protocol
+) -> AsyncIterator[tuple[RunningOracle, SeedWorld]]:
+    async with running_oracle(protocol, endpoints.bitcoin, oracle_id="oracle-seed-test") as oracle:
         world = await play(oracle, protocol, report=lambda _line: None)
         yield oracle, world
 

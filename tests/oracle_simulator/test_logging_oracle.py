@@ -10,7 +10,7 @@ from devstack import services
 from devstack.protocol import Protocol
 from reservesync.messages import InvalidMessage, OracleAction, OracleOperation, decode
 from reservesync.topics import ORACLE_OPERATIONS
-from scenarios.oracle.running import logger_credentials, new_bitcoin_address, running_oracle
+from scenarios.oracle.running import logger_credentials, running_oracle
 
 from tests.support.stack import Endpoints
 from tests.support.topics import read_all
@@ -29,14 +29,14 @@ async def test_every_operation_reaches_the_topic_once(
         prefix=prefix,
     )
     try:
-        async with running_oracle(protocol, oracle_id=oracle_id) as oracle:
+        async with running_oracle(protocol, endpoints.bitcoin, oracle_id=oracle_id) as oracle:
             oracle.start_logging(urls["ORACLE_LOGGER_URL"], token)
-            user, address = Protocol.new_user(), new_bitcoin_address()
+            user, address = Protocol.new_user(), oracle.wallet.new_address()
             protocol.deposit_fees(user, 10**16)
             await oracle.simulator.register(user, [(address, True)])
-            oracle.bitcoin.set_balance(address, 70_000)
+            oracle.wallet.set_balances({address: 70_000})
             await oracle.simulator.cycle()
-            oracle.bitcoin.set_balance(address, 65_000)
+            oracle.wallet.set_balances({address: 65_000})
             await oracle.simulator.cycle()
             journal = [op.operation_id for op in oracle.book.journal]
             assert [op.action for op in oracle.book.journal] == [

@@ -5,11 +5,11 @@ those spent by then, from blocks alone; a height the node has not reached is an 
 from __future__ import annotations
 
 import pytest
+from devstack.regtest import FEE_SATS, OwnKey, Regtest
 from reservesync.bitcoin_address import script_for
 from reservesync.messages import Network
 from reservesync.reserves_evidence import BitcoinReader, EvidenceError
 
-from tests.support.regtest import FEE_SATS, OwnKey, Regtest
 from tests.support.stack import Endpoints
 
 

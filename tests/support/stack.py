@@ -18,28 +18,11 @@ from devstack import bitcoin, chain, database, envfile, procs, stack
 from devstack.deploy import DeploymentRecord, deploy
 from devstack.kafka import ADMIN_KEYS
 from devstack.paths import stack_dir
+from devstack.regtest import BitcoinNode
 from reservesync import kafka_acl
 
 BITCOIN_CORE_IMAGE = "bitcoin/bitcoin:28.1"
 """The Bitcoin node of compose and of container test runs (the local stack runs btcd)."""
-
-
-@dataclass(frozen=True)
-class BitcoinNode:
-    rpc_url: str
-    rpc_user: str
-    rpc_password: str
-    network: str
-    mining_wif: str
-    mining_address: str
-
-    def env(self) -> dict[str, str]:
-        return {
-            "BITCOIN_RPC_URL": self.rpc_url,
-            "BITCOIN_RPC_USER": self.rpc_user,
-            "BITCOIN_RPC_PASSWORD": self.rpc_password,
-            "BITCOIN_NETWORK": self.network,
-        }
 
 
 @dataclass(frozen=True)
@@ -112,14 +95,7 @@ def local_stack() -> Iterator[Endpoints]:
             rpc_url=values["CHAIN_RPC_URL"],
             deployment=record,
             field_encryption_key=values["FIELD_ENCRYPTION_KEY"],
-            bitcoin=BitcoinNode(
-                rpc_url=values["BITCOIN_RPC_URL"],
-                rpc_user=values["BITCOIN_RPC_USER"],
-                rpc_password=values["BITCOIN_RPC_PASSWORD"],
-                network=values["BITCOIN_NETWORK"],
-                mining_wif=values["BITCOIN_MINING_WIF"],
-                mining_address=values["BITCOIN_MINING_ADDRESS"],
-            ),
+            bitcoin=BitcoinNode.from_env(values),
             kafka_credentials={key: values[key] for key in _kafka_keys() if key in values},
         )
     finally:

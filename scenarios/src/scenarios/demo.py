@@ -4,13 +4,15 @@ world) → 100 %. The seed's check counted what its narrow pipeline published; h
 chain itself and counts the transactions that pipeline skipped as missing.
 
 1. A new world: fresh chain with the six contracts, empty topics and database, migrations.
-2. The oracle (in this process): a fake mempool-compatible Bitcoin node, the oracle's sealed
-   `/users` and `/operations`, the simulator syncing balances on chain as the committee.
+2. The oracle (in this process): it reads confirmed balances from the stack's regtest btcd,
+   serves its sealed `/users` and `/operations`, and syncs balances on chain as the committee;
+   the simulator holds its users' keys and moves their coins with real transactions.
 3. The seed's pipeline: the listener indexes only `Synced`, the writer takes only chain events
    and the registry, the oracle does not log its operations. The seed scenario runs; report.
 4. Ours: the events the narrow listener skipped are backfilled, the listener widened, the
    writer takes every topic, the oracle logs, and reconciliation publishes what the database
-   still lacks of the oracle's world; report.
+   still lacks of the oracle's world; the bitcoin-listener follows the regtest chain for every
+   verified address; report, and the proof of reserves against Bitcoin itself.
 5. `--once`: exit 0 only at 100 %. Otherwise the oracle keeps syncing every few seconds and
    the services keep running until Ctrl-C.
 """
@@ -33,6 +35,7 @@ from devstack.deploy import DeploymentRecord
 from devstack.paths import StackSettings, stack_dir
 from devstack.procs import StackError
 from devstack.protocol import Protocol
+from devstack.regtest import BitcoinNode
 from devstack.supervisor import Supervisor
 from oracle_logger.reconcile import ReconcileSettings, reconcile
 from pydantic import SecretStr
@@ -40,7 +43,7 @@ from reservesync import cli
 from reservesync.contracts import SystemContract
 from reservesync.db.migrate import upgrade
 
-from scenarios import health_report, phases, reserves_line, seed_check, settling
+from scenarios import bitcoin_settled, health_report, phases, reserves_line, seed_check, settling
 from scenarios.oracle.running import RunningOracle, logger_credentials, running_oracle
 from scenarios.oracle.seed import SEED, play
 
@@ -85,8 +88,8 @@ async def _legacy_phase(
         # The legacy state's alerts resolve within seconds once ours has fixed it.
         "HEALTH_ALERT_RESOLVE_AFTER_S": "10",
     }
-    urls = await asyncio.to_thread(services.start, services.SERVICES, legacy)
-    started.update(dict.fromkeys(services.SERVICES, legacy))
+    urls = await asyncio.to_thread(services.start, services.PIPELINE, legacy)
+    started.update(dict.fromkeys(services.PIPELINE, legacy))
     env.update(urls)
     say("services: " + ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
     say("the seed scenario, the oracle not logging its operations:")
@@ -120,6 +123,13 @@ async def _our_phase(
     await asyncio.to_thread(services.start, ["chain-listener", "db-writer"], phases.DEMO_CHAIN)
     started.update({"chain-listener": phases.DEMO_CHAIN, "db-writer": phases.DEMO_CHAIN})
     say("  listener widened to every event; writer on every topic (the oracle's from the start)")
+    following = phases.bitcoin_following(oracle.bitcoin)
+    await asyncio.to_thread(services.start, ["bitcoin-listener"], following)
+    started["bitcoin-listener"] = following
+    say(
+        "  the bitcoin-listener follows the regtest chain for every verified address "
+        f"({oracle.bitcoin.confirmations} confirmations)"
+    )
     oracle.start_logging(env["ORACLE_LOGGER_URL"], token)
     say("  the oracle now logs every operation to the oracle-logger")
     await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
@@ -132,6 +142,9 @@ async def _our_phase(
     )
     say("  reconciliation (python -m oracle_logger.reconcile):")
     await reconcile(settings, wait_s=120, say=lambda line: say(f"    {line}"))
+    height = await oracle.bitcoin.confirmed_height()
+    verified = sum(len(state.bitcoin_addresses) for state in oracle.book.states())
+    await bitcoin_settled.until_published(height, verified, say=say)
     await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
     return await _report(env, "Health with our pipeline")
 
@@ -144,17 +157,23 @@ async def _run(once: bool, force: bool) -> int:
     protocol = Protocol(env["CHAIN_RPC_URL"], record)
     start_block = min(c.deployed_block for c in record.contracts.values())
     token = secrets.token_hex(16)
-    async with running_oracle(protocol, oracle_id=ORACLE_ID) as oracle, _published(oracle):
+    node = BitcoinNode.from_env(env)
+    async with (
+        running_oracle(protocol, node, oracle_id=ORACLE_ID) as oracle,
+        _published(oracle),
+    ):
         say(
-            f"oracle {ORACLE_ID}: state at {oracle.users_url} (sealed), Bitcoin node at "
-            f"{oracle.bitcoin.url}"
+            f"oracle {ORACLE_ID}: state at {oracle.users_url} (sealed), Bitcoin from the "
+            f"regtest node at {node.rpc_url} from height {oracle.bitcoin.from_height}"
         )
         started: Started = {}
         legacy = await _legacy_phase(env, oracle, protocol, token, started)
         ours = await _our_phase(env, oracle, token, start_block, started)
         reserves = await reserves_line.fresh_line(env["API_URL"], env[ENV_KEYS["rs_health"]])
         aggregator = record.contracts[SystemContract.ORACLE_AGGREGATOR].address
-        verified = await reserves_line.verified_line(env, env[ENV_KEYS["rs_health"]], aggregator)
+        verified = await reserves_line.verified_line(
+            env, oracle.book, aggregator, scan_from=oracle.bitcoin.from_height
+        )
         reserves = f"{reserves}\n{verified}"
         _summary(env, legacy, ours, reserves)
         if once:

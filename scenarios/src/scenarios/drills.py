@@ -32,6 +32,7 @@ from devstack.deploy import DeploymentRecord
 from devstack.paths import StackSettings, stack_dir
 from devstack.procs import StackError
 from devstack.protocol import Protocol
+from devstack.regtest import BitcoinNode
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from devstack.topic_reading import read_all
 from pydantic import SecretStr
@@ -141,7 +142,7 @@ class Drill:
     async def _supervise(self) -> str:
         """Restart what exited, as a supervisor would; say what it had to restart."""
         await asyncio.sleep(3)
-        exited = [name for name in services.SERVICES if not services.running(name)]
+        exited = [name for name in services.PIPELINE if not services.running(name)]
         await self.start(exited)
         return f" (restarted after exiting: {', '.join(exited)})" if exited else ""
 
@@ -235,11 +236,11 @@ async def _run(force: bool) -> int:
     start_block = min(c.deployed_block for c in record.contracts.values())
     token = secrets.token_hex(16)
     async with (
-        running_oracle(protocol, oracle_id=ORACLE_ID) as oracle,
+        running_oracle(protocol, BitcoinNode.from_env(env), oracle_id=ORACLE_ID) as oracle,
         FaultyRpcProxy(env["CHAIN_RPC_URL"], Faults()) as proxy,
     ):
         drill = Drill(env, oracle, proxy, token)
-        await drill.start(list(services.SERVICES))
+        await drill.start(list(services.PIPELINE))
         oracle.start_logging(env["ORACLE_LOGGER_URL"], token)
         say("the seed scenario, with a fault after each step:")
         await play(oracle, protocol, say, after_step=drill.next_fault)

@@ -16,6 +16,7 @@ from devstack.paths import log_dir
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, REGISTRY
 
+from scenarios.oracle.bitcoin import ConfirmedBalances
 from scenarios.settling import LISTENER_ID
 
 SYNCED = "OracleAggregator.Synced"
@@ -26,6 +27,16 @@ LEGACY = {
     "WRITER_TOPICS": f"{CHAIN_EVENTS.name},{REGISTRY.name}",
 }
 LEGACY_WRITER_TOPICS = [CHAIN_EVENTS.name, REGISTRY.name]
+
+
+def bitcoin_following(oracle_reads: ConfirmedBalances) -> dict[str, str]:
+    """The bitcoin-listener of ours: the oracle's confirmations, from the block where the
+    oracle's world began (no verified address was paid before it)."""
+    return {
+        "BTC_CONFIRMATIONS": str(oracle_reads.confirmations),
+        "BITCOIN_START_HEIGHT": str(oracle_reads.from_height),
+        "BITCOIN_POLL_INTERVAL_S": "0.2",
+    }
 
 
 async def published_through(env: Mapping[str, str]) -> int:

@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from scenarios.oracle.book import OracleBook, OracleUser
+
 DEMO_API = {"API_RESERVES_MIN_INTERVAL_S": "2"}
 """Three users' tree costs nothing: the demo's API rebuilds it within seconds of a change
 (production's default waits a minute between rebuilds while balances keep changing)."""
@@ -63,12 +65,7 @@ async def fresh_line(api_url: str, database_url: str, *, within_s: float = 60) -
 
 def _bitcoin_side(body: Mapping[str, Any]) -> str:
     if not body["btc_height"]:
-        # The demo's oracle simulates its Bitcoin node (its addresses are not on any chain),
-        # so no bitcoin-listener runs here and the API has no Bitcoin balance to count.
-        return (
-            "no Bitcoin balance recorded (the demo's Bitcoin node is simulated; the "
-            "bitcoin-listener reads a real one)"
-        )
+        return "no Bitcoin balance recorded (the bitcoin-listener has published none)"
     ratio = body["backing_ratio"]
     return (
         f"{body['btc_held_sats']:,} sats of BTC held on Bitcoin at height {body['btc_height']} "
@@ -76,16 +73,9 @@ def _bitcoin_side(body: Mapping[str, Any]) -> str:
     )
 
 
-async def _a_user(database_url: str) -> str | None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        user: str | None = await connection.fetchval("SELECT min(address) FROM users")
-    finally:
-        await connection.close()
-    return user
-
-
-def _verify(env: Mapping[str, str], aggregator: str, user: str) -> subprocess.CompletedProcess[str]:
+def _verify(
+    env: Mapping[str, str], aggregator: str, scan_from: int, user: OracleUser
+) -> subprocess.CompletedProcess[str]:
     settings = {
         "PATH": env.get("PATH", ""),
         "VERIFY_API_URL": f"{env['API_URL']}/api/realtime",
@@ -95,9 +85,18 @@ def _verify(env: Mapping[str, str], aggregator: str, user: str) -> subprocess.Co
         "VERIFY_BITCOIN_RPC_USER": env["BITCOIN_RPC_USER"],
         "VERIFY_BITCOIN_RPC_PASSWORD": env["BITCOIN_RPC_PASSWORD"],
         "VERIFY_BITCOIN_NETWORK": env["BITCOIN_NETWORK"],
+        "VERIFY_BITCOIN_SCAN_FROM": str(scan_from),
     }
+    addresses = [f"--btc-address={a.address}" for a in user.bitcoin_addresses]
     return subprocess.run(
-        [sys.executable, "-m", "reservesync.verify_reserves", "--address", user],
+        [
+            sys.executable,
+            "-m",
+            "reservesync.verify_reserves",
+            "--address",
+            user.address,
+            *addresses,
+        ],
         env=settings,
         capture_output=True,
         text=True,
@@ -106,14 +105,18 @@ def _verify(env: Mapping[str, str], aggregator: str, user: str) -> subprocess.Co
     )
 
 
-async def verified_line(env: Mapping[str, str], database_url: str, aggregator: str) -> str:
-    """One user's leaf re-derived by the verifier command from the EVM and Bitcoin nodes."""
-    user = await _a_user(database_url)
-    if user is None:
+async def verified_line(
+    env: Mapping[str, str], book: OracleBook, aggregator: str, *, scan_from: int
+) -> str:
+    """One user's leaf re-derived by the verifier command from the EVM and Bitcoin nodes: the
+    largest holder, with every Bitcoin address they verified (as the user would pass their
+    own); `scan_from`: the first block that can pay one of them."""
+    if not book.users:
         return "- the verifier: no user to verify"
-    answer = await asyncio.to_thread(_verify, env, aggregator, user)
+    user = max(book.users.values(), key=lambda member: member.last_synced_sats)
+    answer = await asyncio.to_thread(_verify, env, aggregator, scan_from, user)
     said = (answer.stdout if answer.returncode == 0 else answer.stderr).strip().splitlines()
     return (
-        f"- `python -m reservesync.verify_reserves --address {user}` (exit {answer.returncode}): "
-        + (said[-1] if said else "no output")
+        f"- `python -m reservesync.verify_reserves --address {user.address} --btc-address …` "
+        f"(exit {answer.returncode}): " + (said[-1] if said else "no output")
     )

@@ -1,4 +1,5 @@
-"""The five services as local processes over the stack, each with its own database role."""
+"""The services as local processes over the stack, each with its own database role: the five
+of the pipeline, and the bitcoin-listener, which follows the stack's Bitcoin node."""
 
 from __future__ import annotations
 
@@ -50,8 +51,16 @@ SERVICES: dict[str, ServiceSpec] = {
             "health", "health_monitor", 18082, ENV_KEYS["rs_health"], "HEALTH_URL", "health"
         ),
         ServiceSpec("api", "realtime_api", 18083, ENV_KEYS["rs_api"], "API_URL"),
+        ServiceSpec(
+            "bitcoin-listener", "bitcoin_listener", 19103, kafka_principal="bitcoin-listener"
+        ),
     )
 }
+PIPELINE = ("chain-listener", "db-writer", "oracle-logger", "health", "api")
+"""The five services of SPEC's shape (the seed's pipeline had them too); the bitcoin-listener
+joins them where the reserves are judged against Bitcoin itself."""
+PRIVATE_TO_TOOLS = ("BITCOIN_MINING_WIF",)
+"""Keys of the stack's environment no service needs: the regtest mining key spends coins."""
 
 
 def _healthy(url: str) -> bool:
@@ -107,7 +116,9 @@ def environment(spec: ServiceSpec, stack: Mapping[str, str], port: int) -> dict[
     return {
         k: v
         for k, v in env.items()
-        if "ADMIN" not in k and not (private and k.startswith("ORACLE_"))
+        if "ADMIN" not in k
+        and k not in PRIVATE_TO_TOOLS
+        and not (private and k.startswith("ORACLE_"))
     }
 
 
@@ -130,7 +141,7 @@ def _kafka_identity(spec: ServiceSpec, stack: Mapping[str, str]) -> dict[str, st
     }
 
 
-PRODUCERS = ("chain-listener", "db-writer", "oracle-logger")
+PRODUCERS = ("chain-listener", "db-writer", "oracle-logger", "bitcoin-listener")
 
 
 def producer_probes(prefix: str = "svc") -> dict[str, str]:

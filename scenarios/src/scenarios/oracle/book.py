@@ -22,7 +22,9 @@ from reservesync.messages import (
     WatchedBitcoinAddress,
 )
 
-SOURCES = ["mempool.space"]
+from scenarios.oracle.bitcoin import SOURCE
+
+SOURCES = [SOURCE]
 
 
 def _now() -> datetime:
@@ -60,7 +62,7 @@ class OracleBook:
         return self.record(OracleAction.USER_REGISTERED, user, discriminator="registered")
 
     def verify_address(
-        self, user: str, address: str, *, monitoring: bool, network: Network = Network.TESTNET
+        self, user: str, address: str, *, monitoring: bool, network: Network
     ) -> OracleOperation:
         member = self.users[user.lower()]
         member.bitcoin_addresses.append(

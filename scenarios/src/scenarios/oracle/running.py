@@ -1,9 +1,11 @@
-"""An oracle running in the caller's event loop: its book, a fake Bitcoin node it reads, the
-HTTP server with its sealed state, and the simulator; reporting to the oracle-logger can be
+"""An oracle running in the caller's event loop: its book, the regtest node it reads Bitcoin
+from, the HTTP server with its sealed state, and the simulator; beside it the wallet holding its
+users' keys, which moves their coins on that chain. Reporting to the oracle-logger can be
 switched on later (legacy first, as in the seed, then fixed)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -13,15 +15,19 @@ from pathlib import Path
 
 from devstack.paths import oracle_dir
 from devstack.protocol import Protocol
+from devstack.regtest import BitcoinNode, Regtest
 from oracle_logger.client import OracleLoggerClient
 
-from scenarios.oracle.bitcoin import FakeBitcoinNode, MempoolClient
+from scenarios.oracle.bitcoin import ConfirmedBalances
 from scenarios.oracle.book import OracleBook
 from scenarios.oracle.committee import Committee
 from scenarios.oracle.server import OracleServer
 from scenarios.oracle.simulator import OracleSimulator
+from scenarios.oracle.wallet import BitcoinWallet
 
-BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+CONFIRMATIONS = 2
+"""Blocks on top of a payment's own before the oracle counts it: more than one, so waiting for
+confirmations is real, few enough to mine at every step of a scenario."""
 # The committee oracle logs every kind of operation; it never pushes user state (the
 # oracle-logger pulls that from the oracle's sealed /users), so its scope does not include it.
 COMMITTEE_SCOPE = {"actions": ["*"], "user_state": False}
@@ -35,17 +41,18 @@ def logger_credentials(oracle_id: str, token: str) -> dict[str, str]:
     }
 
 
-def new_bitcoin_address() -> str:
-    """A fresh testnet P2WPKH-shaped address (the oracle checks shape, not checksum)."""
-    return "tb1q" + "".join(secrets.choice(BECH32) for _ in range(38))
-
-
 @dataclass
 class RunningOracle:
     simulator: OracleSimulator
-    bitcoin: FakeBitcoinNode
+    wallet: BitcoinWallet
+    """The users' Bitcoin: their keys, and their coins moved on the chain the oracle reads."""
     server: OracleServer
     key: bytes
+
+    @property
+    def bitcoin(self) -> ConfirmedBalances:
+        """What the oracle reads Bitcoin with."""
+        return self.simulator.bitcoin
 
     @property
     def book(self) -> OracleBook:
@@ -73,21 +80,25 @@ class RunningOracle:
 
 @contextlib.asynccontextmanager
 async def running_oracle(
-    protocol: Protocol, *, oracle_id: str = "oracle-1", key: bytes | None = None
+    protocol: Protocol,
+    node: BitcoinNode,
+    *,
+    oracle_id: str = "oracle-1",
+    key: bytes | None = None,
+    confirmations: int = CONFIRMATIONS,
 ) -> AsyncIterator[RunningOracle]:
     key = key or secrets.token_bytes(32)
-    bitcoin = FakeBitcoinNode()
-    await bitcoin.start()
+    regtest = Regtest(node)
+    # Mature coinbase outputs first, so the blocks the oracle scans are those of its world.
+    began = await asyncio.to_thread(regtest.ensure_mature_coins)
+    reader = ConfirmedBalances(node, confirmations=confirmations, from_height=began)
     book = OracleBook(oracle_id)
     server = OracleServer(book, key)
     await server.start()
-    reader = MempoolClient(bitcoin.url)
     simulator = OracleSimulator(book, reader, Committee(protocol))
     try:
-        yield RunningOracle(simulator, bitcoin, server, key)
+        yield RunningOracle(simulator, BitcoinWallet(regtest, confirmations), server, key)
     finally:
         if simulator.reporter is not None:
             await simulator.reporter.aclose()
-        await reader.aclose()
         await server.stop()
-        await bitcoin.stop()

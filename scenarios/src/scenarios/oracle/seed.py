@@ -1,4 +1,5 @@
-"""The seed report's world, played through the oracle against the real chain.
+"""The seed report's world, played through the oracle against the real chains: tokens on the
+EVM chain, and real coins on the regtest Bitcoin chain the oracle reads (`wallet`).
 
 3 users with 5 verified Bitcoin addresses, 3 of them monitored (one per user; the oracle's
 balance of a user is the sum of the monitored ones). The committee performs 8 mints and 2
@@ -25,9 +26,11 @@ from devstack.protocol import Protocol
 from reservesync.messages import OracleAction
 from web3 import Web3
 
-from scenarios.oracle.running import RunningOracle, new_bitcoin_address
+from scenarios.oracle.running import RunningOracle
 
 SPARE_FEES_WEI = 10**16
+SPARE_SATS = (40_000, 15_000)
+"""What the first two users hold on their verified, unmonitored addresses."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class SeedWorld:
     users: list[str] = field(default_factory=list)
     monitored: dict[str, str] = field(default_factory=dict)
     """user → their monitored address."""
+    spare: dict[str, str] = field(default_factory=dict)
+    """user → their verified address the oracle does not monitor (the first two users)."""
 
     def figures(self, oracle: RunningOracle) -> SeedFigures:
         """What the oracle actually did, in the seed's terms (checked against SEED)."""
@@ -77,25 +82,28 @@ async def play(
     report: Callable[[str], None] = print,
     after_step: Callable[[], Awaitable[None]] | None = None,
 ) -> SeedWorld:
-    """Runs the scenario step by step: set Bitcoin balances, pay fees, one oracle cycle;
+    """Runs the scenario step by step: move Bitcoin (confirmed), pay fees, one oracle cycle;
     `after_step` runs after each (the fault drills inject their faults there)."""
     world = SeedWorld()
+    wallet = oracle.wallet
     first, second, third = (Protocol.new_user().lower() for _ in range(3))
-    for user, spare in ((first, 40_000), (second, 15_000), (third, None)):
-        monitored = new_bitcoin_address()
+    spares: dict[str, int] = {}
+    for user, spare in ((first, SPARE_SATS[0]), (second, SPARE_SATS[1]), (third, None)):
+        monitored = wallet.new_address()
         addresses = [(monitored, True)]
         if spare is not None:
-            unmonitored = new_bitcoin_address()
-            addresses.append((unmonitored, False))
             # Verified but not monitored: its coins never count towards the balance.
-            oracle.bitcoin.set_balance(unmonitored, spare)
+            world.spare[user] = wallet.new_address()
+            addresses.append((world.spare[user], False))
+            spares[world.spare[user]] = spare
         await oracle.simulator.register(user, addresses)
         world.users.append(user)
         world.monitored[user] = monitored
+    await asyncio.to_thread(wallet.set_balances, spares)
 
     async def step(what: str, balances: dict[str, int]) -> None:
-        for user, sats in balances.items():
-            oracle.bitcoin.set_balance(world.monitored[user], sats)
+        moves = {world.monitored[user]: sats for user, sats in balances.items()}
+        await asyncio.to_thread(wallet.set_balances, moves)
         done = await oracle.simulator.cycle()
         summary = ", ".join(f"{op.action.value} {op.amount_sats or ''}".strip() for op in done)
         report(f"  {what}: {summary or 'nothing to do'}")

@@ -1,7 +1,8 @@
 """The oracle's loop: every cycle, each user's balance is the sum of their monitored
-addresses; where it differs from what is synced on chain the committee syncs it, and what
-happened becomes an operation in the journal, reported to the oracle-logger unless the oracle
-runs "legacy" (as the seed's did: operations performed, never logged)."""
+addresses' confirmed sats as the Bitcoin node shows them at the newest confirmed height; where
+it differs from what is synced on chain the committee syncs it, and what happened becomes an
+operation in the journal, reported to the oracle-logger unless the oracle runs "legacy" (as the
+seed's did: operations performed, never logged)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from reservesync.messages import (
     OracleOperation,
 )
 
-from scenarios.oracle.bitcoin import MempoolClient
+from scenarios.oracle.bitcoin import ConfirmedBalances
 from scenarios.oracle.book import OracleBook, OracleUser
 from scenarios.oracle.committee import Committee, SyncKind, SyncOutcome
 
@@ -35,7 +36,7 @@ class OracleSimulator:
     def __init__(
         self,
         book: OracleBook,
-        bitcoin: MempoolClient,
+        bitcoin: ConfirmedBalances,
         committee: Committee,
         reporter: OracleLoggerClient | None = None,
     ) -> None:
@@ -52,15 +53,22 @@ class OracleSimulator:
         """A user joins with verified addresses (`(address, monitoring)` pairs)."""
         operations = [self.book.register(user)]
         for address, monitoring in addresses:
-            operations.append(self.book.verify_address(user, address, monitoring=monitoring))
+            operations.append(
+                self.book.verify_address(
+                    user, address, monitoring=monitoring, network=self.bitcoin.network
+                )
+            )
         await self._report(operations)
 
     async def cycle(self) -> list[OracleOperation]:
         """One interval of the oracle: the operations it performed."""
-        height = await self.bitcoin.tip_height()
+        height = await self.bitcoin.confirmed_height()
+        users = list(self.book.users.values())
+        # One scan of the node for every user's addresses, all at the same height.
+        held = await self.bitcoin.balances({a for u in users for a in u.monitored}, height)
         performed: list[OracleOperation] = []
-        for user in self.book.users.values():
-            balance = sum([await self.bitcoin.balance(a) for a in user.monitored])
+        for user in users:
+            balance = sum(held[a] for a in user.monitored)
             synced = await asyncio.to_thread(self.committee.synced_sats, user.address)
             if balance == synced:
                 continue
