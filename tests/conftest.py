@@ -14,6 +14,9 @@ from reservesync.db.migrate import upgrade
 from tests.support.stack import Endpoints, container_stack, docker_engine_answers, local_stack
 
 TEST_PREFIX = "test"
+# Fixtures several folders share (a fresh database per test, the seed's world played by a legacy
+# oracle).
+pytest_plugins = ["tests.support.fixtures"]
 
 
 STACK_FOLDERS = ("stack", "e2e")

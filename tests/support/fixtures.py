@@ -1,5 +1,7 @@
-"""The seed's world played once per module by an oracle in legacy mode (operations performed,
-never logged), against the real chain."""
+"""Fixtures several test folders share: a database of its own per test (so what the session's
+pipeline writes cannot mask a lost or duplicated row), and the seed's world played by an oracle
+in legacy mode (operations performed, never logged) against the real chain and the stack's
+regtest btcd, for the oracle simulator's tests and the oracle-logger's reconciliation."""
 
 from __future__ import annotations
 
