@@ -56,7 +56,9 @@ class HeadSubscription:
                 self.signal.subscribed = False
                 rest_s = EndpointPool.failed(self.backoff)
                 metrics.HEAD_RECONNECTS.labels(dropped.reason).inc()
-                log.warning(
+                # Loud when it goes down, quiet while a node without it is retried.
+                log.log(
+                    logging.WARNING if self.backoff.failures == 1 else logging.INFO,
                     "newHeads subscription down: polling until it is back",
                     extra={
                         "url": self.url,
@@ -69,11 +71,13 @@ class HeadSubscription:
 
     async def _subscribed_until_dropped(self, session: aiohttp.ClientSession) -> Dropped:
         try:
-            async with session.ws_connect(
-                self.url,
-                heartbeat=PING_INTERVAL_S,
-                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.timeout_s),
-            ) as socket:
+            async with asyncio.timeout(self.timeout_s):  # a handshake that never ends
+                socket = await session.ws_connect(
+                    self.url,
+                    heartbeat=PING_INTERVAL_S,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=self.timeout_s),
+                )
+            async with socket:
                 subscription = await self._subscribe(socket)
                 self.signal.subscribed = True
                 metrics.HEAD_SUBSCRIPTIONS.inc()
