@@ -56,7 +56,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "latency": (
         latency.main,
         "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_MODES, "
-        "BENCH_LATENCY_IDLE_S, BENCH_LATENCY_POLL_S",
+        "BENCH_LATENCY_IDLE_S, BENCH_LATENCY_POLL_S, BENCH_LATENCY_MAX_BLOCKS_PER_S",
     ),
     "scaling": (
         scaling.main,

@@ -26,8 +26,9 @@ the JSON-RPC calls per block come from the listener's own `chain_listener_rpc_ca
 for BENCH_LATENCY_IDLE_S) show what it costs between blocks.
 
 `python -m bench latency` (BENCH_LATENCY_RATES=10,100,1000, BENCH_LATENCY_SECONDS=20 per rate,
-BENCH_LATENCY_MODES=poll,push, BENCH_LATENCY_IDLE_S=10, BENCH_LATENCY_POLL_S = the listener's
-CHAIN_POLL_INTERVAL_S, by default left to the listener: 0.25 s under instant delivery).
+BENCH_LATENCY_MODES=poll,push, BENCH_LATENCY_IDLE_S=10, BENCH_LATENCY_MAX_BLOCKS_PER_S=20,
+BENCH_LATENCY_POLL_S = the listener's CHAIN_POLL_INTERVAL_S, by default left to the listener:
+0.25 s under instant delivery).
 """
 
 from __future__ import annotations
@@ -73,9 +74,9 @@ POLL_S = float(_POLL) if _POLL else INSTANT_POLL_INTERVAL_S
 """The listener's CHAIN_POLL_INTERVAL_S: its own instant-delivery default unless given."""
 WARM_UP_S = 2.0
 """Sent at each rate before the measured part, and left out of the figures."""
-MAX_BLOCKS_PER_S = 20
+MAX_BLOCKS_PER_S = int(os.environ.get("BENCH_LATENCY_MAX_BLOCKS_PER_S", "20"))
 """Above this the events of a second share blocks (k per transaction): a block every 50 ms is
-already faster than any chain the protocol runs on."""
+already faster than any chain the protocol runs on; 1 or 2 give a real chain's cadence."""
 CHAIN_ID = 31340
 SEED = 7
 GOAL_RATE = 100
@@ -333,6 +334,7 @@ def main() -> int:
         f"command: BENCH_LATENCY_RATES={','.join(map(str, RATES))} "
         f"BENCH_LATENCY_SECONDS={SECONDS:g} BENCH_LATENCY_MODES={','.join(MODES)} "
         f"BENCH_LATENCY_IDLE_S={IDLE_S:g} BENCH_LATENCY_POLL_S={POLL_S:g} "
+        f"BENCH_LATENCY_MAX_BLOCKS_PER_S={MAX_BLOCKS_PER_S} "
         ".venv/bin/python -m bench latency"
     )
     for line in lines(*run()):
