@@ -53,7 +53,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "sink": (_sink, "BENCH_SINK_EVENTS, BENCH_SINK_WRITERS"),
     "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS"),
     "connect": (connect_sink.main, "BENCH_CONNECT_EVENTS, BENCH_CONNECT_TASKS/BATCH/POLL"),
-    "latency": (latency.main, "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_POLL_S"),
+    "latency": (
+        latency.main,
+        "BENCH_LATENCY_RATES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_MODES, "
+        "BENCH_LATENCY_IDLE_S, BENCH_LATENCY_POLL_S, BENCH_LATENCY_MAX_BLOCKS_PER_S",
+    ),
     "scaling": (
         scaling.main,
         "BENCH_SCALING_EVENTS, BENCH_SCALING_WRITERS, BENCH_SCALING_SIZES, BENCH_SCALING_BATCH",

@@ -14,7 +14,11 @@ from chain_listener.node import BlockHeader
 from chain_listener.ranges import RangeSizer, range_refusal
 from chain_listener.rpc import RpcError
 from devstack.protocol import Protocol
+from reservesync.cli import settings_help
 from reservesync.contracts import SystemContract
+
+ONE_CONTRACT = '{"FeeVault": {"address": "0x' + "11" * 20 + '", "deployed_block": 1}}'
+"""CHAIN_CONTRACTS of the settings tests: one is enough to be valid."""
 
 
 def refusal(message: str, data: object = None) -> int | str | None:
@@ -127,9 +131,7 @@ def test_fallback_urls_come_comma_separated_or_as_json(
 ) -> None:
     monkeypatch.setenv("CHAIN_RPC_URL", "http://a:8545")
     monkeypatch.setenv("CHAIN_RPC_FALLBACK_URLS", value)
-    monkeypatch.setenv(
-        "CHAIN_CONTRACTS", '{"FeeVault": {"address": "0x' + "11" * 20 + '", "deployed_block": 1}}'
-    )
+    monkeypatch.setenv("CHAIN_CONTRACTS", ONE_CONTRACT)
     settings = Settings()
     assert settings.rpc_urls == ["http://a:8545", "http://b:8545", "http://c:8545"]
 
@@ -141,12 +143,39 @@ def test_fallback_urls_come_comma_separated_or_as_json(
 def test_instant_delivery_polls_faster_unless_told(
     monkeypatch: pytest.MonkeyPatch, delivery: str, given: str | None, expected: float
 ) -> None:
-    monkeypatch.setenv(
-        "CHAIN_CONTRACTS", '{"FeeVault": {"address": "0x' + "11" * 20 + '", "deployed_block": 1}}'
-    )
+    monkeypatch.setenv("CHAIN_CONTRACTS", ONE_CONTRACT)
     monkeypatch.setenv("CHAIN_DELIVERY", delivery)
     if given is None:
         monkeypatch.delenv("CHAIN_POLL_INTERVAL_S", raising=False)
     else:
         monkeypatch.setenv("CHAIN_POLL_INTERVAL_S", given)
     assert Settings().chain_poll_interval_s == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(None, None), ("", None), ("ws://node:8545", "ws://node:8545"), ("wss://n/k", "wss://n/k")],
+)
+def test_the_websocket_url_is_optional_and_only_a_websocket_one(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, expected: str | None
+) -> None:
+    monkeypatch.setenv("CHAIN_CONTRACTS", ONE_CONTRACT)
+    if given is None:
+        monkeypatch.delenv("CHAIN_WS_URL", raising=False)
+    else:
+        monkeypatch.setenv("CHAIN_WS_URL", given)
+    assert Settings().chain_ws_url == expected
+
+
+def test_an_http_url_is_no_websocket_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAIN_CONTRACTS", ONE_CONTRACT)
+    monkeypatch.setenv("CHAIN_WS_URL", "http://node:8545")
+    with pytest.raises(ValueError, match="CHAIN_WS_URL must start with ws:// or wss://"):
+        Settings()
+
+
+def test_help_lists_the_head_subscription_settings() -> None:
+    text = settings_help(Settings)
+    assert "CHAIN_WS_URL" in text
+    assert "newHeads" in text
+    assert "CHAIN_WS_POLL_INTERVAL_S" in text

@@ -60,6 +60,7 @@ class Endpoints:
             **self.kafka_credentials,
             **{database.ENV_KEYS[role]: url for role, url in self.database_urls.items()},
             "CHAIN_RPC_URL": self.rpc_url,
+            "CHAIN_WS_URL": chain.websocket_url(self.rpc_url),
             "FIELD_ENCRYPTION_KEY": self.field_encryption_key,
             **self.deployment.env(),
         }

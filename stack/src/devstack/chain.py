@@ -71,6 +71,12 @@ def _rpc(url: str, method: str) -> object:
         return json.loads(response.read())["result"]
 
 
+def websocket_url(rpc_url: str) -> str:
+    """The node's WebSocket endpoint: Hardhat (and anvil) serve JSON-RPC over WebSocket on
+    the HTTP port, where `eth_subscribe` works."""
+    return "ws" + rpc_url.removeprefix("http")
+
+
 def answers(url: str) -> bool:
     try:
         _rpc(url, "eth_chainId")

@@ -132,6 +132,7 @@ def up(progress: Progress = print) -> dict[str, str]:
             },
             "FIELD_ENCRYPTION_KEY": secret["field_key"],
             "CHAIN_RPC_URL": rpc_url,
+            "CHAIN_WS_URL": chain.websocket_url(rpc_url),
             **record.env(),
             "BITCOIN_RPC_URL": bitcoin_url,
             "BITCOIN_RPC_USER": BITCOIN_RPC_USER,

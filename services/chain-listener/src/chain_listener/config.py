@@ -46,6 +46,18 @@ class Settings(KafkaSettings, ChainSettings):
         description="how often the head is asked for when nothing is new; unset under instant "
         f"delivery it is {INSTANT_POLL_INTERVAL_S}",
     )
+    chain_ws_url: str | None = Field(
+        None,
+        description="the node's WebSocket URL (ws:// or wss://): an eth_subscribe newHeads "
+        "subscription wakes the listener when a block arrives, and the head is polled every "
+        "CHAIN_POLL_INTERVAL_S only while it is down; unset: polling alone",
+    )
+    chain_ws_poll_interval_s: float = Field(
+        5.0,
+        gt=0,
+        description="while the newHeads subscription is live the head is still asked for this "
+        "often, so a lost notification delays a block by at most this much",
+    )
     chain_initial_block_range: int = Field(
         20, ge=1, description="the first eth_getLogs range; it grows while answers are light"
     )
@@ -85,6 +97,14 @@ class Settings(KafkaSettings, ChainSettings):
         ge=0,
         description="a backfill: publish through this block, then exit (the checkpoint stays)",
     )
+
+    @field_validator("chain_ws_url")
+    @classmethod
+    def _websocket_scheme(cls, value: str | None) -> str | None:
+        # Empty counts as unset: compose passes an unset variable on as "".
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("CHAIN_WS_URL must start with ws:// or wss://")
+        return value or None
 
     @field_validator("chain_events_include", "chain_events_exclude")
     @classmethod

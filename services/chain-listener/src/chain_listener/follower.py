@@ -9,7 +9,6 @@ work is committed, and the publisher only writes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from chain_listener.checkpoint import Checkpoint
 from chain_listener.completeness import VerifiedRange
 from chain_listener.config import Settings
 from chain_listener.fetcher import ParentMismatch, RangeFetcher
+from chain_listener.head_signal import HeadSignal
 from chain_listener.node import Node
 from chain_listener.reorgs import RecentBlocks, Reorg, find_reorg, tip_replaced
 
@@ -42,11 +42,19 @@ Work = RangeWork | ReorgWork
 
 class ChainFollower:
     def __init__(
-        self, settings: Settings, node: Node, fetcher: RangeFetcher, saved: Checkpoint | None
+        self,
+        settings: Settings,
+        node: Node,
+        fetcher: RangeFetcher,
+        saved: Checkpoint | None,
+        heads: HeadSignal,
     ) -> None:
         self.settings = settings
         self.node = node
         self.fetcher = fetcher
+        self.heads = heads
+        self.ready_through = -1
+        """The last block the latest step found ready to publish."""
         self.next_block = saved.next_block if saved else settings.chain_start_block
         published = saved.recent_blocks if saved else []
         self.recent = RecentBlocks(settings.chain_reorg_window, published)
@@ -56,12 +64,19 @@ class ChainFollower:
 
     async def run(self, out: asyncio.Queue[Work], stop: asyncio.Event) -> None:
         while not stop.is_set() and not self.finished:
+            self.heads.taken()
             work = await self.step()
             if work is not None:
                 await out.put(work)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.chain_poll_interval_s)
+                if not self.caught_up:
+                    continue
+            # Caught up with the head it last saw: asking again before a block is announced
+            # (or the interval passes) would cost calls and find nothing.
+            await self.heads.wait(stop)
+
+    @property
+    def caught_up(self) -> bool:
+        return self.next_block > self.ready_through
 
     @property
     def finished(self) -> bool:
@@ -79,6 +94,7 @@ class ChainFollower:
         ready_through = head if instant else head - self.settings.chain_confirmations
         if self.settings.chain_end_block is not None:
             ready_through = min(ready_through, self.settings.chain_end_block)
+        self.ready_through = ready_through
         if self.next_block > ready_through:
             # Nothing new to publish; the chain may still have replaced what we published.
             if await tip_replaced(self.node, self.recent, head):

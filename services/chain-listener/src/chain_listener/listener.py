@@ -18,6 +18,8 @@ from chain_listener.config import Settings
 from chain_listener.decoder import EventDecoder
 from chain_listener.fetcher import RangeFetcher
 from chain_listener.follower import ChainFollower, RangeWork, ReorgWork, Work
+from chain_listener.head_signal import HeadSignal
+from chain_listener.head_subscription import HeadSubscription
 from chain_listener.node import Node
 from chain_listener.progress import Progress
 from chain_listener.publisher import Outgoing, RangePublisher
@@ -47,6 +49,7 @@ class ChainListener:
             settings.chain_contracts,
             settings.chain_registry_check_interval_s,
         )
+        self.heads = HeadSignal(settings.chain_poll_interval_s, settings.chain_ws_poll_interval_s)
         self.progress = Progress(
             settings.chain_progress_interval_s,
             settings.chain_confirmations if settings.chain_delivery == "finalized" else 0,
@@ -86,15 +89,24 @@ class ChainListener:
             settings.chain_target_logs_per_range,
         )
         check = CompletenessCheck(self.node, self.decoder.addresses)
-        return ChainFollower(settings, self.node, RangeFetcher(self.node, check, sizer), saved)
+        return ChainFollower(
+            settings, self.node, RangeFetcher(self.node, check, sizer), saved, self.heads
+        )
 
     async def _publish_in_order(self, follower: ChainFollower, stop: asyncio.Event) -> None:
         queue: asyncio.Queue[Work] = asyncio.Queue(maxsize=self.settings.chain_prefetch_ranges)
-        following = asyncio.create_task(follower.run(queue, stop), name="chain-follower")
+        helpers = [asyncio.create_task(follower.run(queue, stop), name="chain-follower")]
+        if self.settings.chain_ws_url:
+            subscription = HeadSubscription(
+                self.settings.chain_ws_url,
+                self.heads,
+                timeout_s=self.settings.chain_rpc_timeout_s,
+            )
+            helpers.append(asyncio.create_task(subscription.run(), name="head-subscription"))
         try:
             while not stop.is_set():
-                heartbeat.beat(next_block=follower.next_block)
-                work = await self._next(queue, following)
+                heartbeat.beat(next_block=follower.next_block, heads=self.heads.mode)
+                work = await self._next(queue, helpers)
                 if work is not None:
                     await self._publish(work)
                 elif follower.finished and queue.empty():
@@ -102,24 +114,28 @@ class ChainListener:
                     return
                 await self.registry.check_if_due()
         finally:
-            following.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await following
+            for helper in helpers:
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
 
-    async def _next(self, queue: asyncio.Queue[Work], following: asyncio.Task[None]) -> Work | None:
+    async def _next(
+        self, queue: asyncio.Queue[Work], helpers: list[asyncio.Task[None]]
+    ) -> Work | None:
         """The next work, or None after a poll interval without any; re-raises what ended
-        the follower, so a broken follower stops the listener instead of stalling it."""
+        a helper task (the follower, the head subscription), so a broken one stops the
+        listener instead of stalling it."""
         getting = asyncio.ensure_future(queue.get())
         done, _ = await asyncio.wait(
-            {getting, following},
+            {getting, *helpers},
             timeout=self.settings.chain_poll_interval_s,
             return_when=asyncio.FIRST_COMPLETED,
         )
         if getting in done:
             return getting.result()
         getting.cancel()
-        if following in done:
-            following.result()
+        for helper in done:
+            helper.result()
         return None
 
     async def _publish(self, work: Work) -> None:

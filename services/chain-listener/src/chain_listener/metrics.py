@@ -26,3 +26,25 @@ INCOMPLETE_ANSWERS = Counter(
 BLOCK_REQUERIES = Counter(
     "chain_listener_block_requeries_total", "Blocks asked again by hash to prove completeness"
 )
+RPC_CALLS = Counter(
+    "chain_listener_rpc_calls_total",
+    "JSON-RPC calls made (each member of a batch counted; retries not), what providers bill",
+    ["method"],
+)
+HEAD_SOURCE = Gauge(
+    "chain_listener_head_source",
+    "How new blocks are noticed now: 1 on the mode in use (push: a live newHeads "
+    "subscription; poll: asking every CHAIN_POLL_INTERVAL_S)",
+    ["mode"],
+)
+HEAD_NOTIFICATIONS = Counter(
+    "chain_listener_head_notifications_total", "newHeads notifications received"
+)
+HEAD_SUBSCRIPTIONS = Counter(
+    "chain_listener_head_subscriptions_total", "newHeads subscriptions the node accepted"
+)
+HEAD_RECONNECTS = Counter(
+    "chain_listener_head_reconnects_total",
+    "Attempts to subscribe again after the subscription dropped or was refused",
+    ["reason"],
+)

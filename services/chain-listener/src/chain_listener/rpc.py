@@ -1,7 +1,11 @@
 """The chain-listener's JSON-RPC client: the shared one (`reservesync.jsonrpc`), counting its
-failures in this service's metric."""
+failures and its calls in this service's metrics (metered providers bill per call, so what
+the listener costs per block is measured, not guessed)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from reservesync.jsonrpc.client import Call, RpcError, RpcUnavailable
 from reservesync.jsonrpc.client import JsonRpcClient as SharedClient
@@ -16,3 +20,12 @@ class JsonRpcClient(SharedClient):
         super().__init__(
             urls, timeout_s=timeout_s, batch_size=batch_size, errors=metrics.RPC_ERRORS
         )
+
+    async def call(self, method: str, params: list[Any], *, attempts: int | None = None) -> Any:
+        metrics.RPC_CALLS.labels(method).inc()
+        return await super().call(method, params, attempts=attempts)
+
+    async def batch(self, calls: Sequence[Call]) -> list[Any]:
+        for method, _ in calls:
+            metrics.RPC_CALLS.labels(method).inc()
+        return await super().batch(calls)
