@@ -35,7 +35,7 @@ def _new_address() -> str:
     letters, or when the flipped letter was the only one of its case, the typo reads as an
     all-lower or all-upper address, which carries no checksum and is rightly accepted."""
     while True:
-        checksummed = _new_address()
+        checksummed = str(Account.create().address)
         letters = [c for c in _typo(checksummed)[2:] if c.isalpha()]
         if any(c.isupper() for c in letters) and any(c.islower() for c in letters):
             return checksummed
