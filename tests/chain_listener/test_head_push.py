@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chain_listener.config import Settings
 from devstack import chain
 from devstack.protocol import Protocol
 from reservesync.topics import CHAIN_EVENTS
-from support.stack import Endpoints
-from support.waiting import eventually
 from web3.types import TxReceipt
 
-if TYPE_CHECKING:  # see conftest.py
-    from chain_listener import kafka_records
-    from chain_listener import listener_harness as harness
-    from chain_listener.chains import free_port, hash_hex
-    from chain_listener.heads_relay import HeadsRelay
-else:
-    import kafka_records
-    import listener_harness as harness
-    from chains import free_port, hash_hex
-    from heads_relay import HeadsRelay
+from tests.chain_listener.support import kafka_records
+from tests.chain_listener.support import listener_harness as harness
+from tests.chain_listener.support.chains import free_port, hash_hex
+from tests.chain_listener.support.heads_relay import HeadsRelay
+from tests.support.stack import Endpoints
+from tests.support.waiting import eventually
 
 LONG_POLL_S = 120.0
 """No poll comes within any test's waits: what is published in time was pushed."""
