@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from bitcoin_listener import metrics
 from bitcoin_listener.checkpoint import BitcoinCheckpoint, ProcessedBlock
 from bitcoin_listener.config import Settings
-from bitcoin_listener.node import BitcoinNode, NodeInconsistent
+from bitcoin_listener.node import ChainSource, NodeInconsistent
 from bitcoin_listener.outputs import WatchedOutputs
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class ChainMoved(Exception):
 
 class Follower:
     def __init__(
-        self, settings: Settings, node: BitcoinNode, saved: BitcoinCheckpoint | None
+        self, settings: Settings, node: ChainSource, saved: BitcoinCheckpoint | None
     ) -> None:
         self.settings = settings
         self.node = node
