@@ -17,8 +17,9 @@ from health_monitor.config import Settings
 from health_monitor.domain.alerting import Details
 from health_monitor.domain.reserves import Attestation
 from health_monitor.world.oracle_watch import OracleWatcher
-from health_monitor.world.pending_mints import PendingMints
+from reservesync import pending_mints
 from reservesync.messages import Severity
+from reservesync.pending_mints import PendingMints
 from support.databases import FreshDatabase, fresh_database
 from support.stack import Endpoints
 
@@ -213,8 +214,19 @@ async def _operation(
     )
 
 
+async def _as_api(database: FreshDatabase) -> PendingMints:
+    """The pending mints as the API reads them: `rs_api`, every user (`'*'`), read only."""
+    connection = await asyncpg.connect(database.api_url)
+    try:
+        async with connection.transaction(readonly=True):
+            await connection.execute("SELECT set_config('reservesync.user', '*', true)")
+            return await pending_mints.read(connection, NOW, 3600)
+    finally:
+        await connection.close()
+
+
 async def test_a_mint_logged_before_its_synced_is_pending_until_the_database_holds_it(
-    writer: asyncpg.Connection, health_pool: asyncpg.Pool
+    writer: asyncpg.Connection, health_pool: asyncpg.Pool, database: FreshDatabase
 ) -> None:
     watcher = OracleWatcher(Settings(), health_pool)
     user = _user()
@@ -246,6 +258,7 @@ async def test_a_mint_logged_before_its_synced_is_pending_until_the_database_hol
     await _operation(writer, user, "SYNC", amount=7_000, previous=0, tx_hash=_hash())
     state = await watcher.cycle(NOW, listener_height=300)
     assert state.pending == PendingMints(200_000, 1)
+    assert await _as_api(database) == state.pending  # the API's grants give the same
     details = under_backed()
     assert details is not None
     assert (details["pending_mint_sats"], details["shortfall_sats"]) == (200_000, 200_000)
@@ -256,6 +269,7 @@ async def test_a_mint_logged_before_its_synced_is_pending_until_the_database_hol
     await _sync(writer, user, 500_000, 700_000, block=31, tx_hash=minted)
     state = await watcher.cycle(NOW, listener_height=300)
     assert state.pending == PendingMints(0, 0)
+    assert await _as_api(database) == PendingMints(0, 0)
     assert under_backed() is None
     assert watcher.report(NOW, supply).pending_mint_sats == 0
 

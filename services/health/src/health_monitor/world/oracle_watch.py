@@ -9,7 +9,7 @@ synced balance and the confirmed sats of their verified addresses (`bitcoin_addr
 the bitcoin-listener's record). A user an address of whom Bitcoin has not recorded yet is not
 judged. Only users in trouble are kept between cycles. The Secure-Mint totals are one aggregate
 over the watched addresses (their count, not the topics' length), and one over the oracle's
-mints of the pending-mint window (`world/pending_mints.py`).
+mints of the pending-mint window (`reservesync.pending_mints`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+from reservesync import pending_mints
+from reservesync.pending_mints import PendingMints
 
 from health_monitor.config import Settings
 from health_monitor.domain import oracle_watch as judge
@@ -27,8 +29,6 @@ from health_monitor.domain.alerting import Condition
 from health_monitor.domain.oracle_watch import Burn, DivergenceBook, Limits, UserReading
 from health_monitor.domain.reserves import Attestation
 from health_monitor.models import OracleUserGap, ReservesReport
-from health_monitor.world import pending_mints
-from health_monitor.world.pending_mints import PendingMints
 
 log = logging.getLogger(__name__)
 SHOWN_GAPS = 50
@@ -94,7 +94,7 @@ class WatchState:
     burns: deque[Burn] = field(default_factory=deque)
     totals: Totals | None = None
     pending: PendingMints = field(default_factory=PendingMints)
-    """Oracle mints whose `Synced` the database does not hold yet (`world/pending_mints.py`)."""
+    """Oracle mints whose `Synced` the database does not hold yet (`reservesync.pending_mints`)."""
     height: int | None = None
     checked: int = 0
     passes: int = 0

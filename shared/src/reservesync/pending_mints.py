@@ -11,7 +11,10 @@ A pending mint is an oracle operation of `oracle_operations_log` that
   taking the balance from the operation's `previous_sats` to `previous_sats + amount_sats`.
 
 Its amount counts once, and no longer once the chain-listener's `Synced` (with the db-writer
-behind it) reaches the database: then the supply the API publishes holds it. The window bounds
+behind it) reaches the database: then the supply the API publishes holds it. The health
+service adds it to the supply in its `under_backed` alert; the API shows it beside the supply
+in /proof-of-reserves; both read it with this one query (as `rs_health`, and as `rs_api` for
+every user). The window bounds
 what a mint that never reaches the chain (a reverted transaction, an operation logged in
 error) can add: after it, such a mint is the oracle's problem to explain, not supply.
 Operations are matched by the database alone, like the supply they are added to, so the two
