@@ -1,9 +1,9 @@
 """The bitcoin-listener with an Esplora HTTP API as its Bitcoin source, against an
 Esplora-compatible façade over the stack's real btcd (`support.esplora_facade`): it ends in
-exactly the state a JSON-RPC listener on the same node reaches, through payments, a spend and
-a Bitcoin reorg; a server that rate-limits, goes down, lies about its height or answers
-nonsense makes it unready with the reason and publishes nothing until it makes sense again;
-and the verifier's Esplora reader counts what its JSON-RPC reader counts."""
+exactly the state a JSON-RPC listener on the same node reaches, through payments, a spend, a
+Bitcoin reorg and a block of several pages; a server that rate-limits, goes down, lies about
+its height or answers nonsense makes it unready with the reason and publishes nothing until it
+makes sense again; and the verifier's Esplora reader counts what its JSON-RPC reader counts."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import pytest
 from bitcoin_listener import checkpoint
 from bitcoin_listener.checkpoint import BitcoinCheckpoint
 from devstack import procs
+from reservesync import esplora
 from reservesync.bitcoin_address import script_for
 from reservesync.esplora_reader import EsploraReader
 from reservesync.messages import Network
-from reservesync.reserves_evidence import BitcoinReader
+from reservesync.reserves_evidence import BitcoinReader, EvidenceError
 from reservesync.settings import KafkaSettings
 from support import bitcoin_listening as listening
 from support.bitcoin_listening import latest, listener_env, new_user, publish_state, user_state
@@ -122,6 +124,9 @@ async def test_it_reaches_the_state_a_json_rpc_listener_reaches_through_a_reorg(
             listening.running_listener("test-bitcoin-rpc-twin", rpc_env),
             listening.running_listener("test-bitcoin-esplora-twin", esplora_env),
         ):
+            # Blocks of their own first: the reorg below stays above the start height, under
+            # which a listener keeps one block as the ancestor and takes nothing back.
+            regtest.mine(3)
             txid, coins = regtest.send({own.address: 80_000, other.address: 30_000})
             regtest.mine(confirmations)
             paid_at = regtest.block_of(txid)
@@ -157,6 +162,18 @@ async def test_it_reaches_the_state_a_json_rpc_listener_reaches_through_a_reorg(
                 own.address: unspent(txid, 0, 80_000) + unspent(spend, 1, left),
                 other.address: unspent(txid, 1, 30_000) + unspent(spend, 0, 25_000),
             }
+
+            # A block of more than one page of transactions (25 a page): every page is read.
+            before = view.published[other.address] or 0
+            many = [
+                regtest.send({other.address: 1_000 + n})[0] for n in range(esplora.PAGE_SIZE + 2)
+            ]
+            regtest.mine(confirmations)
+            assert len({regtest.block_of(tx) for tx in many}) == 1
+            view = await agreed()
+            assert view.published[other.address] == before + sum(
+                1_000 + n for n in range(len(many))
+            )
 
 
 async def test_a_server_rate_limiting_down_lying_or_garbled_leaves_it_unready(
@@ -242,8 +259,16 @@ async def test_the_verifiers_esplora_reader_counts_what_its_json_rpc_reader_coun
     rpc = BitcoinReader(bitcoin.rpc_url, auth=(bitcoin.rpc_user, bitcoin.rpc_password))
     async with _facade(endpoints) as facade:
         reader = EsploraReader(facade.url)
+        facade.throttled = 3  # rate-limited at first: it waits as asked and goes on
         for height in (paid_at - 1, paid_at, head):
             # The reader blocks; the façade answers on this event loop meanwhile.
             found = await asyncio.to_thread(reader.balances, scripts, height, from_height=start)
             assert found == rpc.balances(scripts, height, from_height=start), height
         assert found == {own.address: 50_000 - 20_000 - FEE_SATS, other.address: 20_000}
+        assert facade.throttled == 0
+
+        # Rate-limited for longer than it waits: a clear error, no balance.
+        facade.throttled = 1_000_000
+        impatient = EsploraReader(facade.url, retry_for_s=3)
+        with pytest.raises(EvidenceError, match=r"HTTP Error 429.*still after 3s"):
+            await asyncio.to_thread(impatient.balances, scripts, head, from_height=start)

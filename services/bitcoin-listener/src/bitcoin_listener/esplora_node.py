@@ -70,9 +70,18 @@ class EsploraNode:
 
     async def block(self, height: int, block_hash: str) -> Block:
         header = await self._header(height, block_hash)
-        pages = await asyncio.gather(
-            *(self._page(header, start) for start in esplora.page_starts(header.tx_count))
-        )
+        tasks = [
+            asyncio.ensure_future(self._page(header, start))
+            for start in esplora.page_starts(header.tx_count)
+        ]
+        try:
+            pages = await asyncio.gather(*tasks)
+        except BaseException:
+            # One page refused: the others stop too, instead of retrying in the background.
+            # (Not a TaskGroup: its ExceptionGroup would hide the NodeInconsistent.)
+            for task in tasks:
+                task.cancel()
+            raise
         return Block(
             height=header.height,
             hash=header.hash,
