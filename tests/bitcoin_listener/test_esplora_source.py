@@ -164,9 +164,14 @@ async def test_it_reaches_the_state_a_json_rpc_listener_reaches_through_a_reorg(
             }
 
             # A block of more than one page of transactions (25 a page): every page is read.
+            # Funded from one coin (mature coinbases are few), the spends then mined together.
             before = view.published[other.address] or 0
+            payers = [OwnKey() for _ in range(esplora.PAGE_SIZE + 2)]
+            _, funds = regtest.send({payer.address: 20_000 for payer in payers})
+            regtest.mine(1)
             many = [
-                regtest.send({other.address: 1_000 + n})[0] for n in range(esplora.PAGE_SIZE + 2)
+                regtest.spend(funds[payer.address], payer, {other.address: 1_000 + n})
+                for n, payer in enumerate(payers)
             ]
             regtest.mine(confirmations)
             assert len({regtest.block_of(tx) for tx in many}) == 1
@@ -174,6 +179,12 @@ async def test_it_reaches_the_state_a_json_rpc_listener_reaches_through_a_reorg(
             assert view.published[other.address] == before + sum(
                 1_000 + n for n in range(len(many))
             )
+
+            # The block above the processed tip leaves the best chain: the tip is still the
+            # node's but one confirmation short now, so it is taken back, payments and all.
+            regtest.rpc("invalidateblock", regtest.rpc("getblockhash", regtest.height()))
+            view = await agreed()
+            assert view.published[other.address] == before
 
 
 async def test_a_server_rate_limiting_down_lying_or_garbled_leaves_it_unready(
@@ -261,7 +272,7 @@ async def test_the_verifiers_esplora_reader_counts_what_its_json_rpc_reader_coun
         reader = EsploraReader(facade.url)
         facade.throttled = 3  # rate-limited at first: it waits as asked and goes on
         for height in (paid_at - 1, paid_at, head):
-            # The reader blocks; the façade answers on this event loop meanwhile.
+            # The reader blocks: it runs beside the test's event loop.
             found = await asyncio.to_thread(reader.balances, scripts, height, from_height=start)
             assert found == rpc.balances(scripts, height, from_height=start), height
         assert found == {own.address: 50_000 - 20_000 - FEE_SATS, other.address: 20_000}

@@ -8,12 +8,15 @@ the node's.
 
 It can misbehave the way public servers do: answer `throttled` requests with HTTP 429 and a
 Retry-After, report a tip `lie_by` blocks below the node's, or answer block pages with
-`garbled` JSON.
+`garbled` JSON. It runs in a thread of its own (plain attributes set from the test take effect
+at its next request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -91,8 +94,40 @@ class EsploraFacade:
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
 
     async def start(self) -> None:
+        """Serve from a thread of its own, on its own event loop: a test blocking its loop (a
+        synchronous RPC to mine or send) does not make the façade look down to the listener."""
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready,), name="esplora-facade", daemon=True
+        )
+        self._thread.start()
+        await asyncio.to_thread(ready.wait, 30)
+        if not self.url:
+            raise RuntimeError("the Esplora façade did not start (see the test's log)")
+
+    async def close(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30)
+
+    def _serve(self, ready: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+            ready.set()
+            loop.run_forever()
+        finally:
+            ready.set()
+            loop.run_until_complete(self._shut())
+            loop.close()
+
+    async def _open(self) -> None:
         app = web.Application(middlewares=[self._misbehave])
         routes = [
             web.get("/blocks/tip/height", self._tip_height),
@@ -107,11 +142,11 @@ class EsploraFacade:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         login = base64.b64encode(f"{self.node.rpc_user}:{self.node.rpc_password}".encode())
         self._session = aiohttp.ClientSession(headers={"Authorization": f"Basic {login.decode()}"})
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
-    async def close(self) -> None:
+    async def _shut(self) -> None:
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:
