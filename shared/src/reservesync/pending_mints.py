@@ -18,7 +18,11 @@ every user). The window bounds
 what a mint that never reaches the chain (a reverted transaction, an operation logged in
 error) can add: after it, such a mint is the oracle's problem to explain, not supply.
 Operations are matched by the database alone, like the supply they are added to, so the two
-move together whichever of the oracle's and the chain's topics the db-writer reads first.
+move together whichever of the oracle's and the chain's topics the db-writer reads first. One
+lag remains for the health service, which adds them to the supply of the API's newest
+published state: a mint whose `Synced` is in the database but newer than that state counts in
+neither until the API publishes again (`API_RESERVES_MIN_INTERVAL_S`), which can delay an
+`under_backed` alert by that long, never raise a false one.
 """
 
 from __future__ import annotations
