@@ -101,6 +101,10 @@ def test_totals_ratio_and_root(
     assert body["unbacked_supply_sats"] == 0
     # The oracle's word stays beside Bitcoin's, which shows nothing here: all supply unbacked.
     assert body["total_btc_sats"] == ORACLE_TOTAL
+    # The world's oracle logged no mint its Synced does not account for; Bitcoin shows nothing,
+    # so even no pending mint leaves the Secure-Mint rule broken.
+    assert (body["pending_mint_sats"], body["pending_mints"]) == (0, 0)
+    assert body["secure_mint_ok"] is False
     assert (body["btc_held_sats"], body["unbacked_by_btc_sats"]) == (0, SUPPLY)
     assert [(d["name"], d["sats"]) for d in body["deficits"]] == [("unbacked_by_btc_sats", SUPPLY)]
     assert body["backing_ratio"] == 0

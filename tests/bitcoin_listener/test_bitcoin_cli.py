@@ -27,6 +27,7 @@ def test_help_lists_the_settings_without_side_effects() -> None:
     for setting in (
         "BTC_CONFIRMATIONS",
         "BITCOIN_RPC_URL",
+        "BTC_ESPLORA_URL",
         "BITCOIN_START_HEIGHT",
         "BITCOIN_NETWORK",
     ):
@@ -43,3 +44,12 @@ def test_a_bad_setting_is_one_clear_line() -> None:
     done = _run(BITCOIN_RPC_USER="only-a-user")
     assert done.returncode == 2
     assert "BITCOIN_RPC_PASSWORD" in done.stderr
+
+
+def test_two_bitcoin_sources_are_refused() -> None:
+    done = _run(BITCOIN_RPC_URL="http://127.0.0.1:1", BTC_ESPLORA_URL="http://127.0.0.1:2/api")
+    assert done.returncode == 2
+    assert "set BTC_ESPLORA_URL or BITCOIN_RPC_URL" in done.stderr
+    done = _run(BTC_ESPLORA_URL="ftp://127.0.0.1:2")
+    assert done.returncode == 2
+    assert "BTC_ESPLORA_URL" in done.stderr

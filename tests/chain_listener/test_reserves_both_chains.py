@@ -33,6 +33,7 @@ from reservesync.topics import BITCOIN_BALANCES, CHAIN_EVENTS, ORACLE_STATE
 from tests.chain_listener.support import listener_harness as harness
 from tests.chain_listener.support.chains import PrivateChain, account_that_sends, hash_hex, rpc
 from tests.chain_listener.support.kafka_records import TopicCursor
+from tests.chain_listener.test_token_holders import FEES_WEI, Run, _cipher
 from tests.support.api_process import API, start_api
 from tests.support.bitcoin_listening import (
     listener_env,
@@ -44,7 +45,6 @@ from tests.support.bitcoin_listening import (
 from tests.support.databases import FreshDatabase, fresh_database
 from tests.support.stack import Endpoints
 from tests.support.waiting import eventually
-from tests.chain_listener.test_token_holders import FEES_WEI, Run, _cipher
 
 PAID_SATS = 70_000
 SYNCED_SATS = 100_000

@@ -122,3 +122,17 @@ def test_supply_above_the_btc_bitcoin_shows_is_under_backed() -> None:
     assert judge.under_backed(1_000_000, 1_000_000, 130, T, LIMITS) is None
     assert judge.under_backed(1_000_000, 2_000_000, 130, T, LIMITS) is None  # over: as is
     assert judge.under_backed(1_000_500, 1_000_000, 130, T, LIMITS) is None  # tolerance
+
+
+def test_pending_mints_count_with_the_supply() -> None:
+    # Backed now, but a mint the oracle logged (its Synced not in the database yet) would not be.
+    assert judge.under_backed(1_000_000, 1_100_000, 130, T, LIMITS) is None
+    short = judge.under_backed(1_000_000, 1_100_000, 130, T, LIMITS, pending_mint_sats=300_000)
+    assert short is not None
+    assert short.details["pending_mint_sats"] == 300_000
+    assert short.details["shortfall_sats"] == 200_000
+    assert short.details["backing_ratio"] == round(1_100_000 / 1_300_000, 6)
+    assert "300,000 sats of pending mints" in short.summary
+    assert (
+        judge.under_backed(1_000_000, 1_100_000, 130, T, LIMITS, pending_mint_sats=100_000) is None
+    )

@@ -1,7 +1,9 @@
 """The oracle watcher's reading of a real PostgreSQL as `rs_health` (its grants, its queries):
 a user synced to 0 that Bitcoin still backs, one that diverges until N Bitcoin blocks passed,
-a user whose address Bitcoin has not recorded (not judged), many burns in the window, and the
-supply above the BTC Bitcoin shows. Rows are written as the db-writer writes them."""
+a user whose address Bitcoin has not recorded (not judged), many burns in the window, the
+supply above the BTC Bitcoin shows, and an oracle mint logged before its `Synced` reaches the
+database counted with the supply until it does. Rows are written as the db-writer writes
+them."""
 
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from health_monitor.config import Settings
+from health_monitor.domain.alerting import Details
 from health_monitor.domain.reserves import Attestation
 from health_monitor.world.oracle_watch import OracleWatcher
+from reservesync import pending_mints
 from reservesync.messages import Severity
+from reservesync.pending_mints import PendingMints
 
 from tests.support.databases import FreshDatabase, fresh_database
 from tests.support.stack import Endpoints
@@ -89,6 +94,7 @@ async def _sync(
     block: int,
     cause: str = "SYNC",
     at: datetime = NOW,
+    tx_hash: str | None = None,
 ) -> None:
     await db.execute(
         "INSERT INTO balance_history (user_address, previous_sats, new_sats, delta_sats, "
@@ -100,7 +106,7 @@ async def _sync(
         new,
         new - previous,
         cause,
-        _hash(),
+        tx_hash or _hash(),
         block,
         _hash(),
         at,
@@ -180,3 +186,96 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     await watcher.cycle(NOW, listener_height=205)
     assert zeroed not in watcher.state.failed
     assert not [c for c in watcher.conditions(NOW, supply) if c.kind == "oracle_fail_to_zero"]
+
+
+async def _operation(
+    db: asyncpg.Connection,
+    user: str,
+    action: str,
+    *,
+    amount: int,
+    previous: int,
+    tx_hash: str | None,
+    status: str = "success",
+    at: datetime = NOW,
+) -> None:
+    await db.execute(
+        "INSERT INTO oracle_operations_log (operation_id, action, user_address, amount_sats, "
+        "previous_sats, tx_hash, consensus_reached, sources_used, status, occurred_at, "
+        "oracle_id, src_topic, src_partition, src_offset) "
+        "VALUES ($1, $2, $3, $4, $5, $6, true, '{}', $7, $8, 'oracle-1', 't', 0, 0)",
+        secrets.token_hex(8),
+        action,
+        user,
+        amount,
+        previous,
+        tx_hash,
+        status,
+        at,
+    )
+
+
+async def _as_api(database: FreshDatabase) -> PendingMints:
+    """The pending mints as the API reads them: `rs_api`, every user (`'*'`), read only."""
+    connection = await asyncpg.connect(database.api_url)
+    try:
+        async with connection.transaction(readonly=True):
+            await connection.execute("SELECT set_config('reservesync.user', '*', true)")
+            return await pending_mints.read(connection, NOW, 3600)
+    finally:
+        await connection.close()
+
+
+async def test_a_mint_logged_before_its_synced_is_pending_until_the_database_holds_it(
+    writer: asyncpg.Connection, health_pool: asyncpg.Pool, database: FreshDatabase
+) -> None:
+    watcher = OracleWatcher(Settings(), health_pool)
+    user = _user()
+    await _address(writer, user, 500_000, 300)
+    await _sync(writer, user, 0, 500_000, block=30)
+    state = await watcher.cycle(NOW, listener_height=300)
+    assert state.error is None
+    assert state.pending == PendingMints(0, 0)
+    assert state.totals is not None
+    held = state.totals.bitcoin_sats
+    supply = Attestation(rbtc_sats=held, btc_sats=held, as_of=NOW)  # backed exactly
+
+    def under_backed() -> Details | None:
+        found = [c for c in watcher.conditions(NOW, supply) if c.kind == "under_backed"]
+        return found[0].details if found else None
+
+    assert under_backed() is None
+
+    # The oracle logs a mint whose Synced is not in the database yet; what is not a pending
+    # mint beside it: a mint that failed, one older than the window, another action.
+    minted = _hash()
+    await _operation(writer, user, "MINT", amount=200_000, previous=500_000, tx_hash=minted)
+    await _operation(
+        writer, user, "MINT", amount=9_000, previous=0, tx_hash=_hash(), status="failed"
+    )
+    await _operation(
+        writer, user, "MINT", amount=8_000, previous=0, tx_hash=_hash(), at=NOW - timedelta(hours=2)
+    )
+    await _operation(writer, user, "SYNC", amount=7_000, previous=0, tx_hash=_hash())
+    state = await watcher.cycle(NOW, listener_height=300)
+    assert state.pending == PendingMints(200_000, 1)
+    assert await _as_api(database) == state.pending  # the API's grants give the same
+    details = under_backed()
+    assert details is not None
+    assert (details["pending_mint_sats"], details["shortfall_sats"]) == (200_000, 200_000)
+    report = watcher.report(NOW, supply)
+    assert (report.pending_mint_sats, report.pending_mints) == (200_000, 1)
+
+    # Its Synced reaches the database: no longer pending (the supply holds it from then on).
+    await _sync(writer, user, 500_000, 700_000, block=31, tx_hash=minted)
+    state = await watcher.cycle(NOW, listener_height=300)
+    assert state.pending == PendingMints(0, 0)
+    assert await _as_api(database) == PendingMints(0, 0)
+    assert under_backed() is None
+    assert watcher.report(NOW, supply).pending_mint_sats == 0
+
+    # A mint logged without a transaction hash is matched by the balance it syncs to.
+    await _operation(writer, user, "MINT", amount=50_000, previous=700_000, tx_hash=None)
+    assert (await watcher.cycle(NOW, listener_height=300)).pending == PendingMints(50_000, 1)
+    await _sync(writer, user, 700_000, 750_000, block=32)
+    assert (await watcher.cycle(NOW, listener_height=300)).pending == PendingMints(0, 0)

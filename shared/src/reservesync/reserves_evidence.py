@@ -2,7 +2,8 @@
 token balances and synced sats from an EVM node at block B, confirmed BTC from a Bitcoin node
 at height H. Independent of the services that produced the proof (the API, the listeners): only
 standard JSON-RPC methods (`eth_call`; `getblockhash`, `getblock` at verbosity 2, which Bitcoin
-Core and btcd both answer), so a third party's own nodes give the same answer.
+Core and btcd both answer), so a third party's own nodes give the same answer. An Esplora HTTP
+API can stand in for the Bitcoin node: `reservesync.esplora_reader`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,16 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
+
+from reservesync.bitcoin_blocks import Transaction, balances_after, rpc_transaction
 
 
 class EvidenceError(Exception):
@@ -107,15 +109,6 @@ class EvmReader:
         )
 
 
-def _sats(value: object) -> int:
-    # Amounts are BTC as JSON numbers, exact as doubles (below 2**53 sats): the shortest
-    # decimal form times 1e8 is the exact sats.
-    amount = Decimal(repr(value)) * 100_000_000
-    if amount != amount.to_integral_value() or amount < 0:
-        raise EvidenceError(f"not an amount of whole sats: {value!r}")
-    return int(amount)
-
-
 class BitcoinReader:
     """Confirmed balances at a height, from blocks alone (no address index): every output paying
     a watched script from `from_height` on, less those spent by `height`."""
@@ -136,24 +129,15 @@ class BitcoinReader:
         """Confirmed sats of each address (`scripts`: scriptPubKey -> address) at `height`."""
         if height > self.tip():
             raise EvidenceError(f"the Bitcoin node has no block {height} yet (tip {self.tip()})")
-        unspent: dict[str, tuple[str, int]] = {}
-        for at in range(from_height, height + 1):
+        return balances_after(self._blocks(from_height, height), scripts)
+
+    def _blocks(self, first: int, last: int) -> Iterator[list[Transaction]]:
+        for at in range(first, last + 1):
             block = self._call("getblock", self._call("getblockhash", at), 2)
-            for tx in _transactions(block, at):
-                for spent in tx["vin"]:
-                    if "coinbase" not in spent:
-                        unspent.pop(f"{spent['txid']}:{int(spent['vout'])}", None)
-                for output in tx["vout"]:
-                    address = scripts.get(bytes.fromhex(output["scriptPubKey"]["hex"]))
-                    if address is not None:
-                        unspent[f"{tx['txid']}:{int(output['n'])}"] = (
-                            address,
-                            _sats(output["value"]),
-                        )
-        held = dict.fromkeys(scripts.values(), 0)
-        for address, sats in unspent.values():
-            held[address] += sats
-        return held
+            try:
+                yield [rpc_transaction(tx) for tx in _transactions(block, at)]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EvidenceError(f"block {at} unreadable: {exc!r}") from exc
 
 
 def _transactions(block: object, height: int) -> Iterable[dict[str, Any]]:

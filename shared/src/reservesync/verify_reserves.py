@@ -3,10 +3,11 @@
 --address 0x…: fetch the published state (/proof-of-reserves) and that holder's proof
 (/proof-of-reserves/proof), re-derive the holder's leaf at the published (B, H) from the chains
 themselves (rBTC and wrBTC `balanceOf` and the aggregator's `lastSyncedSats` at EVM block B;
-the confirmed sats of the holder's Bitcoin addresses at Bitcoin height H), and check that it
-folds into the published root and totals. The Bitcoin addresses come from --btc-address, or
-from the API itself for their owner: POST /owner-challenge, sign the challenge with the
-address's key (EIP-191) and pass --owner-challenge and --owner-signature.
+the confirmed sats of the holder's Bitcoin addresses at Bitcoin height H, from a Bitcoin node's
+JSON-RPC or an Esplora HTTP API), and check that it folds into the published root and totals.
+The Bitcoin addresses come from --btc-address, or from the API itself for their owner: POST
+/owner-challenge, sign the challenge with the address's key (EIP-191) and pass
+--owner-challenge and --owner-signature.
 
 --all --leaves FILE: re-derive every leaf of FILE (a JSON list of {"address": "0x…",
 "btc_addresses": ["…"]}, every holder of the published tree) and recompute the root, the
@@ -27,12 +28,13 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reservesync import bitcoin_address, cli, merkle
+from reservesync.esplora_reader import EsploraReader
 from reservesync.messages.oracle import Network
 from reservesync.reserves_evidence import BitcoinReader, EvidenceError, EvmReader, TokenContracts
 
@@ -50,8 +52,16 @@ class Settings(BaseSettings):
         description="the OracleAggregator's address (it names the rBTC and wrBTC contracts)",
         pattern="^0x[0-9a-fA-F]{40}$",
     )
-    bitcoin_rpc_url: str = Field(
-        description="a Bitcoin Core or btcd JSON-RPC endpoint", pattern="^https?://"
+    bitcoin_rpc_url: str | None = Field(
+        None,
+        description="a Bitcoin Core or btcd JSON-RPC endpoint (or VERIFY_BITCOIN_ESPLORA_URL)",
+        pattern="^https?://",
+    )
+    bitcoin_esplora_url: str | None = Field(
+        None,
+        description="an Esplora / mempool.space-compatible HTTP API, e.g. https://host/api "
+        "(or VERIFY_BITCOIN_RPC_URL)",
+        pattern="^https?://",
     )
     bitcoin_rpc_user: str | None = Field(None, description="its HTTP basic auth user")
     bitcoin_rpc_password: SecretStr | None = Field(None, description="its password")
@@ -59,6 +69,21 @@ class Settings(BaseSettings):
     bitcoin_scan_from: int = Field(
         0, ge=0, description="the first Bitcoin block read (no output of the addresses before it)"
     )
+
+    @model_validator(mode="after")
+    def _one_bitcoin_source(self) -> Self:
+        if (self.bitcoin_rpc_url is None) == (self.bitcoin_esplora_url is None):
+            raise ValueError(
+                "set exactly one Bitcoin source: VERIFY_BITCOIN_RPC_URL (a node's JSON-RPC) or "
+                "VERIFY_BITCOIN_ESPLORA_URL (an Esplora HTTP API)"
+            )
+        return self
+
+    def bitcoin_reader(self) -> BitcoinReader | EsploraReader:
+        if self.bitcoin_esplora_url is not None:
+            return EsploraReader(self.bitcoin_esplora_url)
+        assert self.bitcoin_rpc_url is not None  # the validator above
+        return BitcoinReader(self.bitcoin_rpc_url, auth=self.bitcoin_auth)
 
     @property
     def bitcoin_auth(self) -> tuple[str, str] | None:
@@ -110,7 +135,7 @@ class Deriver:
     def __init__(self, settings: Settings, point: merkle.Point) -> None:
         self.settings = settings
         self.evm = EvmReader(settings.evm_rpc_url, point.evm_block)
-        self.bitcoin = BitcoinReader(settings.bitcoin_rpc_url, auth=settings.bitcoin_auth)
+        self.bitcoin = settings.bitcoin_reader()
         self.point = point
         self.contracts: TokenContracts = self.evm.contracts(settings.aggregator)
 

@@ -75,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
                 check_interval_s=settings.api_snapshot_check_interval_s,
                 aggregates_min_interval_s=settings.api_aggregates_min_interval_s,
                 reserves_min_interval_s=settings.api_reserves_min_interval_s,
+                pending_mint_window_s=settings.api_pending_mint_window_s,
                 max_age_s=settings.api_snapshot_max_age_s,
             )
             stack.callback(setattr, runtime, "keeper", None)

@@ -50,6 +50,12 @@ class Settings(DatabaseSettings, HttpSettings, EncryptionSettings):
         description="shortest time between two rebuilds of the reserves Merkle tree while "
         "data keeps changing (about a second of database time per 100k users)",
     )
+    api_pending_mint_window_s: float = Field(
+        3600.0,
+        gt=0,
+        description="an oracle MINT whose Synced is not in the database is a pending mint "
+        "(shown beside the supply) for this long after it was logged",
+    )
     api_snapshot_max_age_s: float = Field(
         300.0, gt=0, description="rebuild at least this often, even when nothing seems changed"
     )

@@ -247,6 +247,17 @@ class ProofOfReserves(BaseModel):
         description="the oracle's word, kept beside Bitcoin's: the sum of the BTC the oracle "
         "reports per user"
     )
+    pending_mint_sats: int = Field(
+        description="rBTC the oracle minted by its own log and the supply does not count yet: "
+        "its successful MINT operations of the last API_PENDING_MINT_WINDOW_S whose Synced "
+        "the database does not hold (matched by tx_hash, else by the balance synced to). The "
+        "Secure-Mint rule: total_rbtc_sats + pending_mint_sats must not exceed btc_held_sats"
+    )
+    pending_mints: int = Field(description="those MINT operations")
+    secure_mint_ok: bool = Field(
+        description="total_rbtc_sats + pending_mint_sats <= btc_held_sats (the health "
+        "service's under_backed alert judges the same, with a tolerance)"
+    )
     evm_block: int = Field(description="B: the EVM block the liabilities are at")
     btc_height: int = Field(description="H: the Bitcoin height the assets are at")
     backing_ratio: float | None = Field(

@@ -14,6 +14,13 @@ class Settings(KafkaSettings):
     bitcoin_rpc_url: str = Field(
         "http://127.0.0.1:8332", description="a Bitcoin Core (or btcd) JSON-RPC endpoint"
     )
+    btc_esplora_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("btc_esplora_url", "bitcoin_esplora_url"),
+        description="an Esplora / mempool.space-compatible HTTP API (base URL, e.g. "
+        "https://host/api) instead of BITCOIN_RPC_URL: set one of the two",
+        pattern="^https?://",
+    )
     bitcoin_rpc_fallback_urls: NameList = Field(
         default_factory=list,
         description="more JSON-RPC URLs of the same network, comma-separated or a JSON list",
@@ -50,6 +57,13 @@ class Settings(KafkaSettings):
     def _window_covers_confirmations(self) -> Self:
         if self.bitcoin_reorg_window <= self.btc_confirmations:
             raise ValueError("BITCOIN_REORG_WINDOW must exceed BTC_CONFIRMATIONS")
+        if self.btc_esplora_url is not None and (
+            "bitcoin_rpc_url" in self.model_fields_set or self.bitcoin_rpc_fallback_urls
+        ):
+            raise ValueError(
+                "set BTC_ESPLORA_URL or BITCOIN_RPC_URL (and its fallbacks), not both: "
+                "the listener follows one Bitcoin source"
+            )
         if (self.bitcoin_rpc_user is None) != (self.bitcoin_rpc_password is None):
             raise ValueError("set both BITCOIN_RPC_USER and BITCOIN_RPC_PASSWORD, or neither")
         return self

@@ -4,7 +4,8 @@ rescanning the processed blocks for newly watched addresses.
 A block is processed once it has `BTC_CONFIRMATIONS` confirmations (itself included). Before
 every step the last processed block is checked against the node: a different block at its
 height, or the node saying it left its best chain, is a reorg, and the processed blocks above
-the common ancestor are undone. The node is not believed when it contradicts itself: a head
+the common ancestor are undone; so are processed blocks the chain no longer confirms deep
+enough when it got shorter under them. The node is not believed when it contradicts itself: a head
 below the processed height while the processed tip is still in its best chain, a block whose
 parent is not the block the node reports below it, a block at another height than asked, or no
 common ancestor within `BITCOIN_REORG_WINDOW` blocks. Those raise `NodeInconsistent`, and
@@ -20,7 +21,7 @@ from collections.abc import Mapping
 from bitcoin_listener import metrics
 from bitcoin_listener.checkpoint import BitcoinCheckpoint, ProcessedBlock
 from bitcoin_listener.config import Settings
-from bitcoin_listener.node import BitcoinNode, NodeInconsistent
+from bitcoin_listener.node import ChainSource, NodeInconsistent
 from bitcoin_listener.outputs import WatchedOutputs
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class ChainMoved(Exception):
 
 class Follower:
     def __init__(
-        self, settings: Settings, node: BitcoinNode, saved: BitcoinCheckpoint | None
+        self, settings: Settings, node: ChainSource, saved: BitcoinCheckpoint | None
     ) -> None:
         self.settings = settings
         self.node = node
@@ -54,10 +55,10 @@ class Follower:
         """One move: "reorg" (blocks taken back), "block" (one processed) or "idle"."""
         self.head = await self.node.head()
         metrics.HEAD.set(self.head)
-        if await self._tip_replaced():
+        confirmed_through = self.head - self.settings.btc_confirmations + 1
+        if await self._tip_replaced() or self._tip_unconfirmed(confirmed_through):
             await self._take_back()
             return "reorg"
-        confirmed_through = self.head - self.settings.btc_confirmations + 1
         if self.next_height > confirmed_through:
             return "idle"
         block_hash = await self.node.hash_at(self.next_height)
@@ -118,6 +119,12 @@ class Follower:
             block.created = [m for m in block.created if m.address != address]
             block.spent = [m for m in block.spent if m.address != address]
 
+    def _tip_unconfirmed(self, confirmed_through: int) -> bool:
+        """The processed tip is still the node's, but the chain got shorter under it (a reorg
+        to a shorter branch, which a node may show in steps): it lacks confirmations now."""
+        tip = self.tip
+        return tip is not None and len(self.recent) > 1 and tip.height > confirmed_through
+
     async def _tip_replaced(self) -> bool:
         tip = self.tip
         if tip is None:
@@ -136,6 +143,10 @@ class Follower:
 
     async def _take_back(self) -> None:
         """Undo the processed blocks above the common ancestor with the node's best chain."""
+        # The head read at the start of the step may predate the reorg (a chain that got
+        # shorter): judged with it, a block left with too few confirmations would be kept.
+        self.head = await self.node.head()
+        metrics.HEAD.set(self.head)
         keep = len(self.recent)
         for index in reversed(range(len(self.recent))):
             block = self.recent[index]

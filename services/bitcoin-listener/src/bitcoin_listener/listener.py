@@ -21,8 +21,9 @@ from reservesync.messages import BitcoinAddressBalance
 
 from bitcoin_listener import checkpoint, metrics
 from bitcoin_listener.config import Settings
+from bitcoin_listener.esplora_node import EsploraNode
 from bitcoin_listener.follower import ChainMoved, Follower
-from bitcoin_listener.node import BitcoinNode, NodeInconsistent
+from bitcoin_listener.node import BitcoinNode, ChainSource, NodeInconsistent
 from bitcoin_listener.publisher import BalancePublisher, Outgoing
 from bitcoin_listener.watchlist import Watchlist
 
@@ -30,18 +31,25 @@ log = logging.getLogger(__name__)
 CONSISTENT_NODE = "a consistent bitcoin node"
 
 
+def source_of(settings: Settings) -> ChainSource:
+    """The Bitcoin source the settings name: an Esplora HTTP API, or a node's JSON-RPC."""
+    if settings.btc_esplora_url is not None:
+        return EsploraNode(settings.btc_esplora_url, timeout_s=settings.bitcoin_rpc_timeout_s)
+    client = JsonRpcClient(
+        settings.rpc_urls,
+        timeout_s=settings.bitcoin_rpc_timeout_s,
+        batch_size=settings.bitcoin_rpc_batch_size,
+        errors=metrics.RPC_ERRORS,
+        auth=settings.rpc_auth,
+        dependency="bitcoin-rpc",
+    )
+    return BitcoinNode(client)
+
+
 class BitcoinListener:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client = JsonRpcClient(
-            settings.rpc_urls,
-            timeout_s=settings.bitcoin_rpc_timeout_s,
-            batch_size=settings.bitcoin_rpc_batch_size,
-            errors=metrics.RPC_ERRORS,
-            auth=settings.rpc_auth,
-            dependency="bitcoin-rpc",
-        )
-        self.node = BitcoinNode(self.client)
+        self.node = source_of(settings)
         self.publisher = BalancePublisher(settings)
         self.published: dict[str, int] = {}
         self.uncommitted_blocks = 0
@@ -82,7 +90,7 @@ class BitcoinListener:
         finally:
             await self.watchlist.stop()
             await self.publisher.stop()
-            await self.client.close()
+            await self.node.close()
 
     async def _turn(self) -> bool:
         """One turn; False when there was nothing to do (the loop then waits a poll)."""

@@ -2,17 +2,18 @@
 
 Only methods Bitcoin Core and btcd both implement: `getblockcount`, `getblockhash`,
 `getblockheader` and `getblock` at verbosity 2 (Core lists the transactions under `tx`, btcd
-under `rawtx`). Amounts come as BTC in JSON numbers; every one of them (at most 21e14 sats,
-below 2**53) is exact as a double, so its shortest decimal form times 1e8 is the exact sats.
+under `rawtx`). Amounts come as BTC in JSON numbers (`reservesync.bitcoin_blocks.sats_of`).
+`ChainSource` is what the follower needs of any source; an Esplora HTTP API is the other one
+(`bitcoin_listener.esplora_node`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+from reservesync.bitcoin_blocks import Transaction, rpc_transaction
 from reservesync.jsonrpc.client import JsonRpcClient, RpcError
 
 NOT_FOUND = -5
@@ -29,21 +30,6 @@ class NodeInconsistent(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Output:
-    outpoint: str
-    """`txid:n`"""
-    sats: int
-    script: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Transaction:
-    spends: tuple[str, ...]
-    """Outpoints (`txid:n`) this transaction's inputs spend; none for a coinbase."""
-    outputs: tuple[Output, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Block:
     height: int
     hash: str
@@ -52,11 +38,29 @@ class Block:
     transactions: tuple[Transaction, ...]
 
 
-def sats_of(value: object) -> int:
-    amount = Decimal(repr(value)) * 100_000_000
-    if amount != amount.to_integral_value() or amount < 0:
-        raise ValueError(f"not an amount of whole sats: {value!r}")
-    return int(amount)
+class ChainSource(Protocol):
+    """What the follower asks of a Bitcoin source: a node's JSON-RPC (`BitcoinNode`) or an
+    Esplora HTTP API (`bitcoin_listener.esplora_node.EsploraNode`)."""
+
+    async def head(self) -> int: ...
+
+    async def hash_at(self, height: int) -> str | None:
+        """The best chain's block at `height`; None above the source's head."""
+        ...
+
+    async def block(self, height: int, block_hash: str) -> Block:
+        """The block `block_hash`, checked to be what the source said is at `height`."""
+        ...
+
+    async def header_time(self, height: int, block_hash: str) -> datetime:
+        """The timestamp of block `block_hash`, checked to be at `height`."""
+        ...
+
+    async def in_best_chain(self, block_hash: str) -> bool | None:
+        """Whether the best chain holds `block_hash`; None: the source does not know it."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 def parse_block(raw: dict[str, Any]) -> Block:
@@ -64,16 +68,7 @@ def parse_block(raw: dict[str, Any]) -> Block:
     for tx in raw.get("tx") or raw.get("rawtx") or []:
         if not isinstance(tx, dict):
             raise ValueError("getblock answered without transaction details (verbosity 2)")
-        spends = tuple(f"{i['txid']}:{int(i['vout'])}" for i in tx["vin"] if "coinbase" not in i)
-        outputs = tuple(
-            Output(
-                f"{tx['txid']}:{int(o['n'])}",
-                sats_of(o["value"]),
-                bytes.fromhex(o["scriptPubKey"]["hex"]),
-            )
-            for o in tx["vout"]
-        )
-        transactions.append(Transaction(spends, outputs))
+        transactions.append(rpc_transaction(tx))
     return Block(
         height=int(raw["height"]),
         hash=str(raw["hash"]).lower(),
@@ -86,6 +81,9 @@ def parse_block(raw: dict[str, Any]) -> Block:
 class BitcoinNode:
     def __init__(self, client: JsonRpcClient) -> None:
         self.client = client
+
+    async def close(self) -> None:
+        await self.client.close()
 
     async def head(self) -> int:
         return int(await self.client.call("getblockcount", []))

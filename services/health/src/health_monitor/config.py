@@ -144,6 +144,12 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         5, ge=1, description="users burned within the window that make mass_burn"
     )
     health_mass_burn_window_s: float = Field(600, gt=0, description="the mass-burn window")
+    health_pending_mint_window_s: float = Field(
+        3600,
+        gt=0,
+        description="an oracle MINT whose Synced is not in the database counts as pending mint "
+        "(Secure-Mint rule) for this long after it was logged",
+    )
     health_oracle_users_per_cycle: int = Field(
         200, ge=1, description="users of the rolling pass judged against Bitcoin a cycle"
     )

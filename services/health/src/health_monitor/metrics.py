@@ -74,8 +74,8 @@ BURNS_IN_WINDOW = Gauge(
 )
 RESERVES_SATS = Gauge(
     "health_reserves_sats",
-    "The token's supply (newest reserves state) and the BTC Bitcoin shows on the verified "
-    "addresses",
+    "The token's supply (newest reserves state), the oracle's mints pending (not synced in the "
+    "database yet) and the BTC Bitcoin shows on the verified addresses",
     ["side"],
 )
 BITCOIN_BACKING_RATIO = Gauge(
@@ -88,6 +88,7 @@ def observe_reserves(reserves: ReservesReport) -> None:
     ORACLE_USERS.labels("failed_to_zero").set(reserves.users_failed_to_zero)
     ORACLE_USERS.labels("diverging").set(reserves.users_diverging)
     BURNS_IN_WINDOW.set(reserves.burned_users_in_window)
+    RESERVES_SATS.labels("pending_mint").set(reserves.pending_mint_sats)
     if reserves.supply_sats is not None:
         RESERVES_SATS.labels("supply").set(reserves.supply_sats)
     if reserves.bitcoin_sats is not None:

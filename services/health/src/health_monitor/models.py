@@ -101,6 +101,13 @@ class ReservesReport(_Model):
         None, description="rBTC totalSupply in the newest reserves state the API published"
     )
     attested_btc_sats: int | None = Field(None, description="BTC in that state")
+    pending_mint_sats: int = Field(
+        0,
+        description="sats of the oracle's MINT operations of the last "
+        "HEALTH_PENDING_MINT_WINDOW_S whose Synced the database does not hold yet; the "
+        "Secure-Mint rule (under_backed) counts supply + pending mint against Bitcoin",
+    )
+    pending_mints: int = Field(0, description="those MINT operations")
     supply_as_of: datetime | None = None
     bitcoin_sats: int | None = Field(
         None, description="confirmed sats of every verified address, as Bitcoin shows them"

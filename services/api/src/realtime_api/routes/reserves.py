@@ -1,6 +1,7 @@
 """GET /proof-of-reserves and /proof-of-reserves/proof: the token's supply (the liabilities,
 at EVM block B) against the BTC Bitcoin shows on the users' verified addresses (the assets, at
-Bitcoin height H), the oracle's reported figure beside it, the supply no synced balance and no
+Bitcoin height H), the oracle's reported figure beside it, the mints the oracle logged that the
+supply does not count yet (`reservesync.pending_mints`), the supply no synced balance and no
 BTC backs as named deficits, and the Merkle sum tree that lets anyone check a leaf.
 
 Both read the reserves snapshot (see `storage.snapshot`); `as_of` and `age_s` say how old it
@@ -53,6 +54,9 @@ async def get_proof_of_reserves(snapshot: ReservesDep) -> schemas.ProofOfReserve
         btc_held_sats=owed.btc_held,
         unbacked_by_btc_sats=owed.unbacked_by_btc,
         total_btc_sats=snapshot.oracle_sats,
+        pending_mint_sats=snapshot.pending.sats,
+        pending_mints=snapshot.pending.mints,
+        secure_mint_ok=rbtc + snapshot.pending.sats <= owed.btc_held,
         evm_block=tree.point.evm_block,
         btc_height=tree.point.btc_height,
         backing_ratio=round(ratio, 6) if ratio is not None else None,

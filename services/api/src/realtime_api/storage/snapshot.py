@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from reservesync import merkle
+from reservesync import merkle, pending_mints
+from reservesync.pending_mints import PendingMints
 
 from realtime_api import metrics
 from realtime_api.domain.liabilities import Liabilities
@@ -66,6 +67,9 @@ class Reserves:
     attestation_id: int | None
     """The `proof_of_reserves` row recording this state (None: a newer one was recorded
     while this was read)."""
+    pending: PendingMints
+    """The oracle's mints whose `Synced` the database does not hold yet (shown, not recorded:
+    the supply is the token's own)."""
 
 
 Part = TypeVar("Part", Aggregates, Reserves)
@@ -116,8 +120,10 @@ class SnapshotKeeper:
         aggregates_min_interval_s: float,
         reserves_min_interval_s: float,
         max_age_s: float,
+        pending_mint_window_s: float,
     ) -> None:
         self._reader = reader
+        self._pending_mint_window_s = pending_mint_window_s
         self._executor = executor
         self._check_interval_s = check_interval_s
         self.aggregates = Cadence(
@@ -183,6 +189,7 @@ class SnapshotKeeper:
             fingerprint = await connection.fetchval(aggregates.FINGERPRINT)
             reserves = await connection.fetchrow(aggregates.RESERVES)
             oracle = await connection.fetchrow(aggregates.ORACLE_TOTAL)
+            pending = await pending_mints.read(connection, as_of, self._pending_mint_window_s)
         tree = await asyncio.get_running_loop().run_in_executor(
             self._executor,
             merkle.build,
@@ -223,6 +230,7 @@ class SnapshotKeeper:
             oracle_sats,
             oracle_users,
             attestation,
+            pending,
         )
 
 

@@ -137,24 +137,34 @@ def mass_burn(burns: Iterable[Burn], now: datetime, limits: Limits) -> Condition
 
 
 def under_backed(
-    supply_sats: int, bitcoin_sats: int, height: int, as_of: datetime, limits: Limits
+    supply_sats: int,
+    bitcoin_sats: int,
+    height: int,
+    as_of: datetime,
+    limits: Limits,
+    *,
+    pending_mint_sats: int = 0,
 ) -> Condition | None:
-    """The Secure-Mint rule against Bitcoin itself: the token's supply must not exceed the BTC
-    the verified addresses hold (pending mints are not in the database: not counted)."""
-    if supply_sats - bitcoin_sats <= limits.tolerance_sats:
+    """The Secure-Mint rule against Bitcoin itself: the token's supply plus the mints pending
+    (logged by the oracle, their `Synced` not in the database yet) must not exceed the BTC the
+    verified addresses hold."""
+    owed = supply_sats + pending_mint_sats
+    if owed - bitcoin_sats <= limits.tolerance_sats:
         return None
-    ratio = bitcoin_sats / supply_sats if supply_sats else 0.0
+    ratio = bitcoin_sats / owed if owed else 0.0
+    pending = f" + {pending_mint_sats:,} sats of pending mints" if pending_mint_sats else ""
     return Condition(
         f"{OWN_PREFIX}{UNDER_BACKED}:bitcoin",
         UNDER_BACKED,
         Severity.CRITICAL,
-        f"rBTC supply {supply_sats:,} sats exceeds the {bitcoin_sats:,} sats Bitcoin shows on "
-        f"the verified addresses at height {height} by {supply_sats - bitcoin_sats:,} sats "
+        f"rBTC supply {supply_sats:,} sats{pending} exceeds the {bitcoin_sats:,} sats Bitcoin "
+        f"shows on the verified addresses at height {height} by {owed - bitcoin_sats:,} sats "
         f"(ratio {ratio:.4f})",
         {
             "supply_sats": supply_sats,
+            "pending_mint_sats": pending_mint_sats,
             "bitcoin_sats": bitcoin_sats,
-            "shortfall_sats": supply_sats - bitcoin_sats,
+            "shortfall_sats": owed - bitcoin_sats,
             "backing_ratio": round(ratio, 6),
             "bitcoin_height": height,
             "supply_as_of": as_of.isoformat(),

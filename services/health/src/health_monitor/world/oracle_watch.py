@@ -8,7 +8,8 @@ user with a verified address (a divergence that needs no new sync is found withi
 synced balance and the confirmed sats of their verified addresses (`bitcoin_address_balances`,
 the bitcoin-listener's record). A user an address of whom Bitcoin has not recorded yet is not
 judged. Only users in trouble are kept between cycles. The Secure-Mint totals are one aggregate
-over the watched addresses (their count, not the topics' length).
+over the watched addresses (their count, not the topics' length), and one over the oracle's
+mints of the pending-mint window (`reservesync.pending_mints`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+from reservesync import pending_mints
+from reservesync.pending_mints import PendingMints
 
 from health_monitor.config import Settings
 from health_monitor.domain import oracle_watch as judge
@@ -90,6 +93,8 @@ class WatchState:
     diverging: dict[str, UserReading] = field(default_factory=dict)
     burns: deque[Burn] = field(default_factory=deque)
     totals: Totals | None = None
+    pending: PendingMints = field(default_factory=PendingMints)
+    """Oracle mints whose `Synced` the database does not hold yet (`reservesync.pending_mints`)."""
     height: int | None = None
     checked: int = 0
     passes: int = 0
@@ -126,6 +131,9 @@ class OracleWatcher:
         state = self.state
         state.totals = Totals(
             int(total), int(addresses), None if top is None else int(top), int(verified)
+        )
+        state.pending = await pending_mints.read(
+            connection, now, self.settings.health_pending_mint_window_s
         )
         state.height = listener_height if listener_height is not None else state.totals.height
         readings = {
@@ -212,7 +220,12 @@ class OracleWatcher:
         # A partial total (an address Bitcoin has not recorded yet) would under-count the BTC.
         if supply is not None and totals is not None and totals.complete:
             short = judge.under_backed(
-                supply.rbtc_sats, totals.bitcoin_sats, totals.height or 0, supply.as_of, limits
+                supply.rbtc_sats,
+                totals.bitcoin_sats,
+                totals.height or 0,
+                supply.as_of,
+                limits,
+                pending_mint_sats=state.pending.sats,
             )
             if short is not None:
                 found.append(short)
@@ -248,6 +261,8 @@ class OracleWatcher:
             attested_btc_sats=supply.btc_sats if supply else None,
             supply_as_of=supply.as_of if supply else None,
             bitcoin_sats=bitcoin,
+            pending_mint_sats=state.pending.sats,
+            pending_mints=state.pending.mints,
             bitcoin_addresses=totals.addresses if totals else 0,
             verified_addresses=totals.verified if totals else 0,
             bitcoin_height=state.height,
