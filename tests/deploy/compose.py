@@ -43,7 +43,9 @@ def run_compose(*args: str, env: dict[str, str]) -> str:
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0, f"docker compose {' '.join(args)} failed:\n{result.stderr}"
+    # A model Compose refuses (a dependency cycle) can exit 0 with the error and no output.
+    failed = result.returncode != 0 or not result.stdout.strip()
+    assert not failed, f"docker compose {' '.join(args)} failed:\n{result.stderr}"
     return result.stdout
 
 

@@ -19,16 +19,15 @@ from deploy.workspace import ROOT
 from docker.utils.build import PatternMatcher
 
 _CONTINUED = re.compile(r"\\\n")
+# $NAME, ${NAME}, and ${NAME:-word} / ${NAME:?message} / ${NAME:+word}
 _ARG_REFERENCE = re.compile(r"\$\{?([A-Za-z_]\w*)(?::?[-?+][^}]*)?\}?")
+_PLAIN_REFERENCE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
 
 
 @dataclass(frozen=True)
 class Instruction:
     keyword: str
     args: str
-
-    def words(self) -> list[str]:
-        return shlex.split(self.args)
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,8 @@ def stages(path: Path) -> dict[str, Stage]:
     found: dict[str, Stage] = {}
     lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
     joined = _CONTINUED.sub(" ", "\n".join(lines))
-    name, base, body = "", "", list[Instruction]()
+    name, base = "", ""
+    body: list[Instruction] = []
     for line in filter(None, (raw.strip() for raw in joined.splitlines())):
         keyword, _, args = line.partition(" ")
         if keyword.upper() == "FROM":
@@ -124,15 +124,14 @@ def arg_reference(word: str) -> str | None:
 
 def expand(word: str, build_args: dict[str, str]) -> str:
     """`word` with the plain references ($NAME, ${NAME}) to `build_args` replaced."""
-    plain = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
-    return plain.sub(lambda m: build_args.get(m.group(1), m.group(0)), word)
+    return _PLAIN_REFERENCE.sub(lambda m: build_args.get(m.group(1), m.group(0)), word)
 
 
-def uv_syncs(image: Image) -> list[list[str]]:
+def uv_syncs(built: Image) -> list[list[str]]:
     """The arguments of every `uv sync` the build runs."""
     return [
         shlex.split(command.split("uv sync", 1)[1])
-        for run in image.everywhere("RUN")
+        for run in built.everywhere("RUN")
         for command in re.split(r"&&|;|\|\|", run)
         if "uv sync" in command
     ]

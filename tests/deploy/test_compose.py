@@ -142,6 +142,9 @@ def test_env_example_documents_exactly_what_compose_reads() -> None:
             assert previous.startswith("# "), (
                 f".env.example: {line.split('=')[0]} needs a one-line comment above it"
             )
+    keys = [line.split("=", 1)[0] for line in lines if line.strip() and not line.startswith("#")]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    assert not twice, f".env.example sets {twice} more than once (the last one wins)"
     # COMPOSE_PROFILES is read by Compose itself, not interpolated into the file.
     unused = sorted(set(env_example()) - variables() - {"COMPOSE_PROFILES"})
     assert not unused, f".env.example defines {unused}, which docker-compose.yml never reads"

@@ -159,6 +159,7 @@ def test_service_image_runs_its_own_package(name: str) -> None:
 
 
 def test_init_image_installs_the_deploy_tooling_and_the_contracts() -> None:
+    assert init_jobs(), f"no compose service is built with --target {INIT_TARGET}"
     for job in init_jobs():
         built = image_of(job)
         package = synced_package(job, {"--frozen", "--no-dev"})
