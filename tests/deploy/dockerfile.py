@@ -8,6 +8,7 @@ hadolint judges the file itself (tests/deploy/test_hadolint.py).
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -114,6 +115,15 @@ def assert_runs_as_non_root(built: Image) -> None:
     users = [args.split(":")[0] for args in built.final("USER")]
     assert users, f"{built.where}: the runtime stage must switch to a non-root USER"
     assert users[-1] not in {"root", "0"}, f"{built.where}: runs as {users[-1]}"
+
+
+def exec_form(args: str) -> list[str] | None:
+    """The JSON array of an ENTRYPOINT / CMD in exec form, or None in shell form."""
+    try:
+        parsed = json.loads(args)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, list) else None
 
 
 def arg_reference(word: str) -> str | None:

@@ -43,7 +43,10 @@ def init_jobs() -> list[str]:
 
 
 def build_args(name: str) -> dict[str, str]:
-    return {key: str(value) for key, value in (service(name)["build"].get("args") or {}).items()}
+    """The build args a service sets; one passed through from the host (`- KEY`, rendered
+    null when unset) is not the repository's to check."""
+    args: dict[str, str | None] = service(name)["build"].get("args") or {}
+    return {key: value for key, value in args.items() if value is not None}
 
 
 def dockerfile_of(name: str) -> Path:

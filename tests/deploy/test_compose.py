@@ -145,6 +145,8 @@ def test_env_example_documents_exactly_what_compose_reads() -> None:
     keys = [line.split("=", 1)[0] for line in lines if line.strip() and not line.startswith("#")]
     twice = sorted({key for key in keys if keys.count(key) > 1})
     assert not twice, f".env.example sets {twice} more than once (the last one wins)"
+    malformed = [key for key in keys if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key)]
+    assert not malformed, f".env.example: {malformed} are not KEY=VALUE lines of upper-case names"
     # COMPOSE_PROFILES is read by Compose itself, not interpolated into the file.
     unused = sorted(set(env_example()) - variables() - {"COMPOSE_PROFILES"})
     assert not unused, f".env.example defines {unused}, which docker-compose.yml never reads"

@@ -20,6 +20,7 @@ from deploy.dockerfile import (
     assert_runs_as_non_root,
     dockerfiles,
     dockerignored,
+    exec_form,
     expand,
 )
 from deploy.images import (
@@ -116,7 +117,7 @@ def test_service_image_runs_its_own_package(name: str) -> None:
 
     entrypoints = built.final("ENTRYPOINT")
     assert entrypoints, f"{built.where} has no ENTRYPOINT"
-    assert json.loads(entrypoints[-1]) == SERVICE_ENTRYPOINT, (
+    assert exec_form(entrypoints[-1]) == SERVICE_ENTRYPOINT, (
         f"{built.where}: ENTRYPOINT must be {json.dumps(SERVICE_ENTRYPOINT)}: {entrypoints[-1]}"
     )
     module_arg = arg_reference(built.env().get("SERVICE_MODULE", ""))
