@@ -30,7 +30,7 @@ from tests.support.messages import deposited, publish
 from tests.support.stack import Endpoints
 from tests.support.tcp_proxy import cuttable
 from tests.support.topics import records_from
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, while_progressing
 
 STREAM = 100_000
 
@@ -74,6 +74,22 @@ async def _counters_agree(connection: asyncpg.Connection) -> bool:
     return bool(agree)
 
 
+async def _offsets_written(connection: asyncpg.Connection) -> int:
+    return int(await connection.fetchval("SELECT coalesce(sum(next_offset), 0) FROM sink_offsets"))
+
+
+async def _until_stored_all(
+    connection: asyncpg.Connection, endpoints: Endpoints, what: str = "the stream"
+) -> None:
+    """A new writer group reads the whole session's topics, not only this test's stream: how
+    long that takes grows with the suite and the load, so wait while the writer advances."""
+    await while_progressing(
+        lambda: _stored_all(connection, endpoints),
+        lambda: _offsets_written(connection),
+        what=what,
+    )
+
+
 async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> bool:
     """The database holds every record of every source topic published so far."""
     stored = {
@@ -88,7 +104,7 @@ async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> b
     return await records_from(endpoints.kafka_bootstrap_servers, every) == 0
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_killed_mid_batch_loses_and_duplicates_nothing(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -104,7 +120,7 @@ async def test_killed_mid_batch_loses_and_duplicates_nothing(
         written_at_kill = (await _deposits(db, users))[0]
         assert written_at_kill < STREAM, "the writer finished before the kill; stream more"
         _writer(endpoints, fresh_database, group, prefix)
-        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the whole stream")
+        await _until_stored_all(db, endpoints, "the whole stream")
         rows, distinct = await _deposits(db, users)
         assert rows == distinct == STREAM
         assert await _counters_agree(db)
@@ -117,7 +133,7 @@ async def _some_written(db: asyncpg.Connection) -> bool:
     return bool(await db.fetchval("SELECT count(*) > 5000 FROM transactions"))
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_postgres_restart_mid_stream_is_waited_out(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -132,7 +148,7 @@ async def test_postgres_restart_mid_stream_is_waited_out(
         assert services.running("db-writer", prefix=prefix), "the writer died with Postgres"
         db = await asyncpg.connect(fresh_database.migrator_url)
         try:
-            await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+            await _until_stored_all(db, endpoints, "the stream")
             rows, distinct = await _deposits(db, users)
             assert rows == distinct == 30_000
             assert await _counters_agree(db)
@@ -142,7 +158,7 @@ async def test_postgres_restart_mid_stream_is_waited_out(
         services.stop(["db-writer"], prefix=prefix)
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_a_starting_writer_settles_each_record_once(
     endpoints: Endpoints, fresh_database: FreshDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -174,7 +190,7 @@ async def test_a_starting_writer_settles_each_record_once(
     writer = asyncio.create_task(DbWriter(settings).run(stop))
     db = await asyncpg.connect(fresh_database.migrator_url)
     try:
-        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+        await _until_stored_all(db, endpoints, "the stream")
     finally:
         stop.set()
         await asyncio.wait_for(writer, timeout=60)
@@ -184,7 +200,7 @@ async def test_a_starting_writer_settles_each_record_once(
     assert not twice, f"{len(twice)} records settled twice, e.g. {twice[:3]}"
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_two_writers_share_partitions_and_write_each_row_once(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -195,7 +211,7 @@ async def test_two_writers_share_partitions_and_write_each_row_once(
     db = await asyncpg.connect(fresh_database.migrator_url)
     try:
         users = await _stream(endpoints, 20_000)
-        await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+        await _until_stored_all(db, endpoints, "the stream")
         rows, distinct = await _deposits(db, users)
         assert rows == distinct == 20_000
         assert await _counters_agree(db)
@@ -207,7 +223,7 @@ async def test_two_writers_share_partitions_and_write_each_row_once(
         await db.close()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_replay_rebuilds_the_same_content(
     pipeline: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -242,7 +258,7 @@ async def test_replay_rebuilds_the_same_content(
         await live.close()
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1800)
 async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -272,7 +288,7 @@ async def test_a_writer_cut_off_from_postgres_says_so_and_resumes(
             )
             assert await answers("/healthz", 200, "waiting for database")
             proxy.restore()
-            await eventually(lambda: _stored_all(db, endpoints), within=300, what="the stream")
+            await _until_stored_all(db, endpoints, "the stream")
             assert await _deposits(db, users) == (5_000, 5_000)
             assert await _counters_agree(db)
             await eventually(lambda: answers("/readyz", 200, "db-writer ok"), what="ready again")
