@@ -5,9 +5,9 @@ extra row or an altered one keeps it below, and names where."""
 
 from __future__ import annotations
 
+from health_monitor.db_against_world import Contracts, WorldSide, component_counts
 from health_monitor.domain import score
 from health_monitor.domain.score import Component, SyncStatus
-from health_monitor.sides import Contracts, WorldSide, component_counts
 from health_monitor.world.compare import Divergence, TableVerdict
 from health_monitor.world.oracle_world import OracleSnapshot
 

@@ -43,7 +43,14 @@ from reservesync import cli
 from reservesync.contracts import SystemContract
 from reservesync.db.migrate import upgrade
 
-from scenarios import bitcoin_settled, health_report, phases, reserves_line, seed_check, settling
+from scenarios import (
+    bitcoin_settled,
+    health_report,
+    pipeline_settled,
+    pipelines,
+    reserves_line,
+    seed_check,
+)
 from scenarios.oracle.running import RunningOracle, logger_credentials, running_oracle
 from scenarios.oracle.seed import SEED, play
 
@@ -81,8 +88,8 @@ async def _legacy_phase(
 ) -> LegacyVerdict:
     say("\n# 1. The seed's pipeline: only Synced indexed, the oracle's side never imported")
     legacy = {
-        **phases.DEMO_CHAIN,
-        **phases.LEGACY,
+        **pipelines.DEMO_CHAIN,
+        **pipelines.LEGACY,
         **reserves_line.DEMO_API,
         **_oracle_logger_env(oracle, token),
         # The legacy state's alerts resolve within seconds once ours has fixed it.
@@ -94,7 +101,9 @@ async def _legacy_phase(
     say("services: " + ", ".join(f"{k}={v}" for k, v in sorted(urls.items())))
     say("the seed scenario, the oracle not logging its operations:")
     await play(oracle, protocol, say)
-    await settling.until_idle(env, phases.LEGACY_WRITER_TOPICS, oracle.book.states, say=say)
+    await pipeline_settled.until_idle(
+        env, pipelines.LEGACY_WRITER_TOPICS, oracle.book.states, say=say
+    )
     verdict = await _report(env, "Health with the seed's pipeline")
     published = await seed_check.published_transactions(env["KAFKA_BOOTSTRAP_SERVERS"])
     check = seed_check.seed_score(verdict.report, published)
@@ -118,12 +127,12 @@ async def _our_phase(
 ) -> health_report.HealthVerdict:
     say("\n# 2. Our pipeline: backfill, widen, log, reconcile")
     await asyncio.to_thread(services.stop, ["chain-listener", "db-writer"])
-    end = await phases.published_through(env)
-    await phases.backfill_skipped(env, start_block, end, say)
-    await asyncio.to_thread(services.start, ["chain-listener", "db-writer"], phases.DEMO_CHAIN)
-    started.update({"chain-listener": phases.DEMO_CHAIN, "db-writer": phases.DEMO_CHAIN})
+    end = await pipelines.published_through(env)
+    await pipelines.backfill_skipped(env, start_block, end, say)
+    await asyncio.to_thread(services.start, ["chain-listener", "db-writer"], pipelines.DEMO_CHAIN)
+    started.update({"chain-listener": pipelines.DEMO_CHAIN, "db-writer": pipelines.DEMO_CHAIN})
     say("  listener widened to every event; writer on every topic (the oracle's from the start)")
-    following = phases.bitcoin_following(oracle.bitcoin)
+    following = pipelines.bitcoin_following(oracle.bitcoin)
     await asyncio.to_thread(services.start, ["bitcoin-listener"], following)
     started["bitcoin-listener"] = following
     say(
@@ -132,7 +141,7 @@ async def _our_phase(
     )
     oracle.start_logging(env["ORACLE_LOGGER_URL"], token)
     say("  the oracle now logs every operation to the oracle-logger")
-    await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
+    await pipeline_settled.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
     settings = ReconcileSettings(
         kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
         database_url=SecretStr(env[ENV_KEYS["rs_health"]]),
@@ -145,7 +154,7 @@ async def _our_phase(
     height = await oracle.bitcoin.confirmed_height()
     verified = sum(len(state.bitcoin_addresses) for state in oracle.book.states())
     await bitcoin_settled.until_published(height, verified, say=say)
-    await settling.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
+    await pipeline_settled.until_idle(env, list(SOURCE_TOPICS), oracle.book.states, say=say)
     return await _report(env, "Health with our pipeline")
 
 

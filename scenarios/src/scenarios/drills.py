@@ -41,7 +41,7 @@ from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
 from reservesync.topics import CHAIN_EVENTS
 
-from scenarios import health_report, phases, settling
+from scenarios import health_report, pipeline_settled, pipelines
 from scenarios.chain_truth import chain_events
 from scenarios.oracle.running import RunningOracle, logger_credentials, running_oracle
 from scenarios.oracle.seed import play
@@ -62,7 +62,7 @@ class Drill:
         self.oracle = oracle
         self.proxy = proxy
         self.common = {
-            **phases.DEMO_CHAIN,
+            **pipelines.DEMO_CHAIN,
             **logger_credentials(ORACLE_ID, token),
             "ORACLE_USERS_URL": oracle.users_url,
             "ORACLE_OPERATIONS_URL": oracle.operations_url,
@@ -246,7 +246,7 @@ async def _run(force: bool) -> int:
         await play(oracle, protocol, say, after_step=drill.next_fault)
         await asyncio.gather(*drill.background)
         say("settling")
-        await settling.until_idle(
+        await pipeline_settled.until_idle(
             env, list(SOURCE_TOPICS), oracle.book.states, within_s=300, say=say
         )
         try:

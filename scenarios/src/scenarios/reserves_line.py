@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from scenarios.oracle.book import OracleBook, OracleUser
+from scenarios.oracle.knowledge import OracleBook, OracleUser
 
 DEMO_API = {"API_RESERVES_MIN_INTERVAL_S": "2"}
 """Three users' tree costs nothing: the demo's API rebuilds it within seconds of a change

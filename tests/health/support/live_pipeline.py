@@ -33,7 +33,7 @@ from reservesync.messages import (
     RegisteredContract,
 )
 from reservesync.topics import ALERTS
-from scenarios.oracle.book import OracleBook
+from scenarios.oracle.knowledge import OracleBook
 from scenarios.oracle.running import logger_credentials
 from scenarios.oracle.server import OracleServer
 

@@ -19,8 +19,8 @@ from devstack.regtest import BitcoinNode, Regtest
 from oracle_logger.client import OracleLoggerClient
 
 from scenarios.oracle.bitcoin import ConfirmedBalances
-from scenarios.oracle.book import OracleBook
 from scenarios.oracle.committee import Committee
+from scenarios.oracle.knowledge import OracleBook
 from scenarios.oracle.server import OracleServer
 from scenarios.oracle.simulator import OracleSimulator
 from scenarios.oracle.wallet import BitcoinWallet

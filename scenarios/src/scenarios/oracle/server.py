@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 from reservesync.envelope import seal
 
-from scenarios.oracle.book import OracleBook
+from scenarios.oracle.knowledge import OracleBook
 from scenarios.oracle.local_server import LocalServer
 
 

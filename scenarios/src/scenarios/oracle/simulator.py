@@ -20,8 +20,8 @@ from reservesync.messages import (
 )
 
 from scenarios.oracle.bitcoin import ConfirmedBalances
-from scenarios.oracle.book import OracleBook, OracleUser
 from scenarios.oracle.committee import Committee, SyncKind, SyncOutcome
+from scenarios.oracle.knowledge import OracleBook, OracleUser
 
 log = logging.getLogger(__name__)
 INSUFFICIENT_FEES = "Insufficient fees"

@@ -24,7 +24,7 @@ from chain_listener.node import Node
 from chain_listener.progress import Progress
 from chain_listener.publisher import Outgoing, RangePublisher
 from chain_listener.ranges import RangeSizer
-from chain_listener.registry import RegistryWatcher
+from chain_listener.registry_publisher import RegistryWatcher
 from chain_listener.rpc import JsonRpcClient
 
 log = logging.getLogger(__name__)

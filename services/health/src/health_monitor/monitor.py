@@ -17,6 +17,7 @@ from health_monitor import metrics
 from health_monitor.chain import CodeChecker
 from health_monitor.config import Settings
 from health_monitor.database import DatabaseReader, DatabaseView
+from health_monitor.db_against_world import Contracts, WorldSide, component_counts, usage
 from health_monitor.domain import score
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.alerting import AlertBook, Thresholds, conditions
@@ -26,7 +27,6 @@ from health_monitor.domain.lag import GroupLag, LagBook, Offsets
 from health_monitor.models import DeadLetterCount, HealthReport, Overall
 from health_monitor.notify import Notifier
 from health_monitor.offsets import OffsetSampler
-from health_monitor.sides import Contracts, WorldSide, component_counts, usage
 from health_monitor.sources import SourceReader
 from health_monitor.world_cycle import WorldReaders, WorldState
 

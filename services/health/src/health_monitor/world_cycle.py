@@ -15,6 +15,7 @@ from reservesync.digests import Item
 
 from health_monitor.canary import Canary
 from health_monitor.config import Settings
+from health_monitor.db_against_world import WorldSide
 from health_monitor.domain.alerting import (
     Condition,
     content_diverges,
@@ -30,7 +31,6 @@ from health_monitor.producers import (
     Producers,
     ProducerStatus,
 )
-from health_monitor.sides import WorldSide
 from health_monitor.world.balances import BalanceChecker
 from health_monitor.world.chain_scan import ChainProgress, ChainScanner, world_events
 from health_monitor.world.compare import SHOWN, Divergence, TableVerdict, compare

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from oracle_logger.recent import RecentKeys
+from oracle_logger.expiring_keys import RecentKeys
 
 
 class IdConflict(Exception):

@@ -15,7 +15,12 @@ from reservesync.http_errors import ApiError
 from reservesync.messages import OracleOperation, OracleUserState
 
 from oracle_logger.deps import BodyDep, OracleDep, PublisherDep, ScopeDep, SettingsDep
-from oracle_logger.items import forbid_foreign_oracle, merge_repeats, parse_items, validate_items
+from oracle_logger.posted_items import (
+    forbid_foreign_oracle,
+    merge_repeats,
+    parse_items,
+    validate_items,
+)
 from oracle_logger.publishing import IdConflict, PublishFailed
 from oracle_logger.scopes import forbid_out_of_scope_actions, require_user_state
 

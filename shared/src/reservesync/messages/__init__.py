@@ -5,6 +5,7 @@ from reservesync.messages.base import Message
 from reservesync.messages.bitcoin import BitcoinAddressBalance
 from reservesync.messages.chain import BlockRef, ChainEvent, ChainReorg, make_event_id
 from reservesync.messages.codec import InvalidMessage, decode
+from reservesync.messages.contract_registry import RegisteredContract
 from reservesync.messages.dlq import DeadLetter
 from reservesync.messages.oracle import (
     KnownEmergencyBurn,
@@ -15,7 +16,6 @@ from reservesync.messages.oracle import (
     OracleUserState,
     WatchedBitcoinAddress,
 )
-from reservesync.messages.registry import RegisteredContract
 
 __all__ = [
     "Alert",

@@ -12,9 +12,9 @@ from reservesync.messages.alerts import Alert
 from reservesync.messages.base import Message
 from reservesync.messages.bitcoin import BitcoinAddressBalance
 from reservesync.messages.chain import ChainEvent, ChainReorg
+from reservesync.messages.contract_registry import RegisteredContract
 from reservesync.messages.dlq import DeadLetter
 from reservesync.messages.oracle import OracleOperation, OracleUserState
-from reservesync.messages.registry import RegisteredContract
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_NESTING = 16

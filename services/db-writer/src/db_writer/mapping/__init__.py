@@ -59,8 +59,8 @@ from reservesync.messages import (
 
 from db_writer.mapping.bitcoin import balance_rows
 from db_writer.mapping.chain import chain_event_rows
+from db_writer.mapping.contract_registry import registry_rows
 from db_writer.mapping.oracle import operation_rows, state_rows
-from db_writer.mapping.registry import registry_rows
 from db_writer.mapping.rows import Row, Rows, Source
 
 __all__ = ["Row", "Rows", "Source", "rows_for"]

@@ -17,7 +17,7 @@ from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, REGISTRY
 
 from scenarios.oracle.bitcoin import ConfirmedBalances
-from scenarios.settling import LISTENER_ID
+from scenarios.pipeline_settled import LISTENER_ID
 
 SYNCED = "OracleAggregator.Synced"
 # Hardhat mines a block per transaction and never reorganises, so the demo publishes at once.
