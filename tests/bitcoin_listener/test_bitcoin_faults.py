@@ -186,48 +186,43 @@ async def test_a_node_down_or_lying_makes_it_unready_and_publishes_nothing(
             # Down: not ready, saying why; alive.
             proxy.sever()
             unready = await eventually(
-                lambda: _unready(probe_port, "bitcoin-rpc"), what="503 while the node is down"
+                lambda: listening.unready(probe_port, "bitcoin-rpc"),
+                what="503 while the node is down",
             )
             assert unready is not None
             assert "waiting for bitcoin-rpc" in unready
             assert listening.probe(probe_port, "/healthz")[0] == 200
             proxy.restore()
-            await eventually(lambda: _ready(probe_port), what="ready again")
+            await eventually(lambda: listening.ready(probe_port), what="ready again")
 
             # Lying: its height falls below what was processed, with no reorg to explain it.
             liar.lie_by = 5
             regtest.send({address: 40_000})
             regtest.mine(1)
             unready = await eventually(
-                lambda: _unready(probe_port, "not a reorg"), what="503 while the node lies"
+                lambda: listening.unready(probe_port, "not a reorg"), what="503 while the node lies"
             )
             assert unready is not None
             assert "consistent bitcoin node" in unready
             assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 0
             liar.lie_by = 0
             await until_balance(bootstrap, address, 40_000)
-            await eventually(lambda: _ready(probe_port), what="ready after the lie")
+            await eventually(lambda: listening.ready(probe_port), what="ready after the lie")
 
             # Lying: a block whose parent is not the block the node itself reports below it.
             liar.forge_parents = True
             regtest.send({address: 5_000})
             regtest.mine(1)
             unready = await eventually(
-                lambda: _unready(probe_port, "names parent"), what="503 for an unknown parent"
+                lambda: listening.unready(probe_port, "names parent"),
+                what="503 for an unknown parent",
             )
             assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 40_000
             liar.forge_parents = False
             await until_balance(bootstrap, address, 45_000)
-            await eventually(lambda: _ready(probe_port), what="ready after the forged parents")
-
-
-async def _unready(port: int, says: str) -> str | None:
-    status, line = listening.probe(port, "/readyz")
-    return line if status == 503 and says in line else None
-
-
-async def _ready(port: int) -> bool:
-    return listening.probe(port, "/readyz")[0] == 200
+            await eventually(
+                lambda: listening.ready(probe_port), what="ready after the forged parents"
+            )
 
 
 async def test_a_newly_verified_address_is_rescanned_and_its_history_taken_back_in_a_reorg(

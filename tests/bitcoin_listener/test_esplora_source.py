@@ -212,19 +212,21 @@ async def test_a_server_rate_limiting_down_lying_or_garbled_leaves_it_unready(
             regtest.send({address: 21_000})
             regtest.mine(1)
             await eventually(
-                lambda: _unready(probe_port, "bitcoin-esplora"), what="503 while throttled"
+                lambda: listening.unready(probe_port, "bitcoin-esplora"), what="503 while throttled"
             )
             assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 0
             assert listening.probe(probe_port, "/healthz")[0] == 200
             facade.throttled = 0
             await listening.until_balance(bootstrap, address, 21_000, within=90)
-            await eventually(lambda: _ready(probe_port), what="ready after the rate limit")
+            await eventually(lambda: listening.ready(probe_port), what="ready after the rate limit")
 
             # Down: the same, while no connection is possible.
             proxy.sever()
-            await eventually(lambda: _unready(probe_port, "bitcoin-esplora"), what="503 while down")
+            await eventually(
+                lambda: listening.unready(probe_port, "bitcoin-esplora"), what="503 while down"
+            )
             proxy.restore()
-            await eventually(lambda: _ready(probe_port), what="ready after the outage")
+            await eventually(lambda: listening.ready(probe_port), what="ready after the outage")
 
             # Lying: a tip below the processed height, with the processed tip still in
             # its best chain.
@@ -232,7 +234,7 @@ async def test_a_server_rate_limiting_down_lying_or_garbled_leaves_it_unready(
             regtest.send({address: 4_000})
             regtest.mine(1)
             unready = await eventually(
-                lambda: _unready(probe_port, "not a reorg"), what="503 while it lies"
+                lambda: listening.unready(probe_port, "not a reorg"), what="503 while it lies"
             )
             assert "consistent bitcoin node" in str(unready)
             assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 21_000
@@ -244,22 +246,13 @@ async def test_a_server_rate_limiting_down_lying_or_garbled_leaves_it_unready(
             regtest.send({address: 1_000})
             regtest.mine(1)
             await eventually(
-                lambda: _unready(probe_port, "esplora answered nonsense"),
+                lambda: listening.unready(probe_port, "esplora answered nonsense"),
                 what="503 for garbled pages",
             )
             assert (await latest(bootstrap, address) or {}).get("confirmed_sats") == 25_000
             facade.garbled = False
             await listening.until_balance(bootstrap, address, 26_000, within=90)
-            await eventually(lambda: _ready(probe_port), what="ready after the nonsense")
-
-
-async def _unready(port: int, says: str) -> str | None:
-    status, line = listening.probe(port, "/readyz")
-    return line if status == 503 and says in line else None
-
-
-async def _ready(port: int) -> bool:
-    return listening.probe(port, "/readyz")[0] == 200
+            await eventually(lambda: listening.ready(probe_port), what="ready after the nonsense")
 
 
 async def test_the_verifiers_esplora_reader_counts_what_its_json_rpc_reader_counts(

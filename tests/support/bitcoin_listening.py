@@ -88,6 +88,16 @@ def probe(port: int, path: str) -> tuple[int, str]:
         return 0, str(down)
 
 
+async def unready(port: int, says: str) -> str | None:
+    """The readiness line while the listener answers 503 with `says` in it."""
+    status, line = probe(port, "/readyz")
+    return line if status == 503 and says in line else None
+
+
+async def ready(port: int) -> bool:
+    return probe(port, "/readyz")[0] == 200
+
+
 async def processed_through(port: int, height: int) -> bool:
     """Whether the listener's metrics say it processed the block at `height`."""
     for line in probe(port, "/metrics")[1].splitlines():

@@ -26,7 +26,7 @@ from reservesync.heartbeat import heartbeat
 from reservesync.jsonrpc.failover import EndpointPool, parse_retry_after
 
 from bitcoin_listener import metrics
-from bitcoin_listener.node import Block, NodeInconsistent
+from bitcoin_listener.node import Block, NodeInconsistent, require_asked_block
 
 log = logging.getLogger(__name__)
 DEPENDENCY = "bitcoin-esplora"
@@ -104,12 +104,7 @@ class EsploraNode:
         if raw is None:
             raise NodeInconsistent("unknown_block", f"the server does not know {block_hash}")
         header = self._parsed(esplora.parse_block, raw, block_hash)
-        if header.height != height or header.hash != block_hash:
-            raise NodeInconsistent(
-                "wrong_block",
-                f"asked for block {block_hash} at height {height}, the server answered block "
-                f"{header.hash} at height {header.height}",
-            )
+        require_asked_block(header.height, header.hash, height, block_hash, "server")
         return header
 
     async def _page(self, header: esplora.EsploraBlock, start: int) -> list[Transaction]:

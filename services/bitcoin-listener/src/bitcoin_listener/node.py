@@ -29,6 +29,19 @@ class NodeInconsistent(Exception):
         super().__init__(reason)
 
 
+def require_asked_block(
+    answered_height: int, answered_hash: str, height: int, block_hash: str, source: str
+) -> None:
+    """A source that answers another block than the one asked for (by hash, at a height) is
+    not believed: what it says of that block would be published under the wrong height."""
+    if answered_height != height or answered_hash != block_hash:
+        raise NodeInconsistent(
+            "wrong_block",
+            f"asked for block {block_hash} at height {height}, the {source} answered block "
+            f"{answered_hash} at height {answered_height}",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     height: int
@@ -106,12 +119,7 @@ class BitcoinNode:
             block = parse_block(raw)
         except (KeyError, TypeError, ValueError) as exc:
             raise NodeInconsistent("bad_block", f"block {block_hash} unreadable: {exc}") from exc
-        if block.height != height or block.hash != block_hash:
-            raise NodeInconsistent(
-                "wrong_block",
-                f"asked for block {block_hash} at height {height}, the node answered block "
-                f"{block.hash} at height {block.height}",
-            )
+        require_asked_block(block.height, block.hash, height, block_hash, "node")
         return block
 
     async def header_time(self, height: int, block_hash: str) -> datetime:
