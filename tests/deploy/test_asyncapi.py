@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 from deploy.workspace import ROOT, service_module, service_names
+from health_monitor import source_stream
 from oracle_logger import outlets
 from reservesync import topics
 from reservesync.messages import Message
@@ -125,6 +126,28 @@ def test_the_oracle_loggers_channels_are_the_publishers_it_runs_with() -> None:
         payload = resolve(document, message["payload"]["$ref"])
         named = {r.rsplit("/", 1)[-1] for r in refs(payload) | {message["payload"]["$ref"]}}
         assert {m.__name__ for m in topic.carries} <= named
+
+
+class _Unused:
+    def take(self, record: source_stream.Record, message: source_stream.Read) -> None:
+        raise AssertionError("never started")
+
+
+def test_healths_source_channels_are_the_subscribers_it_reads_with() -> None:
+    """Health's channels of the registry, DLQ and alert topics come from the subscribers its
+    reader runs (one per topic), not from a declaration beside them."""
+    settings = KafkaSettings(kafka_bootstrap_servers=asyncapi.BOOTSTRAP)
+    sources = source_stream.declare(settings, _Unused())
+    read = [topic.name for subscriber in sources.subscribers for topic in subscriber.topics]
+    assert sorted(read) == sorted(source_stream.TOPICS)
+    document = committed()
+    for name in read:
+        key = f"health:receive:{name}"
+        assert key in asyncapi.on_faststream()
+        (reference,) = document["channels"][key]["messages"].values()
+        message = resolve(document, reference["$ref"])
+        payload = message["payload"]["$ref"].rsplit("/", 1)[-1]
+        assert {m.__name__ for m in source_stream.TOPICS[name].carries} == {payload}
 
 
 def imports(service: str) -> list[ast.Import | ast.ImportFrom]:

@@ -10,7 +10,10 @@ partitions and cleanup policies, and a service's principal may not create any.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
+from faststream._internal.types import BrokerMiddleware
 from faststream.kafka import KafkaBroker
 
 from reservesync import kafka
@@ -19,7 +22,12 @@ from reservesync.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 
-def broker(settings: KafkaSettings, *, consumer_only: bool = False) -> KafkaBroker:
+def broker(
+    settings: KafkaSettings,
+    *,
+    consumer_only: bool = False,
+    middlewares: Sequence[BrokerMiddleware[Any, Any]] = (),
+) -> KafkaBroker:
     """A broker authenticated as the settings' principal; `consumer_only` starts no producer
     (and no admin client), for a service that only reads through it."""
     producing = {} if consumer_only else kafka.producer_options()
@@ -32,5 +40,8 @@ def broker(settings: KafkaSettings, *, consumer_only: bool = False) -> KafkaBrok
         allow_auto_create_topics=False,
         # Records go through the service's own structured logging, not FastStream's handler.
         logger=log,
+        # Each record received and processed is logged at this level: not the services' INFO.
+        log_level=logging.DEBUG,
+        middlewares=middlewares,
         **producing,
     )
