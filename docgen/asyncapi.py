@@ -1,22 +1,22 @@
 """`python -m docgen.asyncapi [--check]`: the AsyncAPI 3.0 document of the Kafka contract,
 written to docs/asyncapi.json (`--check` only says whether the committed file is current).
 
-One FastStream `KafkaBroker` per service declares what that service publishes and consumes:
-the topics of `reservesync.topics`, with the message models each topic carries as payloads
-(`Topic.carries`), so nothing about a message is typed twice. FastStream turns the brokers into
-the document; what its Kafka API cannot say is then filled in from the same registry (see
-FASTSTREAM_GAPS, which the document repeats in its description).
-
-The services do not run on FastStream: they use aiokafka directly for what FastStream does not
-offer (the chain-listener's Kafka transactions, the db-writer's offsets stored in Postgres).
-The brokers here are declarations; their handlers are never called.
+What a service does with Kafka through FastStream comes from the broker it runs with: the
+oracle-logger's publishers (`oracle_logger.outlets.declare`, the objects its app publishes
+through) and health's readers of the registry, dead-letter and alert topics
+(`health_monitor.source_stream.declare`). What a service does with aiokafka, for what
+FastStream does not offer (the chain-listener's Kafka transactions, the db-writer's offsets
+stored in Postgres; see docs/architecture.md), is declared here on a broker of its own whose
+handlers are never called.
+Either way the payloads are the message models each topic carries (`Topic.value_type`), so
+nothing about a message is typed twice. FastStream turns the brokers into the document; what its
+Kafka API cannot say is then filled in from the same registry (see FASTSTREAM_GAPS, which the
+document repeats in its description).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -30,11 +30,16 @@ from chain_listener.checkpoint import Checkpoint
 from db_writer.config import SOURCE_TOPICS as WRITER_TOPICS
 from db_writer.config import Settings as WriterSettings
 from faststream.kafka import KafkaBroker
+from faststream.kafka.publisher.usecase import LogicPublisher
+from faststream.kafka.subscriber.usecase import LogicSubscriber
 from faststream.specification import AsyncAPI
+from health_monitor import source_stream
 from health_monitor.canary import CanaryMarker
 from health_monitor.sources import TOPICS as HEALTH_TOPICS
+from oracle_logger import outlets
 from reservesync import cli
 from reservesync.messages.codec import MESSAGE_TYPES
+from reservesync.settings import KafkaSettings
 from reservesync.topics import (
     ALERTS,
     ALL_TOPICS,
@@ -83,8 +88,10 @@ FASTSTREAM_GAPS = (
     "`read_committed`; AsyncAPI has no field for either.",
     "Reorg notices (`chain.reorg/v1`) are written to every partition of the chain topic, "
     "which a per-message description can say but no binding expresses.",
-    "FastStream gives every message a `correlationId` in a `correlation_id` header; our "
-    "producers set no such header, so it is removed.",
+    "FastStream gives every message a `correlationId` in a `correlation_id` header. The "
+    "oracle-logger publishes through FastStream and sends it (with an empty `content-type` "
+    "header: the values are bytes it encoded itself); the producers on aiokafka set no such "
+    "header, so it is removed from their messages.",
     "The `schema` field is marked required: the models' JSON schema leaves it optional (the "
     "model fills in its default), but `reservesync.messages.decode` refuses a value without "
     "it, and every producer writes it.",
@@ -101,6 +108,9 @@ class KafkaUse:
     group: str | None = None
     note: str = ""
     """Said of the topics it reads."""
+    runs: Callable[[], KafkaBroker] | None = None
+    """The FastStream broker the service runs with, its publishers and subscribers declared;
+    what it does not carry is the service's aiokafka work, declared here."""
 
 
 SERVICES = (
@@ -118,7 +128,11 @@ SERVICES = (
         "watch) and its own last checkpoint, without a consumer group; publishes balances, "
         "refused state records and the checkpoint in one Kafka transaction.",
     ),
-    KafkaUse("oracle-logger", sends=(ORACLE_OPERATIONS, ORACLE_STATE, DLQ)),
+    KafkaUse(
+        "oracle-logger",
+        sends=(ORACLE_OPERATIONS, ORACLE_STATE, DLQ),
+        runs=lambda: outlets.declare(_settings()).broker,
+    ),
     KafkaUse(
         "db-writer",
         sends=(DLQ,),
@@ -134,13 +148,25 @@ SERVICES = (
             *(t for t in WRITER_TOPICS.values() if t.name not in HEALTH_TOPICS),
             HEALTH_CANARY,
         ),
+        runs=lambda: source_stream.declare(_settings(), _DocumentOnly()).broker,
         note="Reads the registry, dead-letter and alert topics from the beginning, "
-        "read_committed and without a consumer group. Of the writer's topics it reads only the "
-        "records the writer has not committed yet (their count and age are the lag); its "
-        "world is the chain and the oracle, read directly. The canary is produced in a "
-        "transaction and read back.",
+        "read_committed and without a consumer group (FastStream subscribers). Of the "
+        "writer's topics it reads only the records the writer has not committed yet (their "
+        "count and age are the lag); its world is the chain and the oracle, read directly. "
+        "The canary is produced in a transaction and read back.",
     ),
 )
+
+
+def _settings() -> KafkaSettings:
+    return KafkaSettings(kafka_bootstrap_servers=BOOTSTRAP)
+
+
+class _DocumentOnly:
+    """The sink of a reader built for the document: its subscribers never start."""
+
+    def take(self, record: source_stream.Record, message: source_stream.Read) -> None:
+        raise RuntimeError("a reader built for the AsyncAPI document received a record")
 
 
 def payload(topic: Topic) -> Any:
@@ -151,10 +177,7 @@ def payload(topic: Topic) -> Any:
         return BitcoinCheckpoint
     if topic is HEALTH_CANARY:
         return CanaryMarker  # health's own marker, read back by itself
-    models: tuple[Any, ...] = topic.carries
-    if topic in (ORACLE_STATE, BITCOIN_BALANCES):
-        models = (*models, None)
-    return functools.reduce(operator.or_, models)
+    return topic.value_type()
 
 
 def _declaration(service: str, topic: Topic) -> Callable[..., Coroutine[Any, Any, None]]:
@@ -168,36 +191,58 @@ def _declaration(service: str, topic: Topic) -> Callable[..., Coroutine[Any, Any
     return declared
 
 
-def broker_of(use: KafkaUse) -> KafkaBroker:
-    broker = KafkaBroker(BOOTSTRAP)
+def carried(broker: KafkaBroker) -> set[tuple[str, str]]:
+    """The (direction, topic) pairs a running broker's publishers and subscribers carry."""
+    sent = {("send", p.topic) for p in broker.publishers if isinstance(p, LogicPublisher)}
+    received = {
+        ("receive", topic.name)
+        for subscriber in broker.subscribers
+        if isinstance(subscriber, LogicSubscriber)
+        for topic in subscriber.topics
+    }
+    return sent | received
+
+
+def brokers_of(use: KafkaUse) -> list[KafkaBroker]:
+    """The service's running broker, if any, and a broker declaring the rest of its use."""
+    running = use.runs() if use.runs is not None else None
+    on_faststream = carried(running) if running is not None else set()
+    declared = KafkaBroker(BOOTSTRAP)
     for topic in use.receives:
-        title = f"{use.service}:receive:{topic.name}"
-        description = " ".join(filter(None, [_describe(use, topic), use.note]))
-        subscriber = broker.subscriber(
-            topic.name, group_id=use.group, title=title, description=description
-        )
-        subscriber(_declaration(use.service, topic))
+        if ("receive", topic.name) not in on_faststream:
+            title = f"{use.service}:receive:{topic.name}"
+            subscriber = declared.subscriber(topic.name, group_id=use.group, title=title)
+            subscriber(_declaration(use.service, topic))
     for topic in use.sends:
-        broker.publisher(
-            topic.name,
-            title=f"{use.service}:send:{topic.name}",
-            description=_describe(use, topic),
-            schema=payload(topic),
-        )
-    return broker
+        if ("send", topic.name) not in on_faststream:
+            title = f"{use.service}:send:{topic.name}"
+            declared.publisher(topic.name, title=title, schema=payload(topic))
+    return [broker for broker in (running, declared) if broker is not None]
 
 
-def _describe(use: KafkaUse, topic: Topic) -> str:
-    carried = ", ".join(f"`{m.SCHEMA}`" for m in topic.carries) or "the listener's checkpoint"
-    parts = [f"{use.service}: {carried}. Key: {KEYS[topic.name]}."]
-    if use.group and topic in use.receives:
-        parts.append(f"Consumer group `{use.group}`.")
-    return " ".join(parts)
+def on_faststream() -> set[str]:
+    """The channels (`service:direction:topic`) whose service runs them on FastStream."""
+    return {
+        f"{use.service}:{direction}:{topic}"
+        for use in SERVICES
+        if use.runs is not None
+        for direction, topic in carried(use.runs())
+    }
+
+
+def _describe(use: KafkaUse, topic: Topic, direction: str) -> str:
+    schemas = ", ".join(f"`{m.SCHEMA}`" for m in topic.carries) or "the listener's checkpoint"
+    parts = [f"{use.service}: {schemas}. Key: {KEYS[topic.name]}."]
+    if direction == "receive":
+        if use.group:
+            parts.append(f"Consumer group `{use.group}`.")
+        parts.append(use.note)
+    return " ".join(filter(None, parts))
 
 
 def document() -> dict[str, Any]:
     spec = AsyncAPI(
-        *(broker_of(use) for use in SERVICES),
+        *(broker for use in SERVICES for broker in brokers_of(use)),
         title="ReserveSync Kafka contract",
         version=metadata.version("reservesync-shared"),
         description=_description(),
@@ -212,8 +257,10 @@ def _description() -> str:
     gaps = "\n".join(f"- {gap}" for gap in FASTSTREAM_GAPS)
     return (
         "The topics of SPEC section 3 as the services use them, generated by "
-        "`python -m docgen.asyncapi` from one FastStream KafkaBroker per service "
-        "(docgen/asyncapi.py) over `reservesync.topics` and the shared message models. "
+        "`python -m docgen.asyncapi` from FastStream brokers over `reservesync.topics` and the "
+        "shared message models: the brokers the oracle-logger publishes through and health "
+        "reads its small topics through, and for the "
+        "Kafka work that runs on aiokafka one declared per service (docgen/asyncapi.py). "
         "Values are UTF-8 JSON with a `schema` field naming type and version; producers are "
         "idempotent with acks=all.\n\nWhat FastStream cannot express, and how this document "
         f"handles it:\n{gaps}"
@@ -222,6 +269,8 @@ def _description() -> str:
 
 def _add_registry_facts(generated: dict[str, Any]) -> None:
     topics = {t.name: t for t in ALL_TOPICS}
+    uses = {use.service: use for use in SERVICES}
+    running = on_faststream()
     messages = generated["components"]["messages"]
     schemas = generated["components"]["schemas"]
     for model in MESSAGE_TYPES.values():
@@ -229,8 +278,16 @@ def _add_registry_facts(generated: dict[str, Any]) -> None:
             required = schemas[model.__name__].setdefault("required", [])
             if "schema" not in required:
                 required.insert(0, "schema")
-    for channel in generated["channels"].values():
-        topic = topics[channel["address"]]
+    for key, generated_channel in generated["channels"].items():
+        service, direction, _ = key.split(":", 2)
+        topic = topics[generated_channel["address"]]
+        # The description follows the address, where FastStream puts the ones it is given.
+        channel: dict[str, Any] = {
+            "address": topic.name,
+            "description": _describe(uses[service], topic, direction),
+        }
+        channel |= generated_channel
+        generated["channels"][key] = channel
         channel["bindings"]["kafka"] = {
             "topic": topic.name,
             "partitions": topic.partitions,
@@ -239,7 +296,8 @@ def _add_registry_facts(generated: dict[str, Any]) -> None:
         }
         for reference in channel["messages"].values():
             message = messages[unquote(reference["$ref"].rsplit("/", 1)[-1])]
-            message.pop("correlationId", None)
+            if key not in running or direction != "send":
+                message.pop("correlationId", None)
             message["bindings"] = {
                 "kafka": {
                     "key": {"type": "string", "description": KEYS[topic.name]},

@@ -1,5 +1,6 @@
-"""docs/asyncapi.json: generated from the FastStream declarations in docgen/asyncapi.py, current,
-complete over reservesync.topics, and in step with the code of the services it describes."""
+"""docs/asyncapi.json: generated from the FastStream brokers the services run with and the
+declarations in docgen/asyncapi.py, current, complete over reservesync.topics, and in step with
+the code of the services it describes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from health_monitor import source_stream
+from oracle_logger import outlets
 from reservesync import topics
 from reservesync.messages import Message
+from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS, Topic
 
 from docgen import asyncapi
@@ -53,7 +57,10 @@ def test_every_topic_appears_with_its_schemas_and_layout(topic: Topic) -> None:
     channels = [c for c in document["channels"].values() if c["address"] == topic.name]
     assert channels, f"{topic.name} is in reservesync.topics but not in docs/asyncapi.json"
     models = topic.carries or (asyncapi.payload(topic),)
-    for channel in channels:
+    on_faststream = asyncapi.on_faststream()
+    for key, channel in document["channels"].items():
+        if channel["address"] != topic.name:
+            continue
         binding = channel["bindings"]["kafka"]
         assert binding["partitions"] == topic.partitions
         policy = binding["topicConfiguration"]["cleanup.policy"]
@@ -65,7 +72,9 @@ def test_every_topic_appears_with_its_schemas_and_layout(topic: Topic) -> None:
             named = {r.rsplit("/", 1)[-1] for r in refs(payload) | {message["payload"]["$ref"]}}
             missing = {m.__name__ for m in models} - named
             assert not missing, f"{channel['address']}: payload lacks {sorted(missing)}"
-            assert "correlationId" not in message
+            # Only FastStream's publishers write the header the correlationId points to.
+            sent_by_faststream = key in on_faststream and ":send:" in key
+            assert ("correlationId" in message) == sent_by_faststream, key
 
 
 def test_message_schemas_are_the_models_own() -> None:
@@ -91,6 +100,54 @@ def test_state_tombstones_and_reorg_notices_are_stated() -> None:
     for payload in state_payloads:
         assert {"type": "null"} in payload["anyOf"], "the state topic's tombstones (null values)"
     assert "every partition" in asyncapi.KEYS[topics.CHAIN_EVENTS.name]
+
+
+def test_the_oracle_loggers_channels_are_the_publishers_it_runs_with() -> None:
+    """The oracle-logger's part of the document comes from the broker its app publishes
+    through, publisher by publisher, each typed with its topic's message models."""
+    running = outlets.declare(KafkaSettings(kafka_bootstrap_servers=asyncapi.BOOTSTRAP))
+    publishers = [
+        (topics.ORACLE_OPERATIONS, running.operations),
+        (topics.ORACLE_STATE, running.states),
+        (topics.DLQ, running.dead_letters),
+    ]
+    assert sorted(map(id, running.broker.publishers)) == sorted(id(p) for _, p in publishers)
+    (use,) = [u for u in asyncapi.SERVICES if u.service == outlets.SERVICE]
+    assert [t.name for t in use.sends] == [t.name for t, _ in publishers]
+    assert not use.receives
+    document = committed()
+    for topic, publisher in publishers:
+        key = f"oracle-logger:send:{topic.name}"
+        assert key in asyncapi.on_faststream()
+        channel = document["channels"][key]
+        assert channel["address"] == publisher.topic == topic.name
+        (reference,) = channel["messages"].values()
+        message = resolve(document, reference["$ref"])
+        payload = resolve(document, message["payload"]["$ref"])
+        named = {r.rsplit("/", 1)[-1] for r in refs(payload) | {message["payload"]["$ref"]}}
+        assert {m.__name__ for m in topic.carries} <= named
+
+
+class _Unused:
+    def take(self, record: source_stream.Record, message: source_stream.Read) -> None:
+        raise AssertionError("never started")
+
+
+def test_healths_source_channels_are_the_subscribers_it_reads_with() -> None:
+    """Health's channels of the registry, DLQ and alert topics come from the subscribers its
+    reader runs (one per topic), not from a declaration beside them."""
+    settings = KafkaSettings(kafka_bootstrap_servers=asyncapi.BOOTSTRAP)
+    sources = source_stream.declare(settings, _Unused())
+    read = [topic.name for subscriber in sources.subscribers for topic in subscriber.topics]
+    assert sorted(read) == sorted(source_stream.TOPICS)
+    document = committed()
+    for name in read:
+        key = f"health:receive:{name}"
+        assert key in asyncapi.on_faststream()
+        (reference,) = document["channels"][key]["messages"].values()
+        message = resolve(document, reference["$ref"])
+        payload = message["payload"]["$ref"].rsplit("/", 1)[-1]
+        assert {m.__name__ for m in source_stream.TOPICS[name].carries} == {payload}
 
 
 def imports(service: str) -> list[ast.Import | ast.ImportFrom]:

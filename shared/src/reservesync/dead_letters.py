@@ -65,10 +65,15 @@ def dead_letter(record: ConsumedRecord, error: BaseException, service: str) -> D
     )
 
 
+def record_key(letter: DeadLetter) -> bytes | None:
+    """The dead letter's Kafka key: the key of the record it keeps, none if that had none."""
+    return (letter.key or "").encode() or None
+
+
 async def publish(producer: AIOKafkaProducer, letters: Sequence[DeadLetter]) -> None:
     """Publish and wait for acks: the caller commits its offsets only after this returns."""
     futures = [
-        await producer.send(DLQ.name, letter.to_json(), key=(letter.key or "").encode() or None)
+        await producer.send(DLQ.name, letter.to_json(), key=record_key(letter))
         for letter in letters
     ]
     for future in futures:

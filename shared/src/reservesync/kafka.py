@@ -1,15 +1,24 @@
 """Kafka clients configured the way the contract requires (idempotent, acks=all, read_committed),
 each authenticated as the principal its settings name. Every client in the repository is made
-here: one raw `AIOKafkaProducer(...)` would connect without credentials and be refused."""
+here, or from the same settings as a FastStream broker in `reservesync.kafka_broker`: one raw
+`AIOKafkaProducer(...)` would connect without credentials and be refused."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from faststream.kafka.security import parse_security
+from faststream.security import (
+    BaseSecurity,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
 
 from reservesync.settings import KafkaSettings
 from reservesync.topics import ALL_TOPICS, Topic
@@ -17,22 +26,53 @@ from reservesync.topics import ALL_TOPICS, Topic
 log = logging.getLogger(__name__)
 
 
+def credentials(settings: KafkaSettings) -> BaseSecurity | None:
+    """The TLS and SASL login of a client, as FastStream's security object: the FastStream
+    brokers take it as it is (`reservesync.kafka_broker`) and the aiokafka clients its
+    translation (`security`), so both kinds log in from this one reading of the settings."""
+    protocol = settings.kafka_security_protocol
+    context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        cafile = settings.kafka_ssl_cafile
+        context = create_ssl_context(cafile=str(cafile) if cafile else None)
+    if not protocol.startswith("SASL_"):
+        return BaseSecurity(ssl_context=context) if context is not None else None
+    username = settings.kafka_sasl_username or ""
+    secret = settings.kafka_sasl_password
+    password = secret.get_secret_value() if secret else ""
+    login = _SASL_LOGINS[settings.kafka_sasl_mechanism]
+    return login(username, password, ssl_context=context, use_ssl=protocol == "SASL_SSL")
+
+
+_SASL_LOGINS: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+    "PLAIN": SASLPlaintext,
+    "SCRAM-SHA-256": SASLScram256,
+    "SCRAM-SHA-512": SASLScram512,
+}
+
+
 def security(settings: KafkaSettings) -> dict[str, object]:
-    """The connection options every client shares: bootstrap servers, TLS and SASL."""
+    """The connection options every aiokafka client shares: bootstrap servers, TLS and SASL."""
     options: dict[str, object] = {
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "client_id": settings.kafka_client_id,
         "security_protocol": settings.kafka_security_protocol,
     }
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        cafile = settings.kafka_ssl_cafile
-        options["ssl_context"] = create_ssl_context(cafile=str(cafile) if cafile else None)
-    if settings.kafka_security_protocol.startswith("SASL_"):
-        password = settings.kafka_sasl_password
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    options.update(parse_security(credentials(settings)))
     return options
+
+
+def producer_options(*, linger_ms: int = 5) -> dict[str, Any]:
+    """What every producer of the contract sets, aiokafka's or a FastStream broker's: acks from
+    every in-sync replica, idempotence (no duplicate on a retried send), batches up to 1 MiB."""
+    return {
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": linger_ms,
+        "max_batch_size": 1024 * 1024,
+        "compression_type": "lz4",
+        "request_timeout_ms": 30_000,
+    }
 
 
 def producer(
@@ -40,13 +80,8 @@ def producer(
 ) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         **security(settings),
-        enable_idempotence=True,
-        acks="all",
+        **producer_options(linger_ms=linger_ms),
         transactional_id=transactional_id,
-        linger_ms=linger_ms,
-        max_batch_size=1024 * 1024,
-        compression_type="lz4",
-        request_timeout_ms=30_000,
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass, field
+from typing import Any
 
 from reservesync.messages import (
     Alert,
@@ -26,6 +29,14 @@ class Topic:
     partitions: int
     carries: tuple[type[Message], ...]
     configs: dict[str, str] = field(default_factory=dict)
+    tombstones: bool = False
+    """Whether a record may have a null value (a compacted topic's deletion of its key)."""
+
+    def value_type(self) -> Any:
+        """The type of the topic's record values, for the AsyncAPI document's payloads: the
+        union of the messages it carries, with None where tombstones are part of its contract."""
+        members: tuple[Any, ...] = (*self.carries, None) if self.tombstones else self.carries
+        return functools.reduce(operator.or_, members)
 
 
 # Twelve partitions on the per-user topics let up to twelve db-writers share the load.
@@ -46,6 +57,7 @@ ORACLE_STATE = Topic(
     12,
     (OracleUserState,),
     {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+    tombstones=True,
 )
 REGISTRY = Topic("rbtc.registry.v1", 1, (RegisteredContract,), {"cleanup.policy": "compact"})
 DLQ = Topic(
@@ -72,6 +84,7 @@ BITCOIN_BALANCES = Topic(
     12,
     (BitcoinAddressBalance,),
     {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"},
+    tombstones=True,
 )
 # The bitcoin-listener's progress (height, recent hashes, the watched addresses' outputs),
 # written in the same Kafka transaction as the balances it covers.

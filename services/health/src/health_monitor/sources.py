@@ -3,60 +3,35 @@ the beginning and then as they come, into the registry, the dead-letter book and
 
 The event and operation topics are not read: what is scored is the world (the chain and the
 oracle, read by health itself) against the database, so a start costs the same however long
-those topics are. It reads read_committed without a consumer group: nothing is committed.
+those topics are. It reads through FastStream subscribers (`source_stream`), read_committed and
+without a consumer group: nothing is committed. Readiness is the consumers' positions reaching
+the end offsets seen at start: positions count transaction markers and aborted records, which
+no handler receives, so the records handled could not tell.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from reservesync import kafka
 from reservesync.contracts import SystemContract
-from reservesync.messages import (
-    Alert,
-    DeadLetter,
-    InvalidMessage,
-    Message,
-    RegisteredContract,
-    decode,
-)
+from reservesync.messages import Alert, DeadLetter, InvalidMessage, RegisteredContract
 from reservesync.settings import KafkaSettings
-from reservesync.topics import (
-    ALERTS,
-    DLQ,
-    REGISTRY,
-    Topic,
-)
 
-from health_monitor import metrics
+from health_monitor import metrics, source_stream
 from health_monitor.domain.alert_feed import AlertFeed
 from health_monitor.domain.alerting import OWN_PREFIX
 from health_monitor.domain.dead_letters import TALLIED_TOPICS, DeadLetterBook
+from health_monitor.source_stream import TOPICS, Read, Record, read
+
+__all__ = ["TOPICS", "Read", "Record", "SourceReader", "read"]
 
 log = logging.getLogger(__name__)
-TOPICS: dict[str, Topic] = {t.name: t for t in (REGISTRY, DLQ, ALERTS)}
-BATCH = 5000
 POLL_MS = 300
-STILL_S = 3 * POLL_MS / 1000
-"""A position unmoved this long against an unchanged log end has nothing left to read."""
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-Read = Message | InvalidMessage
-
-
-def read(record: Record) -> Read:
-    """Never raises: a record nothing can read is counted as rejected, and reading goes on."""
-    try:
-        return decode(record.value, TOPICS[record.topic].carries)
-    except InvalidMessage as exc:
-        return exc
-    except Exception as exc:  # no record may stop the reader (and keep /readyz at 503)
-        return InvalidMessage(f"unreadable: {type(exc).__name__}: {exc}")
 
 
 class SourceReader:
@@ -67,7 +42,7 @@ class SourceReader:
         feed: AlertFeed,
         on_new_alert: Callable[[Alert], None] | None = None,
     ) -> None:
-        self.consumer: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
+        self.sources = source_stream.declare(settings, self)
         self.settings = settings
         self.registry: dict[SystemContract, RegisteredContract] = {}
         """The newest registration of each system contract."""
@@ -76,9 +51,11 @@ class SourceReader:
         self.on_new_alert = on_new_alert
         self.caught_up = asyncio.Event()
         """Set once everything published before the start has been read."""
-        self._first_ends: dict[TopicPartition, int] = {}
         self.records = 0
         self.failure: str | None = None
+        self._applied_up_to: dict[TopicPartition, int] = {}
+        """Per partition, the offset after the last record applied."""
+        self._last_look: dict[TopicPartition, tuple[int, int]] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -89,24 +66,34 @@ class SourceReader:
             log.exception("reading the sources failed")
             raise
 
+    def take(self, record: Record, message: Read) -> None:
+        """Called by the subscribers for each record, decoded or not (`source_stream.Sink`)."""
+        self._apply_safely(record, message)
+        self._applied_up_to[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
     async def _read(self, stop: asyncio.Event) -> None:
-        await self.consumer.start()
+        partitions = await self._partitions()
+        await self.sources.broker.start()
         try:
-            partitions = await self._assign()
-            self._first_ends = dict(await self.consumer.end_offsets(partitions))
+            consumers = self._consumers()
+            first_ends = dict(await consumers[0].end_offsets(partitions))
             while not stop.is_set():
-                batch = await self.consumer.getmany(timeout_ms=POLL_MS, max_records=BATCH)
-                if batch:
-                    decoded = await asyncio.to_thread(_read_all, batch)
-                    for record, message in decoded:
-                        self._apply_safely(record, message)
-                if not self.caught_up.is_set() and await self._reached(self._first_ends):
+                if not self.caught_up.is_set() and await self._reached(consumers, first_ends):
                     log.info("sources read", extra={"records": self.records})
                     self.caught_up.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), POLL_MS / 1000)
         finally:
-            await self.consumer.stop()
+            await self.sources.broker.stop()
 
-    async def _assign(self) -> list[TopicPartition]:
+    def _consumers(self) -> list[AIOKafkaConsumer]:
+        consumers = [s.consumer for s in self.sources.subscribers]
+        running = [c for c in consumers if c is not None]
+        if len(running) != len(consumers):
+            raise RuntimeError("a subscriber of the sources did not start its consumer")
+        return running
+
+    async def _partitions(self) -> list[TopicPartition]:
         admin = kafka.admin(self.settings)
         await admin.start()
         try:
@@ -116,20 +103,36 @@ class SourceReader:
         missing = [d["topic"] for d in described if d["error_code"] != 0]
         if missing:
             raise RuntimeError(f"topics missing: {', '.join(missing)} (run ensure_topics)")
-        partitions = [
+        return [
             TopicPartition(d["topic"], p["partition"])
             for d in described
             for p in sorted(d["partitions"], key=lambda p: int(p["partition"]))
         ]
-        self.consumer.assign(partitions)
-        await self.consumer.seek_to_beginning(*partitions)
-        return partitions
 
-    async def _reached(self, ends: Mapping[TopicPartition, int]) -> bool:
+    async def _reached(
+        self, consumers: list[AIOKafkaConsumer], ends: Mapping[TopicPartition, int]
+    ) -> bool:
+        """Whether every record before the start's end of each partition has been applied.
+
+        The subscribers are assigned their topics' partitions (no group: all of them) once they
+        have metadata. A record handed out is behind the position before its handler applied
+        it, so a position at the end is enough only where the last record applied is right
+        behind it; else (transaction markers or aborted records skipped, or a record still in
+        its handler) the partition must have stood still since the last look."""
+        looks: dict[TopicPartition, tuple[int, int]] = {}
         for tp, end in ends.items():
-            if await self.consumer.position(tp) < end:
+            owner = next((c for c in consumers if tp in c.assignment()), None)
+            if owner is None:
                 return False
-        return True
+            position, applied = await owner.position(tp), self._applied_up_to.get(tp, -1)
+            looks[tp] = (position, applied)
+            if position < end:
+                return False
+        previous, self._last_look = self._last_look, looks
+        return all(
+            applied == position or previous.get(tp) == (position, applied)
+            for tp, (position, applied) in looks.items()
+        )
 
     def _apply_safely(self, record: Record, message: Read) -> None:
         try:
@@ -167,7 +170,3 @@ class SourceReader:
                 others = not message.alert_id.startswith(OWN_PREFIX)
                 if others and self.caught_up.is_set() and self.on_new_alert is not None:
                     self.on_new_alert(message)
-
-
-def _read_all(batch: Mapping[TopicPartition, list[Record]]) -> list[tuple[Record, Read]]:
-    return [(record, read(record)) for records in batch.values() for record in records]

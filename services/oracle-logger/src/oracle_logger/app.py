@@ -1,9 +1,10 @@
 """The oracle-logger HTTP application: the write routes, probes and metrics, and (when
 configured) the pull of the oracle's encrypted `/users`.
 
-The Kafka producer and the pool of the shared state (PostgreSQL) live as long as the app's
-lifespan; readiness reports both, so a replica that could only answer 503s is taken out of
-rotation. A background task prunes expired signatures and operation ids.
+The Kafka broker (FastStream's, whose producer the publishers of `outlets` send through) and
+the pool of the shared state (PostgreSQL) live as long as the app's lifespan; readiness reports
+both, so a replica that could only answer 503s is taken out of rotation. A background task
+prunes expired signatures and operation ids.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
-from reservesync import kafka, probes
+from reservesync import probes
 from reservesync.http import add_body_deadline, add_probes
 
 from oracle_logger import errors, routes
 from oracle_logger.auth import Authenticator
 from oracle_logger.config import Settings
 from oracle_logger.deps import Runtime
+from oracle_logger.outlets import declare
 from oracle_logger.publishing import Publisher
 from oracle_logger.reconcile_loop import reconcile_in_service
 from oracle_logger.shared_state import PostgresState, close_pool, create_pool
@@ -53,11 +55,12 @@ def create_app(settings: Settings) -> FastAPI:
                 state.prune_forever(settings.oracle_prune_interval_s), name="oracle-prune"
             )
             stack.push_async_callback(_cancel, pruning)
-            producer = kafka.producer(settings)
-            await producer.start()
-            stack.push_async_callback(producer.stop)
+            outlets = declare(settings)
+            await outlets.broker.start()
+            # Stopping the broker stops its producer, which first delivers what it holds.
+            stack.push_async_callback(outlets.broker.stop)
             runtime.publisher = Publisher(
-                producer, intake=state, timeout_s=settings.oracle_publish_timeout_s
+                outlets, intake=state, timeout_s=settings.oracle_publish_timeout_s
             )
             stack.callback(setattr, runtime, "publisher", None)
             # Set together or not at all (the settings refuse half a pull configuration).

@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from faststream.kafka.publisher.usecase import DefaultPublisher
 from reservesync import dead_letters
 from reservesync.messages import DeadLetter, OracleOperation, OracleUserState
-from reservesync.topics import ORACLE_OPERATIONS, ORACLE_STATE
 
 from oracle_logger import metrics
 from oracle_logger.intake import IdConflict, Intake
+from oracle_logger.outlets import Outlets
 
 __all__ = ["IdConflict", "OperationsOutcome", "PublishFailed", "Publisher", "digest"]
 
@@ -49,8 +49,8 @@ def digest(value: bytes) -> str:
 
 
 class Publisher:
-    def __init__(self, producer: AIOKafkaProducer, *, intake: Intake, timeout_s: float) -> None:
-        self._producer = producer
+    def __init__(self, outlets: Outlets, *, intake: Intake, timeout_s: float) -> None:
+        self._outlets = outlets
         self._intake = intake
         self._timeout_s = timeout_s
         # Ids being published right now: a concurrent retry waits for that outcome instead of
@@ -75,7 +75,7 @@ class Publisher:
             self._in_flight[op_id] = claim
         try:
             decided = await self._intake.claim(digests, oracles)
-            acked = await self._send(ORACLE_OPERATIONS.name, [values[i] for i in decided.todo])
+            acked = await self._send(self._outlets.operations, [values[i] for i in decided.todo])
             # Mark each acknowledged id even when others failed: the client's retry then
             # publishes only what is really missing.
             done = {i: digests[i] for i, ok in zip(decided.todo, acked, strict=True) if ok}
@@ -98,24 +98,33 @@ class Publisher:
 
         No memory here: the topic keeps the newest state per user and the db-writer lets the
         newest `as_of` win, so publishing the same state twice changes nothing."""
-        acked = await self._send(ORACLE_STATE.name, [(s.user_address, s.to_json()) for s in states])
+        records = [(s.user_address, s.to_json()) for s in states]
+        acked = await self._send(self._outlets.states, records)
         if not all(acked):
             raise PublishFailed(f"{acked.count(False)} of {len(states)} user states not acked")
         metrics.ACCEPTED.labels("state", source).inc(len(states))
 
     async def publish_dead_letter(self, letter: DeadLetter) -> None:
-        await dead_letters.publish(self._producer, [letter])
+        """Returns once Kafka acknowledged the letter."""
+        key = dead_letters.record_key(letter)
+        await self._outlets.dead_letters.publish(letter.to_json(), key=key)
 
-    async def _send(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[bool]:
+    async def _send(
+        self, publisher: DefaultPublisher, records: Sequence[tuple[str, bytes]]
+    ) -> list[bool]:
         """Whether Kafka acknowledged each record within the timeout."""
         if not records:
             return []
+        topic = publisher.topic
         started = time.perf_counter()
         futures: list[asyncio.Future[Any]] = []
         try:
             async with asyncio.timeout(self._timeout_s):
                 for key, value in records:
-                    futures.append(await self._producer.send(topic, value, key=key.encode()))
+                    # no_confirm hands back the producer's delivery future at once: the
+                    # records of a request are sent in order, then awaited together.
+                    sent = await publisher.publish(value, key=key.encode(), no_confirm=True)
+                    futures.append(sent)
         except Exception:
             log.exception("could not hand records to the Kafka producer", extra={"topic": topic})
         if futures:

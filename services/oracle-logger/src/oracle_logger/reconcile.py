@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import asyncpg
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from reservesync import cli, kafka, oracle_source
+from reservesync import cli, oracle_source
 from reservesync import logging as structured_logging
 from reservesync.identity import burn_key
 from reservesync.messages import OracleOperation, OracleUserState
@@ -33,6 +33,7 @@ from reservesync.settings import DatabaseSettings, KafkaSettings
 
 from oracle_logger.config import OracleKey
 from oracle_logger.intake import MemoryIntake
+from oracle_logger.outlets import declare
 from oracle_logger.publishing import Publisher
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,11 @@ async def _publish(
     operations: list[OracleOperation],
     say: Callable[[str], None],
 ) -> None:
-    producer = kafka.producer(settings)
-    await producer.start()
+    outlets = declare(settings)
+    await outlets.broker.start()
     try:
         publisher = Publisher(
-            producer,
+            outlets,
             intake=MemoryIntake(max(1, len(operations)), ttl_s=3600),
             timeout_s=settings.oracle_publish_timeout_s,
         )
@@ -184,7 +185,7 @@ async def _publish(
             await publisher.publish_operations(batch[start : start + step], source="reconcile")
             say(f"published operations {min(start + step, len(batch))}/{len(batch)}")
     finally:
-        await producer.stop()
+        await outlets.broker.stop()
 
 
 async def every(settings: ReconcileSettings, interval_s: float, say: Callable[[str], None]) -> None:
