@@ -279,7 +279,12 @@ class BatchWriter:
 
     async def _write_together(self, run: Sequence[Settled]) -> Written:
         return await self.store.write_batch(
-            _rows(run), _offsets(run), _letters(run), _claims(run), _conflict_letter
+            _rows(run),
+            _offsets(run),
+            _letters(run),
+            _claims(run),
+            _conflict_letter,
+            firsts=_firsts(run),
         )
 
     async def _write_alone(self, item: Settled) -> Written:
@@ -322,6 +327,11 @@ def _rows(run: Sequence[Settled]) -> Rows:
         if item.rows is not None:
             rows.extend(item.rows)
     return rows
+
+
+def _firsts(run: Sequence[Settled]) -> Offsets:
+    """Each partition's first offset in the run (its records come in offset order)."""
+    return {(i.record.topic, i.record.partition): i.record.offset for i in reversed(run)}
 
 
 def _offsets(run: Sequence[Settled]) -> Offsets:
