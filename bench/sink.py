@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 import asyncpg
 from db_writer.config import Settings as WriterSettings
 from db_writer.mapping import Row, Rows, Source, rows_for
-from db_writer.tables import SPEC_BY_TABLE, SPECS
+from db_writer.merged import MERGED
+from db_writer.tables import SPECS
 from devstack import database, procs, services, stack
 from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir, stack_dir_at
@@ -392,6 +393,10 @@ def run_writer(
             services.stop(["db-writer"], prefix=prefix)
 
 
+# The tables COPY fills: the writer's own, and the evidence its merged tables (users, emergency
+# burns) are computed from; those two are derived in SQL by the writer, which COPY is spared.
+COPIED = (*SPECS, *(merged.evidence for merged in MERGED))
+COPIED_BY_TABLE = {spec.name: spec for spec in COPIED}
 CopyRecords = dict[str, list[tuple[Any, ...]]]
 """Table -> its rows as COPY records, in the column order of its TableSpec."""
 
@@ -412,13 +417,13 @@ def copy_records(
             message = decode(value, CHAIN_EVENTS.carries)
             rows.extend(rows_for(message, Source(CHAIN_EVENTS.name, partition, offset), cipher))
         for table, chunk in rows.tables.items():
-            spec = SPEC_BY_TABLE[table]
+            spec = COPIED_BY_TABLE[table]
             if spec.on_conflict == "DO NOTHING":
                 copy[table].extend(spec.records(chunk))
             else:
                 merging[table] = spec.deduplicated([*merging[table], *chunk])
     for table, rows_of_key in merging.items():
-        copy[table].extend(SPEC_BY_TABLE[table].records(rows_of_key))
+        copy[table].extend(COPIED_BY_TABLE[table].records(rows_of_key))
     return dict(copy)
 
 
@@ -430,7 +435,7 @@ async def copy_into(url: str, copy: CopyRecords) -> float:
     connection = await asyncpg.connect(url)
     try:
         started = time.perf_counter()
-        for spec in SPECS:
+        for spec in COPIED:
             if copy.get(spec.name):
                 await connection.copy_records_to_table(
                     spec.name, records=copy[spec.name], columns=[c for c, _ in spec.columns]

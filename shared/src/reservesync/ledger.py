@@ -64,9 +64,17 @@ def is_emergency_synced(event: ChainEvent) -> bool:
 
 def movement(event: ChainEvent) -> Movement | None:
     """The money movement of a chain event, or None when it is not a transaction."""
-    key = (event.contract.value, event.event)
+    key = _kind(event)
+    return _movement(event, key, key == SYNCED and is_emergency_synced(event))
+
+
+def _kind(event: ChainEvent) -> tuple[str, str]:
+    return (event.contract.value, event.event)
+
+
+def _movement(event: ChainEvent, key: tuple[str, str], emergency_half: bool) -> Movement | None:
     if key == SYNCED:
-        if is_emergency_synced(event):
+        if emergency_half:
             return None
         delta = event.arg_int("deltaSats")
         return Movement("MINT" if delta > 0 else "BURN", abs(delta), "sats")
@@ -87,8 +95,10 @@ def event_user(event: ChainEvent) -> str | None:
 
 def chain_burn_key(event: ChainEvent) -> str | None:
     """The identity of the emergency burn an `EmergencyBurn` event reports, else None."""
-    if (event.contract.value, event.event) != EMERGENCY_BURN:
-        return None
+    return _burn_key(event) if _kind(event) == EMERGENCY_BURN else None
+
+
+def _burn_key(event: ChainEvent) -> str:
     user = str(event.args["user"])
     return burn_key(user, event.tx_hash, event.arg_int("burnedAmount"), event.block_timestamp)
 
@@ -111,13 +121,17 @@ class Meaning:
 
 
 def meaning(event: ChainEvent) -> Meaning:
-    synced = (event.contract.value, event.event) == SYNCED
+    # Every chain event the db-writer maps passes here: the event's kind and whether it is
+    # an emergency burn's half are worked out once, not once per question.
+    key = _kind(event)
+    synced = key == SYNCED
+    emergency_half = synced and is_emergency_synced(event)
     return Meaning(
         user=event_user(event),
-        movement=movement(event),
+        movement=_movement(event, key, emergency_half),
         synced_balance=synced,
-        emergency_half=synced and is_emergency_synced(event),
-        burn_key=chain_burn_key(event),
+        emergency_half=emergency_half,
+        burn_key=_burn_key(event) if key == EMERGENCY_BURN else None,
     )
 
 

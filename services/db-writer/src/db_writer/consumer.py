@@ -23,7 +23,7 @@ from reservesync.heartbeat import heartbeat
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
 from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
 
-from db_writer import metrics, retention
+from db_writer import collector, metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.duplicates import Claim, claim_of
 from db_writer.mapping import Rows, Source, rows_for
@@ -117,6 +117,7 @@ class DbWriter:
             retention.run_periodically(store.pool, self.settings.writer_retention_interval_s, stop)
         )
         writer = BatchWriter(store, producer, cipher)
+        collector.tune_for_batches()
         # One batch is written while the next is fetched and decoded: Postgres and Python work
         # at the same time. Writes stay strictly in order (each waits for the one before).
         writing: asyncio.Task[None] | None = None
@@ -278,7 +279,12 @@ class BatchWriter:
 
     async def _write_together(self, run: Sequence[Settled]) -> Written:
         return await self.store.write_batch(
-            _rows(run), _offsets(run), _letters(run), _claims(run), _conflict_letter
+            _rows(run),
+            _offsets(run),
+            _letters(run),
+            _claims(run),
+            _conflict_letter,
+            firsts=_firsts(run),
         )
 
     async def _write_alone(self, item: Settled) -> Written:
@@ -321,6 +327,11 @@ def _rows(run: Sequence[Settled]) -> Rows:
         if item.rows is not None:
             rows.extend(item.rows)
     return rows
+
+
+def _firsts(run: Sequence[Settled]) -> Offsets:
+    """Each partition's first offset in the run (its records come in offset order)."""
+    return {(i.record.topic, i.record.partition): i.record.offset for i in reversed(run)}
 
 
 def _offsets(run: Sequence[Settled]) -> Offsets:

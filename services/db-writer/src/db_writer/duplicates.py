@@ -100,6 +100,8 @@ async def settle_claims(connection: asyncpg.Connection, claims: Sequence[Claim])
         await _copy(connection, [same[0] for key, same in by_key.items() if key not in stored])
     for key, same in by_key.items():
         known = stored.get(key)
+        if known is None and len(same) == 1:
+            continue  # nearly every claim: a new key, once in the batch
         if known is None:
             first, later = same[0], same[1:]
             where, digest = first.coordinate, first.digest

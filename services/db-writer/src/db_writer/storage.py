@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import asyncpg
@@ -98,11 +99,14 @@ class SinkStore:
         letters: Sequence[DeadLetter] = (),
         claims: Sequence[Claim] = (),
         conflict: ConflictLetter | None = None,
+        *,
+        firsts: Offsets | None = None,
     ) -> Written:
         """Insert the rows of records not yet applied, bump counters by what was new, queue the
         dead letters, store the offsets. A record whose claim (see `duplicates`) was made
         before writes nothing; if its content differs, `conflict` makes its dead letter. All of
-        it commits or none of it does."""
+        it commits or none of it does. `firsts`, each partition's first offset in the batch,
+        lets a batch that starts where the database stands skip the per-row fence check."""
         async with self.pool.acquire() as connection, connection.transaction():
             applied = await self._lock_offsets(connection, offsets)
             verdict = await duplicates.settle_claims(
@@ -116,22 +120,16 @@ class SinkStore:
                     raise TypeError("claims need a way to dead-letter their conflicts")
                 fresh_letters += [conflict(claim, why) for claim, why in verdict.conflicts]
             await _queue_letters(connection, fresh_letters)
+            unwritten = _Unwritten(applied, verdict.skipped, _replayed(applied, firsts))
             tally: Tally = Counter()
             for spec in SPECS:
-                fresh = [r for r in rows.tables.get(spec.name, ()) if _is_new(r, applied)]
-                if verdict.skipped:
-                    fresh = [r for r in fresh if _coordinate(r) not in verdict.skipped]
-                table_rows = spec.deduplicated(fresh)
+                table_rows = spec.deduplicated(unwritten(rows.tables.get(spec.name, [])))
                 if not table_rows:
                     continue
                 tally.update(await _insert(connection, spec, table_rows))
             written_users: list[Row] = []
             for merged in MERGED:
-                evidence = [
-                    r for r in rows.tables.get(merged.evidence.name, ()) if _is_new(r, applied)
-                ]
-                if verdict.skipped:
-                    evidence = [r for r in evidence if _coordinate(r) not in verdict.skipped]
+                evidence = unwritten(rows.tables.get(merged.evidence.name, []))
                 if merged is USERS:
                     evidence = written_users = self.known_users.needed(evidence)
                 changed = await merged.add(connection, evidence)
@@ -323,6 +321,31 @@ async def _queue_letters(connection: asyncpg.Connection, letters: Sequence[DeadL
         [d.offset for d in letters],
         [d.to_json().decode() for d in letters],
     )
+
+
+def _replayed(applied: Offsets, firsts: Offsets | None) -> bool:
+    """Whether rows of the batch may stand below the offsets already applied (a partition
+    moved between writers, or the batch is written again after a failure)."""
+    if firsts is None:
+        return True
+    return any(applied.get(key, 0) > first for key, first in firsts.items())
+
+
+@dataclass(frozen=True)
+class _Unwritten:
+    """Picks the rows of a batch that its transaction still has to write: not yet applied
+    by an earlier transaction, and not of a record whose claim was made before."""
+
+    applied: Offsets
+    skipped: set[tuple[str, int, int]]
+    replayed: bool
+
+    def __call__(self, rows: list[Row]) -> list[Row]:
+        if self.replayed:
+            rows = [r for r in rows if _is_new(r, self.applied)]
+        if self.skipped:
+            rows = [r for r in rows if _coordinate(r) not in self.skipped]
+        return rows
 
 
 def _already_applied(applied: Offsets, offsets: Offsets) -> bool:

@@ -24,7 +24,9 @@ class Message(BaseModel):
     SCHEMA: ClassVar[str]
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True).encode()
+        # The serializer's bytes as they are: `model_dump_json` decodes them into a str, which
+        # was then encoded back (the db-writer serialises every event for its digest).
+        return self.__pydantic_serializer__.to_json(self, by_alias=True)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from reservesync.messages import ChainEvent
 from reservesync.messages.chain import ZERO_ADDRESS
 
-from db_writer.mapping.rows import Row, Rows, Source
+from db_writer.mapping.rows import Row, Rows
 
 TOKENS = {"RBTCSynth": "rBTC", "VaultWrBTC": "wrBTC"}
 
@@ -23,9 +23,9 @@ def token_of(event: ChainEvent) -> str | None:
     return TOKENS.get(event.contract.value)
 
 
-def movement_rows(rows: Rows, event: ChainEvent, token: str, origin: Row, source: Source) -> None:
+def movement_rows(rows: Rows, event: ChainEvent, token: str, origin: Row) -> None:
     """One row per side that is a holder: the sender's `out`, the receiver's `in`; `origin`
-    is the event's chain columns."""
+    is the event's chain and provenance columns."""
     sender, receiver = event.arg_address("from"), event.arg_address("to")
     for holder, direction, counterparty in ((sender, "out", receiver), (receiver, "in", sender)):
         if holder != ZERO_ADDRESS:
@@ -39,6 +39,5 @@ def movement_rows(rows: Rows, event: ChainEvent, token: str, origin: Row, source
                     "counterparty": counterparty,
                     "amount": event.arg_int("amount"),
                     **origin,
-                    **source.columns(),
                 },
             )
