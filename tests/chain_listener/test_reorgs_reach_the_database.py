@@ -50,11 +50,11 @@ from web3.types import TxReceipt
 
 from tests.chain_listener.support import listener_harness as harness
 from tests.chain_listener.support.chains import PrivateChain, hash_hex
-from tests.support.databases import FreshDatabase, fresh_database
+from tests.support.databases import FreshDatabase, fresh_database, offsets_written
 from tests.support.messages import publish
 from tests.support.stack import Endpoints
 from tests.support.topics import records_from
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, while_progressing
 
 BOB_SATS = 50_000
 
@@ -270,13 +270,15 @@ class Story:
             await harness.published_block(self.settings, hash_hex(replacement["blockHash"]))
         if self.case.writer_killed:
             self.writer.start()  # resumes from the offsets stored in its database
-        await eventually(
-            lambda: stored_all(db, self.endpoints), within=300, what="the writer caught up"
+        await while_progressing(
+            lambda: stored_all(db, self.endpoints),
+            lambda: offsets_written(db),
+            what="the writer caught up",
         )
         return replacement
 
 
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 async def test_the_database_after_a_reorg_equals_a_replay_and_holds_no_orphaned_evidence(
     endpoints: Endpoints,

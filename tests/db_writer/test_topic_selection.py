@@ -14,10 +14,10 @@ from devstack.protocol import Protocol
 from reservesync.messages import OperationStatus, OracleAction, OracleOperation
 from reservesync.topics import CHAIN_EVENTS, ORACLE_OPERATIONS
 
-from tests.support.databases import FreshDatabase
+from tests.support.databases import FreshDatabase, offsets_written
 from tests.support.messages import deposited, publish
 from tests.support.stack import Endpoints
-from tests.support.waiting import eventually
+from tests.support.waiting import while_progressing
 
 
 def _settings(**values: str) -> Settings:
@@ -32,6 +32,7 @@ def test_topics_are_a_checked_comma_separated_list() -> None:
         _settings(writer_topics="rbtc.alerts.v1")
 
 
+@pytest.mark.timeout(1800)
 async def test_a_topic_added_later_is_written_from_its_beginning(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -74,7 +75,8 @@ async def test_a_topic_added_later_is_written_from_its_beginning(
                 )
             )
 
-        await eventually(deposit_written, within=60, what="the deposit")
+        # A new group reads the whole session's chain topic first: wait while it advances.
+        await while_progressing(deposit_written, lambda: offsets_written(db), what="the deposit")
         assert await db.fetchval("SELECT count(*) FROM oracle_operations_log") == 0
         assert (
             await db.fetchval(
@@ -94,7 +96,9 @@ async def test_a_topic_added_later_is_written_from_its_beginning(
                 )
             )
 
-        await eventually(operation_written, within=60, what="the operation after widening")
+        await while_progressing(
+            operation_written, lambda: offsets_written(db), what="the operation after widening"
+        )
         assert (
             await db.fetchval("SELECT count(*) FROM transactions WHERE user_address = $1", user)
             == 1

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Awaitable
 
 import asyncpg
+import pytest
 from aiokafka import ConsumerRecord
 from db_writer.consumer import BatchWriter, settle
 from db_writer.storage import SinkStore
@@ -23,11 +24,11 @@ from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS, DLQ
 
 from tests.support import probes
-from tests.support.databases import FreshDatabase
+from tests.support.databases import FreshDatabase, offsets_written
 from tests.support.messages import deposited, publish, synced
 from tests.support.stack import Endpoints
 from tests.support.topics import read_all
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, while_progressing
 
 
 def _record(offset: int, key: bytes, value: bytes) -> ConsumerRecord[bytes, bytes]:
@@ -94,6 +95,7 @@ async def test_a_row_asyncpg_cannot_encode_is_dead_lettered_and_its_batch_writte
         await store.close()
 
 
+@pytest.mark.timeout(1800)
 async def test_postgres_refusing_rights_is_waited_out_not_dead_lettered(
     endpoints: Endpoints, fresh_database: FreshDatabase
 ) -> None:
@@ -127,11 +129,13 @@ async def test_postgres_refusing_rights_is_waited_out_not_dead_lettered(
         )
         assert await answers("/healthz", 200, "waiting for database")
         await admin.execute("GRANT INSERT ON transactions TO rs_writer")
-        await eventually(
+        # A new group reads the whole session's topics before this deposit: wait while it
+        # advances.
+        await while_progressing(
             lambda: admin.fetchval(
                 "SELECT count(*) = 1 FROM transactions WHERE user_address = $1", user
             ),
-            within=300,
+            lambda: offsets_written(admin),
             what="the deposit written once the right is back",
         )
         await eventually(lambda: answers("/readyz", 200, "db-writer ok"), what="ready again")

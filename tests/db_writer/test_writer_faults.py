@@ -25,7 +25,7 @@ from reservesync.settings import EncryptionSettings
 from reservesync.topics import CHAIN_EVENTS
 
 from tests.support import probes
-from tests.support.databases import FreshDatabase
+from tests.support.databases import FreshDatabase, offsets_written
 from tests.support.messages import deposited, publish
 from tests.support.stack import Endpoints
 from tests.support.tcp_proxy import cuttable
@@ -74,10 +74,6 @@ async def _counters_agree(connection: asyncpg.Connection) -> bool:
     return bool(agree)
 
 
-async def _offsets_written(connection: asyncpg.Connection) -> int:
-    return int(await connection.fetchval("SELECT coalesce(sum(next_offset), 0) FROM sink_offsets"))
-
-
 async def _until_stored_all(
     connection: asyncpg.Connection, endpoints: Endpoints, what: str = "the stream"
 ) -> None:
@@ -85,7 +81,7 @@ async def _until_stored_all(
     long that takes grows with the suite and the load, so wait while the writer advances."""
     await while_progressing(
         lambda: _stored_all(connection, endpoints),
-        lambda: _offsets_written(connection),
+        lambda: offsets_written(connection),
         what=what,
     )
 

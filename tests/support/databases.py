@@ -83,3 +83,9 @@ async def table_checksums(url: str) -> dict[str, str]:
         return sums
     finally:
         await connection.close()
+
+
+async def offsets_written(connection: asyncpg.Connection) -> int:
+    """How far a writer has come through its topics: the sum of its stored next offsets (grows
+    with every committed batch, whatever it wrote)."""
+    return int(await connection.fetchval("SELECT coalesce(sum(next_offset), 0) FROM sink_offsets"))
