@@ -159,7 +159,9 @@ SERVICES = (
 
 
 def _settings() -> KafkaSettings:
-    return KafkaSettings(kafka_bootstrap_servers=BOOTSTRAP)
+    """The defaults, never the environment's credentials: the document must be the same
+    wherever it is generated (a shell holding a service's Kafka login included)."""
+    return KafkaSettings.model_construct(kafka_bootstrap_servers=BOOTSTRAP)
 
 
 class _DocumentOnly:

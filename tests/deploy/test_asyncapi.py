@@ -51,6 +51,15 @@ def test_the_committed_document_is_what_the_generator_writes() -> None:
     assert committed()["asyncapi"].startswith("3.")
 
 
+def test_the_document_ignores_the_shells_kafka_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Generated in a shell that holds a service's login (as `.stack/env` gives one), the
+    document is still the committed one."""
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "oracle-logger")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-a-real-password")
+    assert asyncapi.render() == asyncapi.OUTPUT.read_text()
+
+
 @pytest.mark.parametrize("topic", ALL_TOPICS, ids=lambda t: t.name)
 def test_every_topic_appears_with_its_schemas_and_layout(topic: Topic) -> None:
     document = committed()
