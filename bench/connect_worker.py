@@ -144,9 +144,30 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
     its table, which `collection.name.format=${topic}` maps); returns the JVM's pid."""
     libs, plugins = ensure_jars()
     directory = home()
-    offsets = directory / "offsets"
     rest_port = _free_port()
-    offsets.unlink(missing_ok=True)
+    (directory / "offsets").unlink(missing_ok=True)
+    _write_log_config(directory)
+    worker = _worker_properties(directory, bootstrap, rest_port, plugins, tuning)
+    connector = _connector_properties(directory, database_url, topics, tuning)
+    procs.stop(NAME)
+    (directory / "rest.port").write_text(str(rest_port))
+    return procs.start(
+        NAME,
+        [
+            "java",
+            *HEAP,
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
+            "-cp",
+            f"{libs}/*",
+            "org.apache.kafka.connect.cli.ConnectStandalone",
+            str(worker),
+            str(connector),
+        ],
+    )
+
+
+def _write_log_config(directory: Path) -> None:
     (directory / "log4j2.properties").write_text(
         "status = warn\n"
         "appender.file.type = File\n"
@@ -157,7 +178,12 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
         "rootLogger.level = info\n"
         "rootLogger.appenderRef.file.ref = file\n"
     )
-    worker = _properties(
+
+
+def _worker_properties(
+    directory: Path, bootstrap: str, rest_port: int, plugins: Path, tuning: Tuning
+) -> Path:
+    return _properties(
         directory / "worker.properties",
         {
             "bootstrap.servers": bootstrap,
@@ -165,7 +191,7 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
             "plugin.path": str(plugins),
             # Every plugin jar has a ServiceLoader manifest: no slow reflective scan at start.
             "plugin.discovery": "service_load",
-            "offset.storage.file.filename": str(offsets),
+            "offset.storage.file.filename": str(directory / "offsets"),
             # How often a sink's consumed offsets are committed: the benchmark's clock reads
             # them, so a short interval keeps its resolution fine.
             "offset.flush.interval.ms": "1000",
@@ -180,10 +206,15 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
             **_security(),
         },
     )
+
+
+def _connector_properties(
+    directory: Path, database_url: str, topics: list[str], tuning: Tuning
+) -> Path:
     url, user, password = jdbc_url(
         database_url, rewrite_batched_inserts=tuning.rewrite_batched_inserts
     )
-    connector = _properties(
+    return _properties(
         directory / "connector.properties",
         {
             "name": CONNECTOR,
@@ -201,22 +232,6 @@ def start(bootstrap: str, database_url: str, topics: list[str], tuning: Tuning) 
             "batch.size": str(tuning.batch_size),
             "use.time.zone": "UTC",
         },
-    )
-    procs.stop(NAME)
-    (directory / "rest.port").write_text(str(rest_port))
-    return procs.start(
-        NAME,
-        [
-            "java",
-            *HEAP,
-            "-XX:+UseG1GC",
-            f"-Dlog4j2.configurationFile={directory / 'log4j2.properties'}",
-            "-cp",
-            f"{libs}/*",
-            "org.apache.kafka.connect.cli.ConnectStandalone",
-            str(worker),
-            str(connector),
-        ],
     )
 
 

@@ -39,14 +39,12 @@ from tests.deploy.support.images import (
 from tests.deploy.support.workspace import (
     DATABASE_ROLE,
     INIT_JOB_SETTINGS,
-    PENDING_SETTINGS,
     ROOT,
     env_names,
     env_problems,
     is_example_secret,
     own_secret,
     service_names,
-    settings_of,
 )
 
 PG_INIT_SCRIPT = ROOT / "deploy" / "postgres" / "init-roles.sh"
@@ -118,7 +116,7 @@ def test_environment_matches_the_settings(
     assert not problems, "\n".join(problems)
 
     # The settings must also accept the values: load them exactly as the container would.
-    for key in env_names(cls) | set(PENDING_SETTINGS.get(name, {})):
+    for key in env_names(cls):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -319,15 +317,6 @@ def test_init_jobs_run_modules_that_exist() -> None:
             assert importlib.util.find_spec(module) is not None, (
                 f"init job {job} runs python -m {module}, which does not exist"
             )
-
-
-def test_pending_settings_are_still_pending() -> None:
-    for name, pending in PENDING_SETTINGS.items():
-        read = sorted(set(pending) & env_names(settings_of(name)))
-        assert not read, (
-            f"{name}'s Settings now reads {read}: delete them from PENDING_SETTINGS "
-            "(tests/deploy/workspace.py) so they are checked like every other setting"
-        )
 
 
 def test_every_long_running_service_reports_health() -> None:

@@ -32,7 +32,6 @@ from tests.deploy.support.workspace import (
     DATABASE_ROLE,
     INIT_JOB_SETTINGS,
     K8S_ONLY_JOBS,
-    PENDING_SETTINGS,
     ROOT,
     env_names,
     env_problems,
@@ -507,7 +506,3 @@ def test_local_example_secrets_are_marked_and_match_the_compose_example() -> Non
                 )
             else:
                 assert value == env_example[key], f"Secret {name}: {key} differs from .env.example"
-
-
-def test_pending_settings_only_name_services_that_exist() -> None:
-    assert set(PENDING_SETTINGS) <= set(service_names())

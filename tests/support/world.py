@@ -32,7 +32,6 @@ from eth_account.signers.local import LocalAccount
 from reservesync.contracts import SystemContract
 from reservesync.crypto import FieldCipher
 from reservesync.messages import (
-    ChainEvent,
     KnownEmergencyBurn,
     Message,
     Network,
@@ -286,8 +285,3 @@ async def write(world: World, writer_url: str, cipher: FieldCipher) -> None:
             offsets[topic] = offset + 1
     finally:
         await store.close()
-
-
-def chain_event_of(world: World, event: str) -> ChainEvent:
-    """The first chain event of that name (for expected block numbers and hashes)."""
-    return next(m for _, m in world.messages if isinstance(m, ChainEvent) and m.event == event)

@@ -3,7 +3,10 @@ the deadline on reading request bodies."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -54,3 +57,18 @@ def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
         access_log=False,
         log_config=None,
     )
+
+
+def run_alongside(
+    stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None], name: str
+) -> None:
+    """Run `work` as a task for as long as `stack` is open (a lifespan's background loop):
+    closing the stack cancels it and waits until it has stopped."""
+    task = asyncio.create_task(work, name=name)
+
+    async def cancel() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(cancel)

@@ -13,9 +13,6 @@ from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
 from reservesync import addresses
 
-UINT256_MAX = 2**256 - 1
-INT256_MIN = -(2**255)
-INT256_MAX = 2**255 - 1
 # All bitcoin that can ever exist, in sats: a balance above it is corrupt input, not a big user.
 MAX_SATS = 21_000_000 * 100_000_000
 
@@ -32,33 +29,6 @@ pattern matched (the same as a Python validator after it, without a call per has
 chain event has two)."""
 
 
-def _check_uint256(value: str) -> str:
-    number = int(value)
-    if number > UINT256_MAX:
-        raise ValueError("exceeds uint256")
-    return str(number)
-
-
-def _check_int256(value: str) -> str:
-    number = int(value)
-    if not INT256_MIN <= number <= INT256_MAX:
-        raise ValueError("outside int256")
-    return str(number)
-
-
-Uint256 = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9]{1,78}$"),
-    AfterValidator(_check_uint256),
-]
-"""A uint256 as a decimal string (JSON numbers lose precision past 2**53)."""
-
-Int256 = Annotated[
-    str,
-    StringConstraints(pattern=r"^-?[0-9]{1,78}$"),
-    AfterValidator(_check_int256),
-]
-
 Sats = Annotated[int, Field(ge=0, le=MAX_SATS, strict=True)]
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -68,7 +38,6 @@ counters); a larger one is refused at decode with its reason, never met by the d
 PositiveCount = Annotated[int, Field(gt=0, le=INT64_MAX)]
 SmallIndex = Annotated[int, Field(ge=0, le=INT32_MAX)]
 """A position within a block (log index, transaction index): a PostgreSQL integer."""
-SignedSats = Annotated[int, Field(ge=-MAX_SATS, le=MAX_SATS, strict=True)]
 
 
 def _require_utc(value: datetime) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth_account import Account
-from reservesync.contracts import SystemContract, abi, events
+from reservesync.contracts import SystemContract, abi
 from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
@@ -52,28 +52,6 @@ class Protocol:
     def quote_fees(self, user: str, delta: int) -> int:
         fee: int = self.contract(SystemContract.FEE_POLICY).functions.quoteFees(user, delta).call()
         return fee
-
-    def event_name(self, log: Any) -> str | None:
-        """The name of a receipt log's event, by the ABI of the contract that emitted it."""
-        address = str(log["address"]).lower()
-        for name, deployed in self.deployment.contracts.items():
-            if deployed.address == address:
-                contract = self.contract(name)
-                for item in events(name):
-                    try:
-                        contract.events[item["name"]]().process_log(log)
-                    except Exception:  # noqa: S112 (not this event: try the next)
-                        continue
-                    return str(item["name"])
-        return None
-
-    def is_emergency_synced(self, log: Any) -> bool:
-        """The `Synced(user, 0, -prev, 0, 0, now)` that closes an emergency burn."""
-        synced = self.contract(SystemContract.ORACLE_AGGREGATOR).events.Synced().process_log(log)
-        args = synced["args"]
-        return bool(args["newBalanceSats"] == 0 and args["feeWei"] == 0 and args["height"] == 0)
-
-    # The tokens, as a holder moves them and as the chain counts them.
 
     def wrap(self, user: str, sats: int) -> TxReceipt:
         """rBTC user → vault and wrBTC minted to the user (approve, then wrap)."""

@@ -89,20 +89,8 @@ def up(progress: Progress = print) -> dict[str, str]:
         return result
 
     progress("bringing up the local stack (Kafka, PostgreSQL, Hardhat, btcd)")
-    chain_lost = procs.running_pid(chain.NAME) is None
-    if (chain_lost or not bitcoin.has_chain()) and _has_state():
-        # Hardhat keeps its chain in memory: without it, topics and tables describe a chain
-        # that no longer exists (and a listener checkpoint would point past the new head).
-        # The same holds for a lost Bitcoin chain; and a new EVM world gets a new Bitcoin one.
-        progress("  a chain is gone: starting a new world (empty topics and database)")
-        _forget_state()
     kafka_passwords = _kafka_passwords(secret)
-    if kafka.needs_new_storage(kafka_passwords[kafka_acl.ADMIN]):
-        # Topics of a broker without authentication cannot be carried over (and the database
-        # describes them), so the stack starts a new world, as it does without its chain.
-        progress("  Kafka ran without authentication: starting a new world with SASL and ACLs")
-        services.stop(prefix="svc")
-        _forget_state()
+    _forget_a_lost_world(kafka_passwords[kafka_acl.ADMIN], progress)
     bootstrap = step(
         "kafka", lambda: kafka.up(ports["kafka"], ports["kafka_controller"], kafka_passwords)
     )
@@ -145,6 +133,23 @@ def up(progress: Progress = print) -> dict[str, str]:
     kafka.use_admin_credentials(values)
     progress(f"local stack up in {time.monotonic() - started:.1f}s; endpoints in {env_file()}")
     return values
+
+
+def _forget_a_lost_world(kafka_admin_password: str, progress: Progress) -> None:
+    """Start a new world (empty topics and database) when the old one cannot be carried on."""
+    chain_lost = procs.running_pid(chain.NAME) is None
+    if (chain_lost or not bitcoin.has_chain()) and _has_state():
+        # Hardhat keeps its chain in memory: without it, topics and tables describe a chain
+        # that no longer exists (and a listener checkpoint would point past the new head).
+        # The same holds for a lost Bitcoin chain; and a new EVM world gets a new Bitcoin one.
+        progress("  a chain is gone: starting a new world (empty topics and database)")
+        _forget_state()
+    if kafka.needs_new_storage(kafka_admin_password):
+        # Topics of a broker without authentication cannot be carried over (and the database
+        # describes them), so the stack starts a new world, as it does without its chain.
+        progress("  Kafka ran without authentication: starting a new world with SASL and ACLs")
+        services.stop(prefix="svc")
+        _forget_state()
 
 
 def running_services() -> list[str]:

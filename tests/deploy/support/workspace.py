@@ -18,11 +18,6 @@ from reservesync.settings import EXAMPLE_KEYS, EXAMPLE_MARKER
 
 ROOT = Path(__file__).resolve().parents[3]
 
-# Variables a service may receive although its Settings does not read them (yet), per service,
-# with the reason. Keep this small: test_pending_settings_are_still_pending fails as soon as the
-# service's Settings reads one, so the entry goes and the variable is checked like any other.
-PENDING_SETTINGS: dict[str, dict[str, str]] = {}
-
 # The one-shot jobs of the init image, and the settings class of the code each one runs.
 INIT_JOB_SETTINGS: dict[str, str] = {
     # python -m reservesync.create_topics: topics, then Kafka users and ACLs
@@ -86,12 +81,11 @@ def required_env(cls: type[BaseSettings]) -> set[str]:
 def env_problems(name: str, cls: type[BaseSettings], given: set[str]) -> list[str]:
     """What is wrong with handing `given` variables to `cls` (empty when nothing is)."""
     problems = []
-    unknown = sorted(given - env_names(cls) - set(PENDING_SETTINGS.get(name, {})))
+    unknown = sorted(given - env_names(cls))
     if unknown:
         problems.append(
             f"{name} gets {unknown}, which {cls.__module__}.{cls.__name__} does not read "
-            f"(it reads {sorted(env_names(cls))}); fix the name, or add it to "
-            "PENDING_SETTINGS with a reason"
+            f"(it reads {sorted(env_names(cls))}); fix the name"
         )
     missing = sorted(required_env(cls) - given)
     if missing:

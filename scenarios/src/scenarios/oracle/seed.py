@@ -84,22 +84,9 @@ async def play(
 ) -> SeedWorld:
     """Runs the scenario step by step: move Bitcoin (confirmed), pay fees, one oracle cycle;
     `after_step` runs after each (the fault drills inject their faults there)."""
-    world = SeedWorld()
+    world = await _register_users(oracle)
     wallet = oracle.wallet
-    first, second, third = (Protocol.new_user().lower() for _ in range(3))
-    spares: dict[str, int] = {}
-    for user, spare in ((first, SPARE_SATS[0]), (second, SPARE_SATS[1]), (third, None)):
-        monitored = wallet.new_address()
-        addresses = [(monitored, True)]
-        if spare is not None:
-            # Verified but not monitored: its coins never count towards the balance.
-            world.spare[user] = wallet.new_address()
-            addresses.append((world.spare[user], False))
-            spares[world.spare[user]] = spare
-        await oracle.simulator.register(user, addresses)
-        world.users.append(user)
-        world.monitored[user] = monitored
-    await asyncio.to_thread(wallet.set_balances, spares)
+    first, second, _third = world.users
 
     async def step(what: str, balances: dict[str, int]) -> None:
         moves = {world.monitored[user]: sats for user, sats in balances.items()}
@@ -142,4 +129,26 @@ async def play(
     await step("user 2 spends 10,000 with an empty vault", {second: 40_000})  # burns 50,000
     await pay(second, SPARE_FEES_WEI)
     await step("user 2 tops up and receives 48,967", {second: 88_967})
+    return world
+
+
+async def _register_users(oracle: RunningOracle) -> SeedWorld:
+    """Three users, each with a monitored Bitcoin address; the first two also with a verified,
+    unmonitored spare one that holds coins (the third has none: the seed's missing user)."""
+    world = SeedWorld()
+    wallet = oracle.wallet
+    spares: dict[str, int] = {}
+    for spare in (SPARE_SATS[0], SPARE_SATS[1], None):
+        user = Protocol.new_user().lower()
+        monitored = wallet.new_address()
+        addresses = [(monitored, True)]
+        if spare is not None:
+            # Verified but not monitored: its coins never count towards the balance.
+            world.spare[user] = wallet.new_address()
+            addresses.append((world.spare[user], False))
+            spares[world.spare[user]] = spare
+        await oracle.simulator.register(user, addresses)
+        world.users.append(user)
+        world.monitored[user] = monitored
+    await asyncio.to_thread(wallet.set_balances, spares)
     return world

@@ -7,20 +7,21 @@ a replica is taken into rotation only once every endpoint can answer.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from reservesync.crypto import FieldCipher
-from reservesync.http import add_body_deadline, add_probes
+from reservesync.http import add_body_deadline, add_probes, run_alongside
 from reservesync.http_errors import ApiError, install_refusals, refusal
 
 from realtime_api import routes
@@ -50,65 +51,23 @@ def create_app(settings: Settings) -> FastAPI:
         cipher=FieldCipher.from_settings(settings),
         owner_proofs=OwnerProofs(derive_key(secret), settings.api_owner_challenge_ttl_s),
     )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            pool = await create_pool(
-                settings.asyncpg_dsn, settings.database_pool_size, settings.api_statement_timeout_ms
-            )
-            stack.push_async_callback(wait_closed, pool)
-            runtime.reader = Reader(pool, settings.api_pool_timeout_s)
-            stack.callback(setattr, runtime, "reader", None)
-            # spawn, not fork: a forked child would inherit the event loop and the sockets.
-            # Niced: on a busy machine, hashing waits for the requests, not the other way round.
-            hasher = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=os.nice,
-                initargs=(HASHER_NICENESS,),
-            )
-            stack.callback(hasher.shutdown, wait=True, cancel_futures=True)
-            runtime.keeper = SnapshotKeeper(
-                runtime.reader,
-                hasher,
-                check_interval_s=settings.api_snapshot_check_interval_s,
-                aggregates_min_interval_s=settings.api_aggregates_min_interval_s,
-                reserves_min_interval_s=settings.api_reserves_min_interval_s,
-                pending_mint_window_s=settings.api_pending_mint_window_s,
-                max_age_s=settings.api_snapshot_max_age_s,
-            )
-            stack.callback(setattr, runtime, "keeper", None)
-            task = asyncio.create_task(runtime.keeper.run(), name="aggregates-snapshot")
-            stack.push_async_callback(_cancel, task)
-            yield
-
     app = FastAPIOffline(
         title="ReserveSync realtime API",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=_lifespan_of(runtime),
     )
     app.state.runtime = runtime
     install_refusals(app)
-
-    @app.exception_handler(DatabaseUnavailable)
-    async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        log.warning("database unavailable", extra={"reason": exc.reason, "error": str(exc)})
-        return refusal(request, ApiError(503, exc.reason, str(exc), headers={"Retry-After": "1"}))
-
+    app.exception_handler(DatabaseUnavailable)(_unavailable)
     routes.include(app)
-
-    async def database_answers() -> None:
-        if runtime.reader is None:
-            raise RuntimeError("the pool is not open")
-        await runtime.reader.pool.fetchval("SELECT 1")
-
-    async def snapshot_built() -> None:
-        if runtime.keeper is None or not runtime.keeper.ready:
-            raise RuntimeError("the first snapshots are not built yet")
-
-    add_probes(app, {"database": database_answers, "snapshot": snapshot_built})
+    add_probes(
+        app,
+        {
+            "database": functools.partial(_database_answers, runtime),
+            "snapshot": functools.partial(_snapshot_built, runtime),
+        },
+    )
     app.openapi = _openapi_without_422(app)  # type: ignore[method-assign]
     # Inside the request context, so a 408 is logged and counted with its request id.
     add_body_deadline(app, settings.http_body_timeout_s)
@@ -125,6 +84,68 @@ def create_app(settings: Settings) -> FastAPI:
         access_log=settings.api_access_log,
     )
     return app
+
+
+def _lifespan_of(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            reader = await _open_reader(runtime, stack)
+            _start_keeper(runtime, reader, stack)
+            yield
+
+    return lifespan
+
+
+async def _open_reader(runtime: Runtime, stack: contextlib.AsyncExitStack) -> Reader:
+    settings = runtime.settings
+    pool = await create_pool(
+        settings.asyncpg_dsn, settings.database_pool_size, settings.api_statement_timeout_ms
+    )
+    stack.push_async_callback(wait_closed, pool)
+    runtime.reader = Reader(pool, settings.api_pool_timeout_s)
+    stack.callback(setattr, runtime, "reader", None)
+    return runtime.reader
+
+
+def _start_keeper(runtime: Runtime, reader: Reader, stack: contextlib.AsyncExitStack) -> None:
+    settings = runtime.settings
+    # spawn, not fork: a forked child would inherit the event loop and the sockets.
+    # Niced: on a busy machine, hashing waits for the requests, not the other way round.
+    hasher = ProcessPoolExecutor(
+        1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=os.nice,
+        initargs=(HASHER_NICENESS,),
+    )
+    stack.callback(hasher.shutdown, wait=True, cancel_futures=True)
+    runtime.keeper = SnapshotKeeper(
+        reader,
+        hasher,
+        check_interval_s=settings.api_snapshot_check_interval_s,
+        aggregates_min_interval_s=settings.api_aggregates_min_interval_s,
+        reserves_min_interval_s=settings.api_reserves_min_interval_s,
+        pending_mint_window_s=settings.api_pending_mint_window_s,
+        max_age_s=settings.api_snapshot_max_age_s,
+    )
+    stack.callback(setattr, runtime, "keeper", None)
+    run_alongside(stack, runtime.keeper.run(), "aggregates-snapshot")
+
+
+async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+    log.warning("database unavailable", extra={"reason": exc.reason, "error": str(exc)})
+    return refusal(request, ApiError(503, exc.reason, str(exc), headers={"Retry-After": "1"}))
+
+
+async def _database_answers(runtime: Runtime) -> None:
+    if runtime.reader is None:
+        raise RuntimeError("the pool is not open")
+    await runtime.reader.pool.fetchval("SELECT 1")
+
+
+async def _snapshot_built(runtime: Runtime) -> None:
+    if runtime.keeper is None or not runtime.keeper.ready:
+        raise RuntimeError("the first snapshots are not built yet")
 
 
 def _openapi_without_422(app: FastAPI) -> Any:
@@ -145,9 +166,3 @@ def _openapi_without_422(app: FastAPI) -> Any:
         return app.openapi_schema
 
     return openapi
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

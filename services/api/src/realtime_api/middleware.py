@@ -52,28 +52,13 @@ class RequestContext:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         client = self._client(scope)
-        status = 500
-        started_response = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started_response
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started_response = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
-                ]
-            await send(message)
-
+        answer = _Answer(send, request_id)
         try:
-            wait = 0.0
-            if self._limiter.enabled and scope["path"].startswith(self._limited_prefix):
-                wait = self._limiter.acquire(client)
+            wait = self._rate_limited(scope, client)
             if wait:
                 metrics.RATE_LIMITED.labels(self._route_label(scope)).inc()
                 await _json(
-                    send_with_id,
+                    answer,
                     429,
                     "rate_limited",
                     f"more than {self._limiter.rate:g} requests per second; slow down",
@@ -81,33 +66,39 @@ class RequestContext:
                     headers=[(b"retry-after", retry_after(wait).encode())],
                 )
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive, answer)
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id})
-            if not started_response:
-                await _json(
-                    send_with_id,
-                    500,
-                    "internal_error",
-                    "an internal error occurred",
-                    request_id=request_id,
-                )
+            if not answer.started:
+                error = "an internal error occurred"
+                await _json(answer, 500, "internal_error", error, request_id=request_id)
         finally:
-            route = self._route_label(scope)
-            elapsed = time.perf_counter() - started
-            metrics.REQUEST_SECONDS.labels(route, scope["method"], str(status)).observe(elapsed)
-            if self._access_log:
-                log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": scope["method"],
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "client": client,
-                    },
-                )
+            self._record(scope, answer.status, time.perf_counter() - started, request_id, client)
+
+    def _rate_limited(self, scope: Scope, client: str) -> float:
+        """Seconds the client must wait first (0: go ahead); probes and metrics are never
+        limited."""
+        if self._limiter.enabled and scope["path"].startswith(self._limited_prefix):
+            return self._limiter.acquire(client)
+        return 0.0
+
+    def _record(
+        self, scope: Scope, status: int, elapsed: float, request_id: str, client: str
+    ) -> None:
+        route = self._route_label(scope)
+        metrics.REQUEST_SECONDS.labels(route, scope["method"], str(status)).observe(elapsed)
+        if self._access_log:
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": client,
+                },
+            )
 
     def _route_label(self, scope: Scope) -> str:
         """The path when it is one of the app's routes (none has path parameters, so the path
@@ -138,6 +129,24 @@ class RequestContext:
         except ValueError:
             return False
         return any(address in network for network in self._trusted)
+
+
+class _Answer:
+    """The app's `send`, with the request id added to the response and its status kept (500
+    until a response starts: an exception before that is answered here)."""
+
+    def __init__(self, send: Send, request_id: str) -> None:
+        self._send = send
+        self._header = (REQUEST_ID_HEADER.encode(), request_id.encode())
+        self.status = 500
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            message["headers"] = [*message.get("headers", []), self._header]
+        await self._send(message)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from reservesync.messages import Message, OracleOperation, OracleUserState
+from reservesync.messages import Message, OracleOperation
 
 from oracle_logger.outbox import IN_MEMORY, Outbox
 from oracle_logger.signing import now_timestamp, signature
@@ -155,10 +155,6 @@ class OracleLoggerClient:
                 # Unavailable leaves the batch at the head of the outbox for the next flush.
                 await asyncio.to_thread(self.outbox.remove, sequences)
         return accepted
-
-    async def send_states(self, states: Sequence[OracleUserState]) -> list[str]:
-        """Publish user states at once (state is the latest truth: nothing to batch up)."""
-        return await self._post("/v1/state", states)
 
     async def aclose(self) -> None:
         if self._timer is not None:

@@ -1,1 +1,1 @@
-"""The database contract: tables (SQLAlchemy Core), migrations (Alembic) and roles."""
+"""The database contract: migrations (Alembic, the one definition of the tables) and roles."""

@@ -11,6 +11,7 @@ from reservesync.encrypted_fields import (
 )
 from reservesync.messages import (
     KnownEmergencyBurn,
+    OperationStatus,
     OracleAction,
     OracleOperation,
     OracleUserState,
@@ -36,6 +37,16 @@ def oracle_user_row(address: str, seen_at: object, source: Source) -> Row:
 def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> Rows:
     rows = Rows()
     rows.add("user_evidence", oracle_user_row(op.user_address, op.occurred_at, source))
+    rows.add("oracle_operations_log", _operation_row(op, source, cipher))
+    burn = ledger.reported_burn(op)
+    if burn is not None:
+        rows.add("emergency_burn_evidence", _oracle_burn(op.user_address, burn, source))
+    if op.action is OracleAction.DISPUTE_RESOLVED and op.status is OperationStatus.SUCCESS:
+        rows.add("balance_disputes", _resolved_dispute(op, source, cipher))
+    return rows
+
+
+def _operation_row(op: OracleOperation, source: Source, cipher: FieldCipher) -> Row:
     ciphertext = lookup = key_id = None
     if op.bitcoin_address is not None:
         ciphertext = cipher.encrypt(
@@ -45,55 +56,45 @@ def operation_rows(op: OracleOperation, source: Source, cipher: FieldCipher) -> 
             normalise_bitcoin_address(op.bitcoin_address), purpose=BITCOIN_ADDRESS_LOOKUP
         )
         key_id = cipher.key_id_of(ciphertext)
-    rows.add(
-        "oracle_operations_log",
-        {
-            "operation_id": op.operation_id,
-            "action": op.action.value,
-            "user_address": op.user_address,
-            "bitcoin_address_ciphertext": ciphertext,
-            "bitcoin_address_lookup": lookup,
-            "key_id": key_id,
-            "amount_sats": op.amount_sats,
-            "previous_sats": op.previous_sats,
-            "tx_hash": op.tx_hash,
-            "block_number": op.block_number,
-            "reason": op.reason,
-            "consensus_reached": op.consensus_reached,
-            "sources_used": list(op.sources_used),
-            "status": op.status.value,
-            "occurred_at": op.occurred_at,
-            "oracle_id": op.oracle_id,
-            **source.columns(),
-        },
-    )
-    burn = ledger.reported_burn(op)
-    if burn is not None:
-        rows.add("emergency_burn_evidence", _oracle_burn(op.user_address, burn, source))
-    succeeded = op.status.value == "success"
-    if op.action is OracleAction.DISPUTE_RESOLVED and succeeded:
-        description = None
-        if op.reason:
-            description = cipher.encrypt(
-                op.reason, context=DISPUTE_DESCRIPTIONS.context(op.operation_id)
-            )
-        rows.add(
-            "balance_disputes",
-            {
-                "user_address": op.user_address,
-                "kind": "RESOLVED",
-                "reported_balance": None,
-                "oracle_balance": op.amount_sats,
-                "description_ciphertext": description,
-                "key_id": cipher.key_id_of(description) if description else None,
-                "occurred_at": op.occurred_at,
-                "tx_hash": op.tx_hash,
-                "block_hash": None,
-                "operation_id": op.operation_id,
-                **source.columns(),
-            },
-        )
-    return rows
+    return {
+        "operation_id": op.operation_id,
+        "action": op.action.value,
+        "user_address": op.user_address,
+        "bitcoin_address_ciphertext": ciphertext,
+        "bitcoin_address_lookup": lookup,
+        "key_id": key_id,
+        "amount_sats": op.amount_sats,
+        "previous_sats": op.previous_sats,
+        "tx_hash": op.tx_hash,
+        "block_number": op.block_number,
+        "reason": op.reason,
+        "consensus_reached": op.consensus_reached,
+        "sources_used": list(op.sources_used),
+        "status": op.status.value,
+        "occurred_at": op.occurred_at,
+        "oracle_id": op.oracle_id,
+        **source.columns(),
+    }
+
+
+def _resolved_dispute(op: OracleOperation, source: Source, cipher: FieldCipher) -> Row:
+    description = None
+    if op.reason:
+        context = DISPUTE_DESCRIPTIONS.context(op.operation_id)
+        description = cipher.encrypt(op.reason, context=context)
+    return {
+        "user_address": op.user_address,
+        "kind": "RESOLVED",
+        "reported_balance": None,
+        "oracle_balance": op.amount_sats,
+        "description_ciphertext": description,
+        "key_id": cipher.key_id_of(description) if description else None,
+        "occurred_at": op.occurred_at,
+        "tx_hash": op.tx_hash,
+        "block_hash": None,
+        "operation_id": op.operation_id,
+        **source.columns(),
+    }
 
 
 def state_rows(state: OracleUserState, source: Source, cipher: FieldCipher) -> Rows:

@@ -57,74 +57,74 @@ def conditions(
     While the db-writer is behind but keeping up (lag, Burrow status OK), a component short of
     its source is in flight, not missing: no component alert then (the score still shows it,
     and a writer that stops turns its lag STOP, which alerts)."""
-    found: list[Condition] = []
-    if score < thresholds.warn_score:
-        critical = score < thresholds.critical_score
-        limit = thresholds.critical_score if critical else thresholds.warn_score
-        found.append(
-            Condition(
-                f"{OWN_PREFIX}score",
-                "health_score_low",
-                Severity.CRITICAL if critical else Severity.WARNING,
-                f"health score {score:g}% is below {limit:g}%",
-                {"score": score, "threshold": limit},
-            )
-        )
-    for component in components:
-        if component.status is SyncStatus.COMPLETE or writer_catching_up:
-            continue
-        found.append(
-            Condition(
-                f"{OWN_PREFIX}component:{component.component.value}",
-                "component_not_synced",
-                Severity.CRITICAL
-                if component.status is SyncStatus.NOT_SYNCED
-                else Severity.WARNING,
-                f"{component.title}: {component.database_count} of {component.source_count} "
-                f"in the database ({component.status.value.lower()})",
-                {
-                    "component": component.component.value,
-                    "database": component.database_count,
-                    "source": component.source_count,
-                    "missing": component.missing,
-                },
-            )
-        )
-    for group in groups:
-        stuck = [p for p in group.partitions if p.status in (LagStatus.STALL, LagStatus.STOP)]
-        if not stuck:
-            continue
-        found.append(
-            Condition(
-                f"{OWN_PREFIX}lag:{group.group}",
-                "consumer_lag",
-                Severity.CRITICAL,
-                f"consumer group {group.group} is {group.status.value}: {group.lag} messages "
-                f"behind, oldest {group.max_lag_seconds:.0f}s",
-                {
-                    "group": group.group,
-                    "status": group.status.value,
-                    "lag": group.lag,
-                    "max_lag_seconds": group.max_lag_seconds,
-                    "partitions": ", ".join(f"{p.topic}/{p.partition}" for p in stuck[:20]),
-                },
-            )
-        )
-    for topic, grown in sorted(dlq_growth.items()):
-        if grown > 0:
-            found.append(
-                Condition(
-                    f"{OWN_PREFIX}dlq:{topic}",
-                    "dead_letters_growing",
-                    Severity.WARNING,
-                    f"{grown} records of {topic} went to the dead-letter topic recently",
-                    {"source_topic": topic, "new_dead_letters": grown},
-                )
-            )
+    found = [] if score >= thresholds.warn_score else [_score_low(score, thresholds)]
+    if not writer_catching_up:
+        found += [_not_synced(c) for c in components if c.status is not SyncStatus.COMPLETE]
+    found += [c for c in map(_lagging, groups) if c is not None]
+    found += [_dead_letters(topic, n) for topic, n in sorted(dlq_growth.items()) if n > 0]
     found += [_conflicting(topic, n) for topic, n in sorted((conflicts or {}).items()) if n > 0]
     if reserves is not None and not reserves.fully_backed:
         found.append(_under_backed(reserves))
     return found
+
+
+def _score_low(score: float, thresholds: Thresholds) -> Condition:
+    critical = score < thresholds.critical_score
+    limit = thresholds.critical_score if critical else thresholds.warn_score
+    return Condition(
+        f"{OWN_PREFIX}score",
+        "health_score_low",
+        Severity.CRITICAL if critical else Severity.WARNING,
+        f"health score {score:g}% is below {limit:g}%",
+        {"score": score, "threshold": limit},
+    )
+
+
+def _not_synced(component: ComponentHealth) -> Condition:
+    return Condition(
+        f"{OWN_PREFIX}component:{component.component.value}",
+        "component_not_synced",
+        Severity.CRITICAL if component.status is SyncStatus.NOT_SYNCED else Severity.WARNING,
+        f"{component.title}: {component.database_count} of {component.source_count} "
+        f"in the database ({component.status.value.lower()})",
+        {
+            "component": component.component.value,
+            "database": component.database_count,
+            "source": component.source_count,
+            "missing": component.missing,
+        },
+    )
+
+
+def _lagging(group: GroupLag) -> Condition | None:
+    # Lag alone is normal under load; only partitions Burrow's rules call stalled or stopped alert.
+    stuck = [p for p in group.partitions if p.status in (LagStatus.STALL, LagStatus.STOP)]
+    if not stuck:
+        return None
+    return Condition(
+        f"{OWN_PREFIX}lag:{group.group}",
+        "consumer_lag",
+        Severity.CRITICAL,
+        f"consumer group {group.group} is {group.status.value}: {group.lag} messages "
+        f"behind, oldest {group.max_lag_seconds:.0f}s",
+        {
+            "group": group.group,
+            "status": group.status.value,
+            "lag": group.lag,
+            "max_lag_seconds": group.max_lag_seconds,
+            "partitions": ", ".join(f"{p.topic}/{p.partition}" for p in stuck[:20]),
+        },
+    )
+
+
+def _dead_letters(topic: str, grown: int) -> Condition:
+    return Condition(
+        f"{OWN_PREFIX}dlq:{topic}",
+        "dead_letters_growing",
+        Severity.WARNING,
+        f"{grown} records of {topic} went to the dead-letter topic recently",
+        {"source_topic": topic, "new_dead_letters": grown},
+    )
 
 
 def _conflicting(topic: str, count: int) -> Condition:
