@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from devstack.protocol import Protocol
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
@@ -91,3 +92,39 @@ async def test_faulty_provider_loses_nothing_and_duplicates_nothing(
 
 def _hashes(receipts: list[TxReceipt]) -> set[str]:
     return {hash_hex(r["transactionHash"]) for r in receipts}
+
+
+OMITTED = ("chain_listener_incomplete_answers_total", {"kind": "omitted"})
+
+
+@pytest.mark.parametrize("block_receipts", [True, False], ids=["block-receipts", "tx-receipts"])
+async def test_a_log_index_that_lost_blocks_is_corrected_from_the_receipts(
+    endpoints: Endpoints, protocol: Protocol, batch_depositor: Contract, block_receipts: bool
+) -> None:
+    """eth_getLogs answers successfully without the logs of every second block, by range and
+    by hash alike (enviodev/hyperindex#1498); the receipts still hold them. Every event is
+    published once, read from eth_getBlockReceipts where the node has it and from the
+    transactions' receipts where it does not (Hardhat)."""
+    seed = int.from_bytes(harness.unique_id("omit").encode()[-8:], "big")
+    omitted_before = harness.metric(*OMITTED)
+    cursor = await kafka_records.TopicCursor.at_end(
+        endpoints.kafka_bootstrap_servers, CHAIN_EVENTS.name
+    )
+    faults = Faults(omit_blocks_every=2, serve_block_receipts=block_receipts)
+    async with FaultyRpcProxy(endpoints.rpc_url, faults) as proxy:
+        settings = harness.dev_chain_listener(
+            endpoints, "omit", chain_rpc_url=proxy.url, chain_initial_block_range=20
+        )
+        receipts = [deposit_for_many(protocol, batch_depositor, seed + i, 3) for i in range(4)]
+        receipts += [protocol.deposit_fees(protocol.new_user(), 10**15) for _ in range(4)]
+        async with harness.running(settings) as listener:
+            last = max(r["blockNumber"] for r in receipts)
+            await harness.published_through(settings, last, listener=listener, within=120)
+    published = await cursor.messages(settings.producer_transactional_id, "chain.event/v1")
+
+    ids = Counter(e["event_id"] for e in published)
+    expected = expected_event_ids(endpoints.deployment.chain_id, receipts)
+    assert expected - set(ids) == set(), "events the log index lost are lost"
+    assert [i for i in expected if ids[i] > 1] == [], "events published twice"
+    assert proxy.injected["omitted"] > 0, "the node really left logs out"
+    assert harness.metric(*OMITTED) > omitted_before

@@ -1,6 +1,7 @@
 """An RPC proxy in front of the real node that misbehaves the way providers do: HTTP 429 with
 Retry-After, answers later than the client waits, "query returned more than 10000 results"
-with a suggested range, silently truncated eth_getLogs pages, and plain latency.
+with a suggested range, silently truncated eth_getLogs pages, a log index that lost whole
+blocks (eth_getLogs answers without them, the receipts still hold them), and plain latency.
 
 Every fault is counted, so a test can prove the faults it survived really happened; each
 kind is injected at most `limit` times, so the run stays short. `outage` makes every request
@@ -32,6 +33,13 @@ class Faults:
     """eth_getLogs over more blocks is refused, naming a range of this many blocks."""
     truncate_every: int = 0
     """Every Nth eth_getLogs over a block range with 2+ logs returns only the first half."""
+    omit_blocks_every: int = 0
+    """Every eth_getLogs answer (by range or by hash, alone or in a batch) lacks the logs of
+    blocks whose number is a multiple of N; eth_getBlockReceipts still shows them. Not
+    limited: the node's index lost those blocks for good."""
+    serve_block_receipts: bool = False
+    """Answer eth_getBlockReceipts (which Hardhat lacks) from the node's own block and
+    transaction receipts, as geth, reth and erigon do."""
     latency_s: float = 0.0
     limit: int = 3
 
@@ -82,10 +90,15 @@ class FaultyRpcProxy:
             return web.Response(status=429, text="Too Many Requests", headers=headers)
         if self._due("timeout", self.faults.timeout_every, number):
             await asyncio.sleep(self.faults.hold_s)
-        payload = json.loads(body)
+        return web.json_response(await self._answer(json.loads(body), body))
+
+    async def _answer(self, payload: Any, body: bytes) -> Any:
+        """The JSON answer to a request that got through the transport's faults."""
+        if self.faults.serve_block_receipts and _asks(payload, "eth_getBlockReceipts"):
+            return await self._with_block_receipts(payload)
         logs_range = _log_range(payload)
         if logs_range is None:
-            return await self._forward(body)
+            return self._omitted(payload, json.loads(await self._upstream(body)))
         self.log_ranges.append(logs_range)
         first, last = logs_range
         allowed = self.faults.max_log_blocks
@@ -96,22 +109,62 @@ class FaultyRpcProxy:
                 f"[{hex(first)}, {hex(first + allowed - 1)}]."
             )
             error = {"code": -32005, "message": message}
-            return web.json_response({"jsonrpc": "2.0", "id": payload["id"], "error": error})
-        answer = json.loads(await self._upstream(body))
+            return {"jsonrpc": "2.0", "id": payload["id"], "error": error}
+        answer = self._omitted(payload, json.loads(await self._upstream(body)))
         logs = answer.get("result") or []
         if len(logs) >= 2 and self._due(
             "truncated", self.faults.truncate_every, next(self.range_queries)
         ):
             answer["result"] = logs[: len(logs) // 2]
-        return web.json_response(answer)
+        return answer
 
-    async def _forward(self, body: bytes) -> web.Response:
-        return web.Response(body=await self._upstream(body), content_type="application/json")
+    def _omitted(self, payload: Any, answer: Any) -> Any:
+        """The answer without the logs of the blocks the index lost (eth_getLogs only)."""
+        every = self.faults.omit_blocks_every
+        if not every:
+            return answer
+        methods = {item.get("id"): item.get("method") for item in _items(payload)}
+        for item in _items(answer):
+            logs = item.get("result")
+            if methods.get(item.get("id")) != "eth_getLogs" or not isinstance(logs, list):
+                continue
+            kept = [entry for entry in logs if int(entry["blockNumber"], 16) % every]
+            self.injected["omitted"] += len(logs) - len(kept)
+            item["result"] = kept
+        return answer
+
+    async def _with_block_receipts(self, payload: Any) -> Any:
+        answers = []
+        for item in _items(payload):
+            if item.get("method") != "eth_getBlockReceipts":
+                answers.append(json.loads(await self._upstream(json.dumps(item).encode())))
+                continue
+            block = await self._call("eth_getBlockByHash", [item["params"][0], False])
+            result = None
+            if block is not None:
+                result = [
+                    await self._call("eth_getTransactionReceipt", [tx])
+                    for tx in block["transactions"]
+                ]
+            answers.append({"jsonrpc": "2.0", "id": item.get("id"), "result": result})
+        return answers if isinstance(payload, list) else answers[0]
+
+    async def _call(self, method: str, params: list[Any]) -> Any:
+        request = {"jsonrpc": "2.0", "id": 0, "method": method, "params": params}
+        return json.loads(await self._upstream(json.dumps(request).encode())).get("result")
 
     async def _upstream(self, body: bytes) -> bytes:
         headers = {"Content-Type": "application/json"}
         async with self.session.post(self.upstream, data=body, headers=headers) as answer:
             return await answer.read()
+
+
+def _items(message: Any) -> list[dict[str, Any]]:
+    return [m for m in (message if isinstance(message, list) else [message]) if isinstance(m, dict)]
+
+
+def _asks(payload: Any, method: str) -> bool:
+    return any(item.get("method") == method for item in _items(payload))
 
 
 def _log_range(payload: Any) -> tuple[int, int] | None:

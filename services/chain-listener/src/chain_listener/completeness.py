@@ -5,18 +5,27 @@ drops a tail: possibly part of one block and every later block. So, for a fetche
 
 - every log must lie inside the range, in a block whose header hash it carries, once;
 - each block whose logsBloom says "maybe one of our addresses" but that came back without
-  logs is asked again by block hash (EIP-234), and so is the last block that has logs (the
-  one a cut may have halved). A block that then shows more logs marks the cut: the range is
-  complete up to and including that block, and the rest is fetched again.
+  logs is read again from its receipts (eth_getBlockReceipts by hash), and so is the last
+  block that has logs (the one a cut may have halved). A block whose receipts show more of our
+  logs marks the cut: the range is complete up to and including that block (its logs taken
+  from the receipts), and the rest is fetched again.
 
-The bloom cannot prove absence of a drop inside a block that is not the last one with logs; a
-truncation never produces that (it cuts a tail), and a node that loses logs at random is not
-something any log query can correct.
+Receipts, not eth_getLogs by hash (EIP-234), because a node can answer eth_getLogs
+successfully without a canonical log — its log index lags or lost a block, while the receipts
+hold it (enviodev/hyperindex#1498, filecoin-project/lotus#13749) — and asking the same index
+again would repeat the omission. A node without eth_getBlockReceipts (Hardhat) is read one
+transaction receipt at a time.
+
+Which blocks are read again: `suspects` (the default) costs one receipts read per range plus
+one per bloom match without logs, and catches a truncated tail and a block the index lost
+whole; a log dropped from the middle of a block that has other logs, in a block that is not
+the range's last, needs `every_block` (receipts of every block with our logs: one more call
+per such block).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from eth_utils.crypto import keccak
@@ -53,10 +62,11 @@ def bloom_mask(item: bytes) -> int:
 
 
 class CompletenessCheck:
-    def __init__(self, node: Node, addresses: Sequence[str]) -> None:
+    def __init__(self, node: Node, addresses: Sequence[str], *, every_block: bool = False) -> None:
         self.node = node
         self.watched = {a.lower() for a in addresses}
         self.masks = [bloom_mask(bytes.fromhex(a[2:])) for a in self.watched]
+        self.every_block = every_block
 
     def maybe_has_our_logs(self, header: BlockHeader) -> bool:
         return any(header.logs_bloom & mask == mask for mask in self.masks)
@@ -66,25 +76,40 @@ class CompletenessCheck:
     ) -> VerifiedRange:
         known = self._check_headers(blocks, headers)
         by_block = self._group(blocks, known, logs)
-        suspects = [h for h in known if not by_block.get(h.number) and self.maybe_has_our_logs(h)]
-        if by_block:
-            suspects.append(known[max(by_block) - blocks.first])
-        suspects.sort(key=lambda h: h.number)
-        for start in range(0, len(suspects), REQUERY_CHUNK):
-            chunk = suspects[start : start + REQUERY_CHUNK]
+        last_with_logs = max(by_block, default=None)
+        for chunk in self._suspects(known, by_block):
             metrics.BLOCK_REQUERIES.inc(len(chunk))
-            answers = await self.node.logs_of_blocks([h.hash for h in chunk])
+            answers = await self.node.logs_from_receipts([h.hash for h in chunk])
             for header, full in zip(chunk, answers, strict=True):
+                if full is None:
+                    raise InconsistentAnswer(f"block {header.hash} unknown when asked again")
                 full.sort(key=lambda e: e.log_index)
                 self._check_block(header, full)
                 returned = {e.log_index for e in by_block.get(header.number, [])}
                 if not returned <= {e.log_index for e in full}:
                     raise InconsistentAnswer(f"block {header.number} lost logs when asked again")
                 if len(full) > len(returned):
-                    metrics.INCOMPLETE_ANSWERS.labels("truncated").inc()
+                    cut = header.number == last_with_logs
+                    metrics.INCOMPLETE_ANSWERS.labels("truncated" if cut else "omitted").inc()
                     return self._cut_at(blocks, known, by_block, header, full)
         ordered = [entry for number in sorted(by_block) for entry in by_block[number]]
         return VerifiedRange(blocks, known, ordered, truncated=False)
+
+    def _suspects(
+        self, known: list[BlockHeader], by_block: dict[int, list[Log]]
+    ) -> Iterator[list[BlockHeader]]:
+        """The blocks to read again from their receipts, in order, in chunks."""
+        suspects = [
+            h
+            for h in known
+            if (self.maybe_has_our_logs(h) and not by_block.get(h.number))
+            or (self.every_block and h.number in by_block)
+        ]
+        if by_block and not self.every_block:
+            suspects.append(known[max(by_block) - known[0].number])
+        suspects.sort(key=lambda h: h.number)
+        for start in range(0, len(suspects), REQUERY_CHUNK):
+            yield suspects[start : start + REQUERY_CHUNK]
 
     @staticmethod
     def _cut_at(

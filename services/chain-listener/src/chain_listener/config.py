@@ -68,6 +68,12 @@ class Settings(KafkaSettings, ChainSettings):
     chain_target_logs_per_range: int = Field(
         5000, ge=1, description="ranges shrink when an answer holds far more logs than this"
     )
+    chain_receipts_every_block: bool = Field(
+        False,
+        description="read the receipts of every block with our logs, not only of suspect ones "
+        "(for a provider known to drop single logs from eth_getLogs; one more call per such "
+        "block)",
+    )
     chain_prefetch_ranges: int = Field(
         2, ge=1, le=16, description="verified ranges fetched ahead of the one being published"
     )

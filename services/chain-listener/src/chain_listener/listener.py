@@ -88,7 +88,9 @@ class ChainListener:
             settings.chain_range_target_s,
             settings.chain_target_logs_per_range,
         )
-        check = CompletenessCheck(self.node, self.decoder.addresses)
+        check = CompletenessCheck(
+            self.node, self.decoder.addresses, every_block=settings.chain_receipts_every_block
+        )
         return ChainFollower(
             settings, self.node, RangeFetcher(self.node, check, sizer), saved, self.heads
         )

@@ -24,7 +24,8 @@ INCOMPLETE_ANSWERS = Counter(
     ["kind"],
 )
 BLOCK_REQUERIES = Counter(
-    "chain_listener_block_requeries_total", "Blocks asked again by hash to prove completeness"
+    "chain_listener_block_requeries_total",
+    "Blocks read again from their receipts to prove an eth_getLogs answer complete",
 )
 RPC_CALLS = Counter(
     "chain_listener_rpc_calls_total",

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reservesync.event_decoding import NodeLog
 
-from chain_listener.rpc import JsonRpcClient
+from chain_listener.rpc import JsonRpcClient, RpcError
+
+log = logging.getLogger(__name__)
+
+# "Method not found", "invalid params" and Hardhat's "not supported": a node without
+# eth_getBlockReceipts, or one that takes only a block number. Anything else is a real
+# failure and is raised.
+_UNSUPPORTED = (-32601, -32602, -32004)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,9 @@ class Node:
     def __init__(self, client: JsonRpcClient, addresses: Sequence[str]) -> None:
         self.client = client
         self.addresses = list(addresses)
+        self._watched = frozenset(a.lower() for a in addresses)
+        self.has_block_receipts = True
+        """Whether the node answers eth_getBlockReceipts (until it once says it does not)."""
 
     async def head(self) -> int:
         return int(await self.client.call("eth_blockNumber", []), 16)
@@ -61,12 +72,56 @@ class Node:
         )
         return [Log.parse(entry) for entry in answer]
 
-    async def logs_of_blocks(self, block_hashes: Sequence[str]) -> list[list[Log]]:
-        """Each block's logs, asked by block hash (EIP-234): exactly that block or an error."""
-        answers = await self.client.batch(
-            [("eth_getLogs", [{"blockHash": h, "address": self.addresses}]) for h in block_hashes]
-        )
-        return [[Log.parse(entry) for entry in answer] for answer in answers]
+    async def logs_from_receipts(self, block_hashes: Sequence[str]) -> list[list[Log] | None]:
+        """Each block's logs of our addresses, read from its receipts: a second source, kept
+        by the node apart from the log index eth_getLogs answers from, so a log that index
+        lost is still here. None for a block the node does not know (any more).
+
+        One eth_getBlockReceipts per block; on a node without it (Hardhat), the block's
+        transaction hashes and one eth_getTransactionReceipt per transaction."""
+        if self.has_block_receipts:
+            try:
+                answers = await self.client.batch(
+                    [("eth_getBlockReceipts", [h]) for h in block_hashes]
+                )
+            except RpcError as exc:
+                if exc.code not in _UNSUPPORTED:
+                    raise
+                self.has_block_receipts = False
+                log.warning(
+                    "the node does not answer eth_getBlockReceipts by block hash: receipts "
+                    "are read one transaction at a time",
+                    extra={"error": str(exc)},
+                )
+            else:
+                return [None if r is None else self._our_logs(r) for r in answers]
+        return await self._logs_from_transaction_receipts(block_hashes)
+
+    async def _logs_from_transaction_receipts(
+        self, block_hashes: Sequence[str]
+    ) -> list[list[Log] | None]:
+        blocks = await self.client.batch([("eth_getBlockByHash", [h, False]) for h in block_hashes])
+        hashes = [str(tx) for block in blocks if block for tx in block["transactions"]]
+        answers = await self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
+        receipts = dict(zip(hashes, answers, strict=True))
+        found: list[list[Log] | None] = []
+        for block in blocks:
+            if not block:
+                found.append(None)
+                continue
+            # A receipt missing now means a reorg between the calls: the logs' block hashes
+            # (checked against the header) or the next range settle it.
+            ours = [receipts[str(tx)] for tx in block["transactions"]]
+            found.append(self._our_logs([r for r in ours if r]))
+        return found
+
+    def _our_logs(self, receipts: list[dict[str, Any]]) -> list[Log]:
+        return [
+            Log.parse(entry)
+            for receipt in receipts
+            for entry in receipt.get("logs", [])
+            if str(entry.get("address", "")).lower() in self._watched
+        ]
 
     async def code_present(self, addresses: Sequence[str]) -> list[bool]:
         answers = await self.client.batch([("eth_getCode", [a, "latest"]) for a in addresses])
