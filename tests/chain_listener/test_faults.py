@@ -5,8 +5,10 @@ listener keeps going."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
+from chain_listener.config import Settings
 from devstack.protocol import Protocol
 from devstack.rpc_faults import Faults, FaultyRpcProxy
 from reservesync.topics import CHAIN_EVENTS
@@ -64,15 +66,10 @@ async def test_faulty_provider_loses_nothing_and_duplicates_nothing(
         receipts = [
             deposit_for_many(protocol, batch_depositor, seed + i, PER_BATCH) for i in range(BATCHES)
         ] + [protocol.deposit_fees(protocol.new_user(), 10**15) for _ in range(3)]
-        async with harness.running(settings) as listener:
-            last = max(r["blockNumber"] for r in receipts)
-            await harness.published_through(settings, last, listener=listener, within=120)
+        await _listen_through(settings, receipts)
     published = await cursor.messages(settings.producer_transactional_id, "chain.event/v1")
 
-    ids = Counter(e["event_id"] for e in published)
-    expected = expected_event_ids(endpoints.deployment.chain_id, receipts)
-    assert expected - set(ids) == set(), "events lost"
-    assert [i for i in expected if ids[i] > 1] == [], "events published twice"
+    _assert_exactly_once(endpoints, published, receipts)
     batch_users = {e["args"]["user"] for e in published if e["tx_hash"] in _hashes(receipts)}
     assert {
         batch_user(seed + i, n) for i in range(BATCHES) for n in range(PER_BATCH)
@@ -88,6 +85,21 @@ async def test_faulty_provider_loses_nothing_and_duplicates_nothing(
             assert next_last - next_first + 1 <= ALLOWED_BLOCKS, "the suggested range is used"
     assert all(errors(kind) > before[kind] for kind in before), "errors are counted by kind"
     assert harness.metric(*TRUNCATED) > truncated_before
+
+
+async def _listen_through(settings: Settings, receipts: list[TxReceipt]) -> None:
+    async with harness.running(settings) as listener:
+        last = max(r["blockNumber"] for r in receipts)
+        await harness.published_through(settings, last, listener=listener, within=120)
+
+
+def _assert_exactly_once(
+    endpoints: Endpoints, published: list[dict[str, Any]], receipts: list[TxReceipt]
+) -> None:
+    ids = Counter(e["event_id"] for e in published)
+    expected = expected_event_ids(endpoints.deployment.chain_id, receipts)
+    assert expected - set(ids) == set(), "events lost"
+    assert [i for i in expected if ids[i] > 1] == [], "events published twice"
 
 
 def _hashes(receipts: list[TxReceipt]) -> set[str]:
@@ -117,14 +129,9 @@ async def test_a_log_index_that_lost_blocks_is_corrected_from_the_receipts(
         )
         receipts = [deposit_for_many(protocol, batch_depositor, seed + i, 3) for i in range(4)]
         receipts += [protocol.deposit_fees(protocol.new_user(), 10**15) for _ in range(4)]
-        async with harness.running(settings) as listener:
-            last = max(r["blockNumber"] for r in receipts)
-            await harness.published_through(settings, last, listener=listener, within=120)
+        await _listen_through(settings, receipts)
     published = await cursor.messages(settings.producer_transactional_id, "chain.event/v1")
 
-    ids = Counter(e["event_id"] for e in published)
-    expected = expected_event_ids(endpoints.deployment.chain_id, receipts)
-    assert expected - set(ids) == set(), "events the log index lost are lost"
-    assert [i for i in expected if ids[i] > 1] == [], "events published twice"
+    _assert_exactly_once(endpoints, published, receipts)
     assert proxy.injected["omitted"] > 0, "the node really left logs out"
     assert harness.metric(*OMITTED) > omitted_before

@@ -89,8 +89,9 @@ class CompletenessCheck:
                 if not returned <= {e.log_index for e in full}:
                     raise InconsistentAnswer(f"block {header.number} lost logs when asked again")
                 if len(full) > len(returned):
-                    cut = header.number == last_with_logs
-                    metrics.INCOMPLETE_ANSWERS.labels("truncated" if cut else "omitted").inc()
+                    # Nothing returned after it: a cut tail. Logs after it: a hole inside.
+                    tail = last_with_logs is None or header.number >= last_with_logs
+                    metrics.INCOMPLETE_ANSWERS.labels("truncated" if tail else "omitted").inc()
                     return self._cut_at(blocks, known, by_block, header, full)
         ordered = [entry for number in sorted(by_block) for entry in by_block[number]]
         return VerifiedRange(blocks, known, ordered, truncated=False)

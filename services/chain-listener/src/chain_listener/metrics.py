@@ -20,7 +20,8 @@ RPC_ERRORS = Counter("chain_listener_rpc_errors_total", "Failed RPC calls", ["ki
 RANGE_SIZE = Gauge("chain_listener_range_blocks", "Blocks asked for in the latest eth_getLogs")
 INCOMPLETE_ANSWERS = Counter(
     "chain_listener_incomplete_answers_total",
-    "eth_getLogs answers found truncated or inconsistent and fetched again",
+    "eth_getLogs answers found short (kind: truncated, a cut tail; omitted, a hole before "
+    "later logs) or inconsistent, and fetched again",
     ["kind"],
 )
 BLOCK_REQUERIES = Counter(
