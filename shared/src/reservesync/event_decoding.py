@@ -11,10 +11,9 @@ from typing import Any
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from reservesync.abi_decoders import Decode, decoder, topic_type
+from reservesync.abi_decoders import HexDecode, hex_decoder, topic_type
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
-from reservesync.messages.chain import ArgValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +58,8 @@ class EventSpec:
     contract: SystemContract
     name: str
     inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
-    decode_topics: Decode
-    decode_data: Decode
+    decode_topics: HexDecode
+    decode_data: HexDecode
 
     @classmethod
     def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
@@ -69,8 +68,8 @@ class EventSpec:
             contract,
             item["name"],
             inputs,
-            decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
-            decoder([kind for _, kind, indexed in inputs if not indexed]),
+            hex_decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
+            hex_decoder([kind for _, kind, indexed in inputs if not indexed]),
         )
 
     @property
@@ -81,20 +80,6 @@ class EventSpec:
 def _topic0(item: dict[str, Any]) -> str:
     types = ",".join(i["type"] for i in item["inputs"])
     return "0x" + keccak(text=f"{item['name']}({types})").hex()
-
-
-def _value(kind: str, raw: Any) -> ArgValue:
-    if kind == "address":
-        return str(raw).lower()
-    if kind == "bool":
-        return bool(raw)
-    if kind.startswith(("uint", "int")):
-        return str(int(raw))
-    if kind == "string":
-        return str(raw)
-    if isinstance(raw, bytes):
-        return "0x" + raw.hex()
-    return str(raw)
 
 
 class EventDecoder:
@@ -125,15 +110,13 @@ class EventDecoder:
                 f"the log has {len(log.topics) - 1}"
             )
         try:
-            indexed = iter(
-                spec.decode_topics(bytes.fromhex("".join(t[2:] for t in log.topics[1:])))
-            )
-            unindexed = iter(spec.decode_data(bytes.fromhex(log.data[2:])))
+            indexed = iter(spec.decode_topics("".join(t[2:] for t in log.topics[1:])))
+            unindexed = iter(spec.decode_data(log.data[2:]))
         except (DecodingError, ValueError) as exc:
             raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
         args = {
-            name: _value(kind, next(indexed) if is_indexed else next(unindexed))
-            for name, kind, is_indexed in spec.inputs
+            name: next(indexed) if is_indexed else next(unindexed)
+            for name, _, is_indexed in spec.inputs
         }
         return ChainEvent(
             event_id=make_event_id(self.chain_id, log.tx_hash, log.log_index),

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections import Counter
 
+from reservesync import collector
 from reservesync.heartbeat import heartbeat
 from reservesync.messages import Alert, ChainEvent, DeadLetter
 
@@ -62,6 +63,7 @@ class ChainListener:
         try:
             saved = await checkpoint.load(self.settings, self.settings.checkpoint_key)
             follower = self._follower(saved)
+            collector.tune_for_batches()
             log.info(
                 "starting",
                 extra={

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, KafkaError
-from reservesync import addresses, bitcoin_address, dead_letters, kafka
+from reservesync import addresses, bitcoin_address, collector, dead_letters, kafka
 from reservesync.crypto import FieldCipher
 from reservesync.dead_letters import ConflictingDuplicate
 from reservesync.heartbeat import heartbeat
 from reservesync.messages import ChainReorg, DeadLetter, InvalidMessage, decode
 from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
 
-from db_writer import collector, metrics, retention
+from db_writer import metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.duplicates import Claim, claim_of
 from db_writer.mapping import Rows, Source, rows_for
