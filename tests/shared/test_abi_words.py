@@ -10,7 +10,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from hypothesis import given
 from hypothesis import strategies as st
-from reservesync.abi_decoders import _carried, hex_decoder
+from reservesync.abi_decoders import as_carried, hex_decoder
 
 ONE_WORD_TYPES = [
     "address",
@@ -45,7 +45,7 @@ def eth_abi_value(kind: str, word: bytes) -> Any:
         (raw,) = abi_decode([kind], word, strict=True)
     except Exception:
         return "refused"
-    return _carried(kind, raw)
+    return as_carried(kind, raw)
 
 
 def our_value(kind: str, word: bytes, *, upper: bool = False) -> Any:

@@ -83,7 +83,7 @@ def hex_decoder(types: Sequence[str]) -> HexDecode:
         return partial(_read_words, [r for r in readers if r is not None])
     decode = decoder(list(types))
     return lambda words: tuple(
-        _carried(kind, raw) for kind, raw in zip(types, decode(bytes.fromhex(words)), strict=True)
+        as_carried(kind, raw) for kind, raw in zip(types, decode(bytes.fromhex(words)), strict=True)
     )
 
 
@@ -154,7 +154,7 @@ def _fixed_bytes(size: int, word: str) -> str:
     return "0x" + word[: 2 * size].lower()
 
 
-def _carried(kind: str, raw: Any) -> str | bool:
+def as_carried(kind: str, raw: Any) -> str | bool:
     """An eth_abi value as `chain.event/v1` carries it."""
     if kind == "address":
         return str(raw).lower()

@@ -111,8 +111,13 @@ class ChainListener:
             while not stop.is_set():
                 heartbeat.beat(next_block=follower.next_block, heads=self.heads.mode)
                 work = await self._next(queue, helpers)
-                if work is not None:
-                    await self._publish(work)
+                if isinstance(work, RangeWork):
+                    ranges, reorg = with_queued_ranges(work, queue)
+                    await self._publish(ranges)
+                    if reorg is not None:
+                        await self._publish_reorg(reorg)
+                elif work is not None:
+                    await self._publish_reorg(work)
                 elif follower.finished and queue.empty():
                     log.info("backfill complete", extra={"end_block": follower.next_block - 1})
                     return
@@ -142,19 +147,20 @@ class ChainListener:
             helper.result()
         return None
 
-    async def _publish(self, work: Work) -> None:
-        if isinstance(work, ReorgWork):
-            await self._publish_reorg(work)
-            return
-        events, dead_letters = self._decode(work)
-        await self.publisher.publish(Outgoing(work.checkpoint, events, dead_letters))
+    async def _publish(self, ranges: list[RangeWork]) -> None:
+        """Consecutive ranges in one transaction, closed by the last one's checkpoint."""
+        events: list[ChainEvent] = []
+        dead_letters: list[DeadLetter] = []
+        for work in ranges:
+            self._decode(work, events, dead_letters)
+        await self.publisher.publish(Outgoing(ranges[-1].checkpoint, events, dead_letters))
         for (contract, name), count in Counter((e.contract.value, e.event) for e in events).items():
             metrics.EVENTS.labels(contract, name).inc(count)
         self.progress.published(
-            blocks=work.verified.blocks.size,
+            blocks=sum(work.verified.blocks.size for work in ranges),
             events=len(events),
-            last_block=work.verified.blocks.last,
-            head=work.head,
+            last_block=ranges[-1].verified.blocks.last,
+            head=ranges[-1].head,
         )
 
     async def _publish_reorg(self, work: ReorgWork) -> None:
@@ -174,10 +180,10 @@ class ChainListener:
         # Orphaned blocks may have held a deployment: check the code again at once.
         await self.registry.check_now()
 
-    def _decode(self, work: RangeWork) -> tuple[list[ChainEvent], list[DeadLetter]]:
+    def _decode(
+        self, work: RangeWork, events: list[ChainEvent], dead_letters: list[DeadLetter]
+    ) -> None:
         timestamps = {h.number: h.timestamp for h in work.verified.headers}
-        events: list[ChainEvent] = []
-        dead_letters: list[DeadLetter] = []
         for entry in work.verified.logs:
             try:
                 event = self.decoder.decode(entry, timestamps[entry.block_number])
@@ -189,4 +195,18 @@ class ChainListener:
                 events.append(event)
             else:
                 metrics.EVENTS_NOT_SELECTED.labels(event.contract.value, event.event).inc()
-        return events, dead_letters
+
+
+def with_queued_ranges(
+    first: RangeWork, queue: asyncio.Queue[Work]
+) -> tuple[list[RangeWork], ReorgWork | None]:
+    """`first` and the ranges verified behind it meanwhile, to publish in one transaction: a
+    commit per range would make blocks that arrive faster than a commit wait in the queue.
+    A reorg met on the way is returned to be published after them, as it came."""
+    ranges = [first]
+    while not queue.empty():
+        work = queue.get_nowait()
+        if isinstance(work, ReorgWork):
+            return ranges, work
+        ranges.append(work)
+    return ranges, None
