@@ -22,8 +22,8 @@ class ReceiptsNode:
         self.truth = truth
         self.asked: list[int] = []
 
-    async def logs_from_receipts(self, block_hashes: Sequence[str]) -> list[list[Log] | None]:
-        numbers = [int(h, 16) for h in block_hashes]
+    async def logs_from_receipts(self, headers: Sequence[BlockHeader]) -> list[list[Log] | None]:
+        numbers = [h.number for h in headers]
         self.asked += numbers
         return [list(self.truth.get(n, [])) for n in numbers]
 

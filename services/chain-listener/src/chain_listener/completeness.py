@@ -79,7 +79,7 @@ class CompletenessCheck:
         last_with_logs = max(by_block, default=None)
         for chunk in self._suspects(known, by_block):
             metrics.BLOCK_REQUERIES.inc(len(chunk))
-            answers = await self.node.logs_from_receipts([h.hash for h in chunk])
+            answers = await self.node.logs_from_receipts(chunk)
             for header, full in zip(chunk, answers, strict=True):
                 if full is None:
                     raise InconsistentAnswer(f"block {header.hash} unknown when asked again")

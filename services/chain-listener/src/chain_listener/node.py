@@ -26,15 +26,19 @@ class BlockHeader:
     parent_hash: str
     timestamp: int
     logs_bloom: int
+    transactions: tuple[str, ...] | None = None
+    """The block's transaction hashes, kept only where receipts are read one transaction at
+    a time (they come with the header: no extra call per block); None when not kept."""
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> BlockHeader:
+    def parse(cls, raw: dict[str, Any], *, keep_transactions: bool = False) -> BlockHeader:
         return cls(
             number=int(raw["number"], 16),
             hash=str(raw["hash"]).lower(),
             parent_hash=str(raw["parentHash"]).lower(),
             timestamp=int(raw["timestamp"], 16),
             logs_bloom=int(raw["logsBloom"], 16),
+            transactions=tuple(map(str, raw["transactions"])) if keep_transactions else None,
         )
 
 
@@ -59,7 +63,8 @@ class Node:
         answers = await self.client.batch(
             [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
         )
-        return [BlockHeader.parse(a) if a else None for a in answers]
+        keep = not self.has_block_receipts
+        return [BlockHeader.parse(a, keep_transactions=keep) if a else None for a in answers]
 
     async def latest_header(self) -> BlockHeader:
         return BlockHeader.parse(await self.client.call("eth_getBlockByNumber", ["latest", False]))
@@ -72,17 +77,17 @@ class Node:
         )
         return [Log.parse(entry) for entry in answer]
 
-    async def logs_from_receipts(self, block_hashes: Sequence[str]) -> list[list[Log] | None]:
+    async def logs_from_receipts(self, headers: Sequence[BlockHeader]) -> list[list[Log] | None]:
         """Each block's logs of our addresses, read from its receipts: a second source, kept
         by the node apart from the log index eth_getLogs answers from, so a log that index
         lost is still here. None for a block the node does not know (any more).
 
-        One eth_getBlockReceipts per block; on a node without it (Hardhat), the block's
-        transaction hashes and one eth_getTransactionReceipt per transaction."""
+        One eth_getBlockReceipts per block; on a node without it (Hardhat), one
+        eth_getTransactionReceipt per transaction of the block."""
         if self.has_block_receipts:
             try:
                 answers = await self.client.batch(
-                    [("eth_getBlockReceipts", [h]) for h in block_hashes]
+                    [("eth_getBlockReceipts", [h.hash]) for h in headers]
                 )
             except RpcError as exc:
                 if exc.code not in _UNSUPPORTED:
@@ -95,25 +100,38 @@ class Node:
                 )
             else:
                 return [None if r is None else self._our_logs(r) for r in answers]
-        return await self._logs_from_transaction_receipts(block_hashes)
+        return await self._logs_from_transaction_receipts(headers)
 
     async def _logs_from_transaction_receipts(
-        self, block_hashes: Sequence[str]
+        self, headers: Sequence[BlockHeader]
     ) -> list[list[Log] | None]:
-        blocks = await self.client.batch([("eth_getBlockByHash", [h, False]) for h in block_hashes])
-        hashes = [str(tx) for block in blocks if block for tx in block["transactions"]]
+        transactions = await self._transactions_of(headers)
+        hashes = [tx for block in transactions if block is not None for tx in block]
         answers = await self.client.batch([("eth_getTransactionReceipt", [h]) for h in hashes])
         receipts = dict(zip(hashes, answers, strict=True))
         found: list[list[Log] | None] = []
-        for block in blocks:
-            if not block:
+        for block in transactions:
+            if block is None:
                 found.append(None)
                 continue
             # A receipt missing now means a reorg between the calls: the logs' block hashes
             # (checked against the header) or the next range settle it.
-            ours = [receipts[str(tx)] for tx in block["transactions"]]
+            ours = [receipts[tx] for tx in block]
             found.append(self._our_logs([r for r in ours if r]))
         return found
+
+    async def _transactions_of(
+        self, headers: Sequence[BlockHeader]
+    ) -> list[tuple[str, ...] | None]:
+        """Each block's transaction hashes: from the header where it kept them, else asked
+        by block hash (None: the node does not know the block any more)."""
+        unknown = [h.hash for h in headers if h.transactions is None]
+        asked = await self.client.batch([("eth_getBlockByHash", [h, False]) for h in unknown])
+        fetched = {
+            h: tuple(map(str, block["transactions"])) if block else None
+            for h, block in zip(unknown, asked, strict=True)
+        }
+        return [h.transactions if h.transactions is not None else fetched[h.hash] for h in headers]
 
     def _our_logs(self, receipts: list[dict[str, Any]]) -> list[Log]:
         return [
