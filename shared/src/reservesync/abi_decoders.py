@@ -15,57 +15,14 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from eth_abi.decoding import AddressDecoder, ContextFramesBytesIO
+from eth_abi.decoding import ContextFramesBytesIO
 from eth_abi.registry import registry as abi_registry
-from eth_typing import HexAddress, HexStr
 
-Decode = Callable[[bytes], tuple[Any, ...]]
 HexDecode = Callable[[str], tuple[str | bool, ...]]
 """Hex words (no 0x) → the parameters' values as `chain.event/v1` carries them."""
 WORD = 64
 """Hex digits in one 32-byte ABI word."""
-_Stream = Callable[[bytes], Any]
-_stream: _Stream = ContextFramesBytesIO  # eth_abi's input type (untyped there)
-
-
-def _lowercase_hex(value: Any) -> HexAddress:
-    return HexAddress(HexStr("0x" + bytes(value).hex()))
-
-
-class _LowercaseAddressDecoder(AddressDecoder):
-    """eth_abi's address decoder (it still checks the 12 padding bytes are zero), handing out
-    lowercase hex directly: eth_utils' normalisation re-validates what are 20 raw bytes by
-    construction and was the largest part of decoding a log."""
-
-    decoder_fn = staticmethod(_lowercase_hex)
-
-
-_ADDRESS_DECODER: Callable[[Any], Any] = _LowercaseAddressDecoder()  # type: ignore[no-untyped-call]
-
-
-def _decoder_of(kind: str) -> Callable[[Any], Any]:
-    if kind == "address":
-        return _ADDRESS_DECODER
-    return abi_registry.get_decoder(kind, strict=True)
-
-
-def decoder(types: list[str]) -> Decode:
-    """eth_abi's decoders for `types`, built once per event instead of once per log.
-
-    Head words of static types hold no pointers, so they are decoded one after another;
-    eth_abi's tuple decoder (which first walks every word to validate pointers) is used only
-    where a dynamic type (a string) needs it.
-    """
-    decoders = [_decoder_of(kind) for kind in types]
-    if any(getattr(d, "is_dynamic", False) for d in decoders):
-        whole: Callable[[Any], Any] = abi_registry.get_tuple_decoder(*types, strict=True)
-        return lambda data: tuple(whole(_stream(data)))
-
-    def static(data: bytes) -> tuple[Any, ...]:
-        stream = _stream(data)
-        return tuple(decoder(stream) for decoder in decoders)
-
-    return static
+_stream: Callable[[bytes], Any] = ContextFramesBytesIO  # eth_abi's input type (untyped there)
 
 
 def topic_type(kind: str) -> str:
@@ -81,9 +38,10 @@ def hex_decoder(types: Sequence[str]) -> HexDecode:
     readers = [_word_reader(kind) for kind in types]
     if all(reader is not None for reader in readers):
         return partial(_read_words, [r for r in readers if r is not None])
-    decode = decoder(list(types))
+    whole: Callable[[Any], Any] = abi_registry.get_tuple_decoder(*types, strict=True)
     return lambda words: tuple(
-        as_carried(kind, raw) for kind, raw in zip(types, decode(bytes.fromhex(words)), strict=True)
+        as_carried(kind, raw)
+        for kind, raw in zip(types, whole(_stream(bytes.fromhex(words))), strict=True)
     )
 
 
@@ -115,19 +73,15 @@ def _word_reader(kind: str) -> Callable[[str], str | bool] | None:
     return None
 
 
-def _number(word: str) -> int:
-    return int(word, 16)
-
-
 def _unsigned(bits: int, word: str) -> str:
-    value = _number(word)
+    value = int(word, 16)
     if value >> bits:
         raise ValueError(f"padding bytes of a uint{bits} are not zero")
     return str(value)
 
 
 def _signed(bits: int, word: str) -> str:
-    value = _number(word)
+    value = int(word, 16)
     if value >> 255:
         value -= 1 << 256
     if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
@@ -136,20 +90,20 @@ def _signed(bits: int, word: str) -> str:
 
 
 def _address(word: str) -> str:
-    if _number(word) >> 160:
+    if int(word, 16) >> 160:
         raise ValueError("padding bytes of an address are not zero")
     return "0x" + word[24:].lower()
 
 
 def _bool(word: str) -> bool:
-    value = _number(word)
+    value = int(word, 16)
     if value > 1:
         raise ValueError(f"a bool word holds {value}")
     return value == 1
 
 
 def _fixed_bytes(size: int, word: str) -> str:
-    if _number(word) & ((1 << (256 - 8 * size)) - 1):
+    if int(word, 16) & ((1 << (256 - 8 * size)) - 1):
         raise ValueError(f"padding bytes of a bytes{size} are not zero")
     return "0x" + word[: 2 * size].lower()
 
