@@ -5,16 +5,12 @@ production."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import pytest
 from db_writer.checksum import CHECKED
 from db_writer.merged import MERGED, Merged
 from db_writer.retention import RULES, Rule
 from db_writer.tables import CHAIN_TABLES, SELECT_EXPRESSIONS, SPECS, TableSpec
-
-from tests.support.stack import Endpoints
 
 # How a type written in a spec appears in information_schema.columns.data_type.
 CATALOG_TYPES = {
@@ -33,17 +29,8 @@ CATALOG_TYPES = {
 CONVERTED_TYPES = {"sources_used": "ARRAY"}
 
 
-@pytest.fixture(scope="module")
-async def catalog(endpoints: Endpoints) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(endpoints.migrator_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
-
-
-async def _columns(catalog: asyncpg.Connection, table: str) -> dict[str, asyncpg.Record]:
-    rows = await catalog.fetch(
+async def _columns(db: asyncpg.Connection, table: str) -> dict[str, asyncpg.Record]:
+    rows = await db.fetch(
         "SELECT column_name, data_type, is_nullable, column_default, is_identity, is_generated "
         "FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
         table,
@@ -52,9 +39,9 @@ async def _columns(catalog: asyncpg.Connection, table: str) -> dict[str, asyncpg
     return {r["column_name"]: r for r in rows}
 
 
-async def _unique_keys(catalog: asyncpg.Connection, table: str) -> set[frozenset[str]]:
+async def _unique_keys(db: asyncpg.Connection, table: str) -> set[frozenset[str]]:
     """Column sets of the unique indexes (primary keys and unique constraints included)."""
-    rows = await catalog.fetch(
+    rows = await db.fetch(
         "SELECT array_agg(a.attname::text) AS columns FROM pg_index i "
         "JOIN pg_class c ON c.oid = i.indrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
@@ -74,10 +61,8 @@ def _named(entry: TableSpec | Rule) -> str:
 
 
 @pytest.mark.parametrize("spec", WRITTEN, ids=_named)
-async def test_each_written_table_matches_its_spec(
-    catalog: asyncpg.Connection, spec: TableSpec
-) -> None:
-    columns = await _columns(catalog, spec.name)
+async def test_each_written_table_matches_its_spec(db: asyncpg.Connection, spec: TableSpec) -> None:
+    columns = await _columns(db, spec.name)
     for name, kind in spec.columns:
         assert name in columns, f"{spec.name}.{name} is written but not in the schema"
         expected = CONVERTED_TYPES.get(name) if name in SELECT_EXPRESSIONS else CATALOG_TYPES[kind]
@@ -94,20 +79,20 @@ async def test_each_written_table_matches_its_spec(
         and column["is_generated"] == "NEVER"
     }
     assert required <= written, f"{spec.name}: required columns never written {required - written}"
-    assert frozenset(spec.key) in await _unique_keys(catalog, spec.name), (
+    assert frozenset(spec.key) in await _unique_keys(db, spec.name), (
         f"{spec.name}: ON CONFLICT ({', '.join(spec.key)}) needs a unique index on exactly it"
     )
 
 
 async def test_every_table_with_rows_of_the_topics_is_checksummed(
-    catalog: asyncpg.Connection,
+    db: asyncpg.Connection,
 ) -> None:
     """`db_writer.checksum` is how replays are proven equal: a table it forgets is unproven."""
     checked = {c.table for c in CHECKED}
     written = {spec.name for spec in WRITTEN} | {merged.table for merged in MERGED}
     assert written <= checked, f"written but never checksummed: {written - checked}"
     for entry in CHECKED:
-        columns = await _columns(catalog, entry.table)
+        columns = await _columns(db, entry.table)
         ordered = {part.strip() for part in entry.order_by.split(",")}
         assert ordered <= set(columns), (
             f"{entry.table}: ordered by missing {ordered - set(columns)}"
@@ -117,24 +102,22 @@ async def test_every_table_with_rows_of_the_topics_is_checksummed(
 
 
 @pytest.mark.parametrize("merged", MERGED, ids=lambda merged: merged.table)
-async def test_merged_facts_are_unique_by_their_key(
-    catalog: asyncpg.Connection, merged: Merged
-) -> None:
+async def test_merged_facts_are_unique_by_their_key(db: asyncpg.Connection, merged: Merged) -> None:
     table, key = merged.table, merged.key
-    assert frozenset({key}) in await _unique_keys(catalog, table), f"{table}.{key} is not unique"
+    assert frozenset({key}) in await _unique_keys(db, table), f"{table}.{key} is not unique"
 
 
 @pytest.mark.parametrize("table", CHAIN_TABLES)
 async def test_chain_tables_carry_what_a_reorg_deletes_by(
-    catalog: asyncpg.Connection, table: str
+    db: asyncpg.Connection, table: str
 ) -> None:
-    columns = await _columns(catalog, table)
+    columns = await _columns(db, table)
     needed = {"block_hash", "src_topic", "src_partition", "user_address"}
     assert needed <= set(columns), f"{table} lacks {needed - set(columns)}"
 
 
 @pytest.mark.parametrize("rule", RULES, ids=_named)
-async def test_retention_rules_name_a_time_column(catalog: asyncpg.Connection, rule: Rule) -> None:
-    columns = await _columns(catalog, rule.table)
+async def test_retention_rules_name_a_time_column(db: asyncpg.Connection, rule: Rule) -> None:
+    columns = await _columns(db, rule.table)
     assert rule.time_column in columns, f"{rule.table}.{rule.time_column} is missing"
     assert columns[rule.time_column]["data_type"] == "timestamp with time zone"

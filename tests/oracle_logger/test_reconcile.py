@@ -75,17 +75,7 @@ async def test_reconciliation_closes_the_legacy_gaps_once(
         oracle_operations_url=oracle.operations_url,
         oracle_state_key=SecretStr(oracle.key.hex()),
     )
-    prefix = f"rc{secrets.token_hex(2)}"
-    services.start(
-        ["db-writer"],
-        {
-            "DATABASE_URL": fresh_database.writer_url,
-            "WRITER_GROUP_ID": f"rbtc-db-writer-reconcile-{secrets.token_hex(3)}",
-            "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
-        },
-        stack=endpoints.env(),
-        prefix=prefix,
-    )
+    prefix = _start_oracle_writer(endpoints, fresh_database, "rc")
     db = await asyncpg.connect(fresh_database.migrator_url)
     lines: list[str] = []
     try:
@@ -133,17 +123,7 @@ async def test_the_oracle_logger_reconciles_on_its_own(
     """ORACLE_RECONCILE_INTERVAL_S: nobody runs the command, the gaps close anyway."""
     oracle, world = seeded
     journal = len(oracle.book.journal)
-    prefix = f"rl{secrets.token_hex(2)}"
-    services.start(
-        ["db-writer"],
-        {
-            "DATABASE_URL": fresh_database.writer_url,
-            "WRITER_GROUP_ID": f"rbtc-db-writer-reconcile-{secrets.token_hex(3)}",
-            "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
-        },
-        stack=endpoints.env(),
-        prefix=prefix,
-    )
+    prefix = _start_oracle_writer(endpoints, fresh_database, "rl")
     db = await asyncpg.connect(fresh_database.migrator_url)
     try:
         services.start(
@@ -171,3 +151,20 @@ async def test_the_oracle_logger_reconciles_on_its_own(
     finally:
         services.stop(["oracle-logger", "db-writer"], prefix=prefix)
         await db.close()
+
+
+def _start_oracle_writer(endpoints: Endpoints, database: FreshDatabase, tag: str) -> str:
+    """A db-writer of the oracle's topics into `database`, in a group of its own; returns the
+    process prefix to stop it by."""
+    prefix = f"{tag}{secrets.token_hex(2)}"
+    services.start(
+        ["db-writer"],
+        {
+            "DATABASE_URL": database.writer_url,
+            "WRITER_GROUP_ID": f"rbtc-db-writer-reconcile-{secrets.token_hex(3)}",
+            "WRITER_TOPICS": f"{ORACLE_OPERATIONS.name},{ORACLE_STATE.name}",
+        },
+        stack=endpoints.env(),
+        prefix=prefix,
+    )
+    return prefix
