@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import uvicorn
@@ -15,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from reservesync.body_deadline import BodyDeadline
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+"""What FastAPI's `lifespan=` takes: the app's resources, open while it serves."""
 ReadinessCheck = Callable[[], Awaitable[None]]
 """Raises when a dependency is unreachable; its message becomes the readiness report."""
 

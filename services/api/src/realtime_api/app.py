@@ -12,16 +12,15 @@ import functools
 import logging
 import multiprocessing
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from reservesync.crypto import FieldCipher
-from reservesync.http import add_body_deadline, add_probes, run_alongside
+from reservesync.http import Lifespan, add_body_deadline, add_probes, run_alongside
 from reservesync.http_errors import ApiError, install_refusals, refusal
 
 from realtime_api import routes
@@ -86,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _lifespan_of(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan_of(runtime: Runtime) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from reservesync import probes
-from reservesync.http import add_body_deadline, add_probes
+from reservesync.http import Lifespan, add_body_deadline, add_probes
 from reservesync.http_errors import install_refusals
 
 from health_monitor import routes
@@ -50,7 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _lifespan_of(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan_of(settings: Settings) -> Lifespan:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()

@@ -12,14 +12,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from reservesync import probes
-from reservesync.http import add_body_deadline, add_probes, run_alongside
+from reservesync.http import Lifespan, add_body_deadline, add_probes, run_alongside
 
 from oracle_logger import errors, routes
 from oracle_logger.auth import Authenticator
@@ -59,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _lifespan_of(runtime: Runtime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan_of(runtime: Runtime) -> Lifespan:
     settings = runtime.settings
 
     @contextlib.asynccontextmanager
