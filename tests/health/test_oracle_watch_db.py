@@ -59,17 +59,20 @@ def _hash() -> str:
     return "0x" + secrets.token_hex(32)
 
 
-async def _address(db: asyncpg.Connection, user: str, sats: int | None, height: int) -> None:
+async def _address(
+    db: asyncpg.Connection, user: str, sats: int | None, height: int, *, monitoring: bool = True
+) -> None:
     """A verified address of `user`, and (unless None) Bitcoin's balance of it."""
     lookup = secrets.token_bytes(32)
     await db.execute(
         "INSERT INTO bitcoin_addresses (user_address, address_ciphertext, address_lookup, "
         "key_id, network, verified_at, monitoring, src_topic, src_partition, src_offset) "
-        "VALUES ($1, $2, $3, 'k1', 'regtest', $4, true, 't', 0, 0)",
+        "VALUES ($1, $2, $3, 'k1', 'regtest', $4, $5, 't', 0, 0)",
         user,
         b"sealed",
         lookup,
         NOW,
+        monitoring,
     )
     if sats is not None:
         await db.execute(
@@ -125,6 +128,8 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     await _address(writer, drifting, 80_000, 200)
     await _address(writer, unrecorded, None, 0)
     await _address(writer, fine, 40_000, 200)
+    # Verified, not monitored: the oracle never counts it, so neither does the comparison.
+    await _address(writer, fine, 15_000, 200, monitoring=False)
     await _sync(writer, zeroed, 0, 250_000, block=10)
     await _sync(writer, zeroed, 250_000, 0, block=11)
     await _sync(writer, drifting, 0, 120_000, block=12)
@@ -139,8 +144,9 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     assert (failed.previous_sats, failed.synced_sats, failed.bitcoin_sats) == (250_000, 0, 250_000)
     assert failed.block == 11
     assert state.totals is not None
-    assert state.totals.bitcoin_sats == 370_000
-    assert (state.totals.addresses, state.totals.verified) == (4, 5)
+    # The reserves count every verified address, the unmonitored one too.
+    assert state.totals.bitcoin_sats == 385_000
+    assert (state.totals.addresses, state.totals.verified) == (5, 6)
 
     supply = Attestation(rbtc_sats=500_000, btc_sats=500_000, as_of=NOW)
     by_kind = {c.kind: c for c in watcher.conditions(NOW, supply)}
@@ -172,8 +178,9 @@ async def test_the_watcher_reads_both_sides_as_rs_health_and_judges_them(
     assert lasting.details["gap_sats"] == 40_000
     assert lasting.details["diverging_blocks"] == 3
     under = by_id["health:under_backed:bitcoin"]  # every address recorded now
-    assert under.details["shortfall_sats"] == 130_000
-    assert under.details["bitcoin_sats"] == 370_000
+    assert under.details["shortfall_sats"] == 115_000  # the unmonitored 15,000 backs too
+    assert under.details["bitcoin_sats"] == 385_000
+    assert f"health:oracle_divergence:{fine}" not in by_id
     burst = by_id["health:mass_burn"]
     assert burst.details["users"] == 3
     report = watcher.report(NOW, supply)

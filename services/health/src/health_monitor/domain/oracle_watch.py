@@ -1,6 +1,6 @@
 """Judging the oracle against Bitcoin itself: what the oracle synced on chain for each user
-against the confirmed balance of the user's verified addresses as the bitcoin-listener recorded
-it; many burns in a short window; the token's supply against the BTC Bitcoin shows (the
+against the confirmed balance of the user's monitored addresses as the bitcoin-listener
+recorded it; many burns in a short window; the token's supply against the BTC Bitcoin shows (the
 Secure-Mint rule). Pure: the readings come from `world/oracle_watch.py`."""
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class Limits:
 @dataclass(frozen=True)
 class UserReading:
     """One user, both sides: the oracle's synced sats (the chain's newest `Synced`/burn of the
-    user in `balance_history`) and Bitcoin's confirmed sats of every verified address."""
+    user in `balance_history`) and Bitcoin's confirmed sats of every verified address the oracle
+    monitors."""
 
     user: str
     synced_sats: int
@@ -79,7 +80,7 @@ def fail_to_zero(reading: UserReading) -> Condition:
         Severity.CRITICAL,
         f"the oracle synced {reading.user} from {reading.previous_sats:,} down to "
         f"{reading.synced_sats:,} sats at block {reading.block} while Bitcoin shows "
-        f"{reading.bitcoin_sats:,} sats on the user's verified addresses "
+        f"{reading.bitcoin_sats:,} sats on the user's monitored addresses "
         f"(height {reading.bitcoin_height})",
         _user_details(reading),
         raise_after_s=0,  # within one cycle: rBTC was burned that Bitcoin still backs

@@ -5,11 +5,14 @@ cycle (every sync and burn the chain-listener saw: a sync to 0 is judged in the 
 sees it, and burns feed the mass-burn window), and the next users of a rolling pass over every
 user with a verified address (a divergence that needs no new sync is found within users /
 `HEALTH_ORACLE_USERS_PER_CYCLE` cycles). For those users one query gives both sides: the newest
-synced balance and the confirmed sats of their verified addresses (`bitcoin_address_balances`,
-the bitcoin-listener's record). A user an address of whom Bitcoin has not recorded yet is not
-judged. Only users in trouble are kept between cycles. The Secure-Mint totals are one aggregate
-over the watched addresses (their count, not the topics' length), and one over the oracle's
-mints of the pending-mint window (`reservesync.pending_mints`).
+synced balance and the confirmed sats of their verified addresses the oracle monitors
+(`bitcoin_address_balances`, the bitcoin-listener's record): a verified address the oracle
+does not monitor never counts towards a synced balance (the protocol's rule), so comparing
+with it would call every such user diverging. A user a monitored address of whom Bitcoin has
+not recorded yet is not judged. Only users in trouble are kept between cycles. The
+Secure-Mint totals are one aggregate over every verified address (the reserves: their count,
+not the topics' length), and one over the oracle's mints of the pending-mint window
+(`reservesync.pending_mints`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ WITH btc AS (
            coalesce(sum(bal.confirmed_sats), 0)::bigint AS sats, min(bal.height) AS height
     FROM bitcoin_addresses b
     LEFT JOIN bitcoin_address_balances bal USING (address_lookup)
-    WHERE b.user_address = ANY($1::text[]) AND b.verified_at IS NOT NULL
+    WHERE b.user_address = ANY($1::text[]) AND b.verified_at IS NOT NULL AND b.monitoring
     GROUP BY b.user_address
 ), newest AS (
     SELECT DISTINCT ON (user_address) user_address, previous_sats, new_sats, cause, block_number
