@@ -10,8 +10,10 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
+from bitcoin_listener import checkpoint
 from devstack import procs
 from devstack.regtest import OwnKey, Regtest, five_kinds
+from reservesync.settings import KafkaSettings
 
 from tests.support import bitcoin_listening as listening
 from tests.support.bitcoin_listening import (
@@ -247,3 +249,34 @@ async def test_a_newly_verified_address_is_rescanned_and_its_history_taken_back_
         regtest.rpc("invalidateblock", regtest.rpc("getblockhash", paid_at))
         back = await until_balance(bootstrap, later, 0)
         assert back["height"] < paid_at
+
+
+async def test_a_reorg_that_changes_no_balance_still_moves_the_checkpoint_back(
+    endpoints: Endpoints, regtest: Regtest, probe_port: int
+) -> None:
+    """Blocks without a payment of ours taken back: nothing to publish, but the saved
+    checkpoint must stop naming them (a restart would resume from blocks no longer
+    confirmed)."""
+    settings = KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers)
+    start = await _watched(endpoints, regtest, [OwnKey().address])
+    env = listener_env(endpoints, start, probe_port, BTC_CONFIRMATIONS="2")
+    key = f"{env['BITCOIN_TRANSACTIONAL_ID']}/regtest".encode()
+
+    async def saved_next_height(expected: int) -> int | None:
+        saved = await checkpoint.load(settings, key)
+        return expected if saved is not None and saved.next_height == expected else None
+
+    with listening.running_listener("test-bitcoin-quiet-reorg", env):
+        regtest.mine(4)
+        await eventually(
+            functools.partial(saved_next_height, regtest.height()),
+            within=120,
+            what="the empty blocks",
+        )
+        # The chain gets two blocks shorter: the processed tip lacks its confirmations now.
+        regtest.rpc("invalidateblock", regtest.rpc("getblockhash", regtest.height() - 1))
+        await eventually(
+            functools.partial(saved_next_height, regtest.height()),
+            within=120,
+            what="a checkpoint without the blocks taken back",
+        )

@@ -111,7 +111,7 @@ class BitcoinListener:
         self._node_fine()
         if moved == "block":
             self.uncommitted_blocks += 1
-        await self._commit(caught_up=moved != "block")
+        await self._commit(caught_up=moved != "block", reorged=moved == "reorg")
         return moved != "idle"
 
     def _scripts(self) -> dict[bytes, str]:
@@ -133,12 +133,16 @@ class BitcoinListener:
         log.info("watching new addresses", extra={"count": len(new)})
         await self.follower.rescan(new)
 
-    async def _commit(self, *, caught_up: bool) -> None:
+    async def _commit(self, *, caught_up: bool, reorged: bool) -> None:
         balances = self._changed_balances()
         letters, offsets = self.watchlist.take_letters()
         metrics.WATCHED.set(len(self.follower.outputs.addresses))
-        due = self.uncommitted_blocks >= self.settings.bitcoin_commit_every_blocks or (
-            caught_up and self.uncommitted_blocks > 0
+        # A reorg is committed even when no balance changed: the checkpoint must stop naming
+        # the blocks taken back, or it says the listener is where it no longer is.
+        due = (
+            reorged
+            or self.uncommitted_blocks >= self.settings.bitcoin_commit_every_blocks
+            or (caught_up and self.uncommitted_blocks > 0)
         )
         # Dropped and listed again before this commit: its balance below is the truth.
         dropped = [a for a in self.dropped if a not in self.follower.outputs.addresses]
