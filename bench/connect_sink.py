@@ -121,6 +121,7 @@ def run_connect(
     env: Mapping[str, str], db: sink.Database, ends: Mapping[TopicPartition, int]
 ) -> sink.WriterRun:
     started = time.perf_counter()
+    stack_cpu = sink.StackCpu()
     pid = connect_worker.start(
         env["KAFKA_BOOTSTRAP_SERVERS"],
         db.writer_url,
@@ -132,13 +133,17 @@ def run_connect(
         first, first_records = asyncio.run(
             asyncio.wait_for(_connect_caught_up(env["KAFKA_BOOTSTRAP_SERVERS"], ends), timeout)
         )
+        seconds = time.perf_counter() - started
+        spent = stack_cpu.stop()
         return sink.WriterRun(
-            time.perf_counter() - started,
+            seconds,
             first - started,
             first_records,
             sink.cpu_seconds(pid),
             sink.peak_rss_mib(pid),
             os.getloadavg()[0],
+            spent.postgres_cpu_s,
+            spent.kafka_cpu_s,
         )
     finally:
         connect_worker.stop()

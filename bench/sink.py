@@ -24,9 +24,9 @@ import random
 import secrets
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -37,9 +37,11 @@ from db_writer.config import Settings as WriterSettings
 from db_writer.mapping import Row, Rows, Source, rows_for
 from db_writer.merged import MERGED
 from db_writer.tables import SPECS
-from devstack import database, procs, services, stack
+from devstack import database, postgres, procs, services, stack
+from devstack import kafka as kafka_stack
 from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir, stack_dir_at
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from reservesync import kafka
 from reservesync.contracts import SystemContract
@@ -72,6 +74,8 @@ MINT_SHARE = 0.6
 CHUNK = 5000
 """Records mapped at a time when building the COPY rows (the writer's default batch)."""
 POLL_S = 0.1
+STAGES = ("settle", "write", "stalled")
+"""The writer's batch stages, as its `db_writer_batch_stage_seconds` names them."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
@@ -272,6 +276,16 @@ class WriterRun:
     peak_rss_mib: float
     load: float
     """The machine's 1-minute load average when it caught up (others share the two cores)."""
+    postgres_cpu_s: float
+    kafka_cpu_s: float
+    """What the stack's Postgres and Kafka spent meanwhile (`StackCpu`)."""
+    stages: Mapping[str, float] = field(default_factory=dict)
+    """Seconds the writers' batches spent per stage (`db_writer_batch_stage_seconds`)."""
+
+    @property
+    def stack_cpu_s(self) -> float:
+        """The whole sink's CPU: the writers', and what they asked of Postgres and Kafka."""
+        return self.cpu_s + self.postgres_cpu_s + self.kafka_cpu_s
 
     def steady_per_s(self, records: int) -> float:
         """Records/s after the first batch was seen: the rate without the start-up."""
@@ -284,6 +298,62 @@ def cpu_seconds(pid: int) -> float:
     after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
     return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
+
+
+def tree_cpu_seconds(name: str, pid: int | None) -> float:
+    """CPU of a stack process and of its live children: Postgres's backends live as the
+    postmaster's children, and those that exited are in its cutime already."""
+    if pid is None:
+        raise procs.StackError(f"{name} is not running")
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # field 4, the parent's pid
+                children += sum(int(ticks) for ticks in fields[11:13]) / CLOCK_TICKS
+    return cpu_seconds(pid) + children
+
+
+@dataclass(frozen=True)
+class StackSpent:
+    postgres_cpu_s: float
+    kafka_cpu_s: float
+
+
+class StackCpu:
+    """CPU the stack's Postgres and Kafka spend from its creation until `stop`: the work a
+    sink asks of them, which shares the machine's cores with the sink itself."""
+
+    def __init__(self) -> None:
+        self.started = self._now()
+
+    @staticmethod
+    def _now() -> StackSpent:
+        return StackSpent(
+            tree_cpu_seconds(postgres.NAME, postgres.postmaster_pid()),
+            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
+        )
+
+    def stop(self) -> StackSpent:
+        now = self._now()
+        return StackSpent(
+            now.postgres_cpu_s - self.started.postgres_cpu_s,
+            now.kafka_cpu_s - self.started.kafka_cpu_s,
+        )
+
+
+def batch_stages(prefix: str) -> dict[str, float]:
+    """Seconds per batch stage from one running writer's own metrics."""
+    status, text = services.probe("db-writer", "/metrics", prefix=prefix)
+    if status != 200:
+        raise procs.StackError(f"the db-writer's metrics answered {status}")
+    return {
+        sample.labels["stage"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "db_writer_batch_stage_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_sum")
+    }
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -364,6 +434,7 @@ def run_writer(
     processes = [services.SERVICES["db-writer"].process(prefix) for prefix in prefixes]
     timeout = 300 + sum(ends.values()) / 500
     started = time.perf_counter()
+    stack_cpu = StackCpu()
     for prefix in prefixes:
         services.start(
             ["db-writer"],
@@ -379,7 +450,11 @@ def run_writer(
             asyncio.wait_for(caught_up(db, group, ends, processes), timeout)
         )
         seconds = time.perf_counter() - started
+        spent = stack_cpu.stop()
         live = [pid for pid in pids if pid is not None]
+        stages: Counter[str] = Counter()
+        for prefix in prefixes:
+            stages.update(batch_stages(prefix))
         return WriterRun(
             seconds,
             first - started,
@@ -387,6 +462,9 @@ def run_writer(
             sum(cpu_seconds(pid) for pid in live),
             max(peak_rss_mib(pid) for pid in live),
             os.getloadavg()[0],
+            spent.postgres_cpu_s,
+            spent.kafka_cpu_s,
+            stages,
         )
     finally:
         for prefix in prefixes:
@@ -522,7 +600,9 @@ def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dic
         del records
         raw_db = fresh_database(env, "raw")
         asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
+        stack_cpu, client_cpu = StackCpu(), time.process_time()
         copy_s = asyncio.run(copy_into(raw_db.migrator_url, copy))
+        copy_cpu_s = time.process_time() - client_cpu + stack_cpu.stop().postgres_cpu_s
 
         expected = {table: len(rows) for table, rows in copy.items()}
         for db in (*sink_dbs, raw_db):
@@ -543,10 +623,15 @@ def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dic
                 ("cpu_s", run.cpu_s),
                 ("peak_rss_mib", run.peak_rss_mib),
                 ("load", run.load),
+                ("postgres_cpu_s", run.postgres_cpu_s),
+                ("kafka_cpu_s", run.kafka_cpu_s),
+                *((f"{stage}_s", run.stages.get(stage, 0.0)) for stage in STAGES),
             )
         },
         "writer_batch_max": _writer_batch_max(),
         "copy_s": copy_s,
+        "copy_cpu_s": copy_cpu_s,
+        "cores": os.cpu_count() or 1,
         "total_s": time.perf_counter() - started,
     }
 
@@ -559,7 +644,8 @@ def lines(figures: Mapping[str, float], counts: Sequence[int] = WRITER_COUNTS) -
         f"  publish (not part of the sink figure): {figures['publish_s']:.1f}s = "
         f"{events / figures['publish_s']:,.0f} events/s, one idempotent batching producer",
         f"  raw limit, COPY of the same rows into a fresh database: {copy_s:.1f}s = "
-        f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s",
+        f"{events / copy_s:,.0f} events/s equivalent, {rows / copy_s:,.0f} rows/s; "
+        f"CPU {figures['copy_cpu_s']:.1f}s (client and Postgres)",
     ]
     for count in counts:
         writer_s, cpu_s = figures[f"writers{count}_s"], figures[f"writers{count}_cpu_s"]
@@ -575,9 +661,27 @@ def lines(figures: Mapping[str, float], counts: Sequence[int] = WRITER_COUNTS) -
             f"{figures[f'writers{count}_load']:.2f}",
             f"    writer/COPY = {ratio:.2f} "
             f"(target >= {TARGET:.2f}: {'met' if ratio >= TARGET else 'NOT met'})",
+            *cpu_account(figures, count),
         ]
     out.append(f"  whole benchmark {figures['total_s']:.0f}s")
     return out
+
+
+def cpu_account(figures: Mapping[str, float], count: int) -> list[str]:
+    """Where the sink's CPU went, and the writer/COPY ratio the machine's cores allow it:
+    however well it overlaps, the run cannot take less wall time than its CPU over the cores."""
+    writer, pg, broker = (
+        figures[f"writers{count}_{kind}cpu_s"] for kind in ("", "postgres_", "kafka_")
+    )
+    whole, cores = writer + pg + broker, figures["cores"]
+    settle, write, stalled = (figures[f"writers{count}_{stage}_s"] for stage in STAGES)
+    return [
+        f"    batches: settling {settle:.1f}s, writing {write:.1f}s, stalled {stalled:.1f}s "
+        "(settled, waiting for the write before: the part Postgres bounds)",
+        f"    CPU of the sink: writer {writer:.1f}s + Postgres {pg:.1f}s + Kafka {broker:.1f}s "
+        f"= {whole:.1f}s, {whole / figures['copy_cpu_s']:.1f}x COPY's; on {cores:.0f} cores "
+        f"writer/COPY can reach at most {figures['copy_s'] * cores / whole:.2f}",
+    ]
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.consumer import BatchWriter, DbWriter, Settled
 from devstack import postgres, services
 from devstack.protocol import Protocol
+from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings
@@ -173,6 +174,7 @@ async def test_a_starting_writer_settles_each_record_once(
         return original(self, batch)
 
     monkeypatch.setattr(BatchWriter, "settle_all", counting)
+    stages_before = _stage_counts()
     settings = Settings.model_validate(
         {
             "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
@@ -194,6 +196,20 @@ async def test_a_starting_writer_settles_each_record_once(
     twice = sorted(key for key, times in settled.items() if times > 1)
     assert len(settled) >= 20_000
     assert not twice, f"{len(twice)} records settled twice, e.g. {twice[:3]}"
+    # Every batch is timed in both halves (at 2,000 records a batch, at least ten of each):
+    # what an operator reads to tell a database-bound writer from a CPU-bound one.
+    settles, writes = (n - stages_before[i] for i, n in enumerate(_stage_counts()))
+    assert settles >= 10
+    assert writes == settles
+
+
+def _stage_counts() -> tuple[float, float]:
+    """How many batches the settle and the write stage have timed in this process."""
+    settles, writes = (
+        REGISTRY.get_sample_value("db_writer_batch_stage_seconds_count", {"stage": stage}) or 0.0
+        for stage in ("settle", "write")
+    )
+    return settles, writes
 
 
 @pytest.mark.timeout(1800)

@@ -153,15 +153,21 @@ def data_dir_marker() -> Path:
 
 def running() -> bool:
     """Whether this stack's own cluster is up (a port answering may be someone else's)."""
+    return postmaster_pid() is not None
+
+
+def postmaster_pid() -> int | None:
+    """The pid of this stack's own cluster's postmaster, if it runs."""
     marker = data_dir_marker()
     if not marker.exists():
-        return False
+        return None
     pid_file = Path(marker.read_text()) / "postmaster.pid"
     try:
-        os.kill(int(pid_file.read_text().split()[0]), 0)
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
     except (OSError, ValueError, IndexError):
-        return False
-    return True
+        return None
+    return pid
 
 
 def restart() -> None:

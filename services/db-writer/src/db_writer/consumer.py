@@ -140,9 +140,11 @@ class DbWriter:
                     heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
                 if not batch:
                     continue
-                settled = await asyncio.to_thread(writer.settle_all, batch)
+                with metrics.BATCH_STAGE_SECONDS.labels("settle").time():
+                    settled = await asyncio.to_thread(writer.settle_all, batch)
                 if writing is not None:
-                    await writing
+                    with metrics.BATCH_STAGE_SECONDS.labels("stalled").time():
+                        await writing
                 writing = asyncio.create_task(_write_then_commit(writer, consumer, batch, settled))
             if writing is not None:
                 await writing
@@ -341,8 +343,9 @@ def _offsets(run: Sequence[Settled]) -> Offsets:
 async def _write_then_commit(
     writer: BatchWriter, consumer: AIOKafkaConsumer, batch: Batch, settled: list[Settled]
 ) -> None:
-    await writer.write_settled(settled)
-    await _commit(consumer, batch)
+    with metrics.BATCH_STAGE_SECONDS.labels("write").time():
+        await writer.write_settled(settled)
+        await _commit(consumer, batch)
     heartbeat.beat()
 
 

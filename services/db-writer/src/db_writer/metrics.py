@@ -1,6 +1,6 @@
 """Prometheus metrics of the db-writer."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 RECORDS = Counter("db_writer_records_total", "Kafka records consumed and settled")
 ROWS = Counter("db_writer_rows_inserted_total", "Rows newly inserted")
@@ -10,3 +10,12 @@ CONFLICTING_DUPLICATES = Counter(
     "db_writer_conflicting_duplicates_total",
     "Records whose idempotency key was written before with other content (dead-lettered)",
 )
+BATCH_STAGE_SECONDS = Histogram(
+    "db_writer_batch_stage_seconds",
+    "Seconds per polled batch in each stage: settle (decode, validate, map, in a thread), "
+    "write (its transaction and Kafka commit), stalled (settled, waiting for the write before)",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+"""Which half bounds the writer: a `stalled` that grows means Postgres does, a `settle`
+longer than `write` means the writer's own CPU does."""
