@@ -4,6 +4,7 @@ itself to judge what was published and written."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,9 +12,13 @@ from typing import Any
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from reservesync.abi_decoders import HexDecode, hex_decoder, topic_type
+from reservesync.abi_decoders import HexDecode, hex_decoder, is_one_word, topic_type
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
+from reservesync.types import INT32_MAX, INT64_MAX
+
+_HASH = re.compile(r"0x[0-9a-f]{64}")
+"""A hash as `Hash32` accepts it, once lowercased (NodeLog lowercases)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,20 @@ class NodeLog:
             raw=raw,
         )
 
+    @property
+    def fits_the_model(self) -> bool:
+        """Whether `chain.event/v1` takes this log's own fields as they are: hashes of 32
+        bytes, a block number a bigint holds and indexes an integer holds. A hostile node's
+        value that fails this is built through the model's validation, whose error names
+        the field in the dead letter as before."""
+        return (
+            0 <= self.block_number <= INT64_MAX
+            and 0 <= self.tx_index <= INT32_MAX
+            and 0 <= self.log_index <= INT32_MAX
+            and _HASH.fullmatch(self.block_hash) is not None
+            and _HASH.fullmatch(self.tx_hash) is not None
+        )
+
 
 class UnknownLog(ValueError):
     """A log from a watched address that none of its contract's events explain."""
@@ -60,16 +79,23 @@ class EventSpec:
     inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
     decode_topics: HexDecode
     decode_data: HexDecode
+    words_only: bool
+    """Every parameter is read word by word, with checks at least as strict as the model's
+    (`reservesync.abi_decoders`): the values need no second validation. A string, read by
+    eth_abi, still gets the model's (its length limit among them)."""
 
     @classmethod
     def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
         inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
+        topic_types = [topic_type(kind) for _, kind, indexed in inputs if indexed]
+        data_types = [kind for _, kind, indexed in inputs if not indexed]
         return cls(
             contract,
             item["name"],
             inputs,
-            hex_decoder([topic_type(kind) for _, kind, indexed in inputs if indexed]),
-            hex_decoder([kind for _, kind, indexed in inputs if not indexed]),
+            hex_decoder(topic_types),
+            hex_decoder(data_types),
+            all(map(is_one_word, [*topic_types, *data_types])),
         )
 
     @property
@@ -85,6 +111,7 @@ def _topic0(item: dict[str, Any]) -> str:
 class EventDecoder:
     def __init__(self, chain_id: int, deployment: Deployment) -> None:
         self.chain_id = chain_id
+        self._chain_id_fits = 0 < chain_id <= INT64_MAX
         self.contract_at = {d.address: name for name, d in deployment.items()}
         self.specs: dict[tuple[SystemContract, str], EventSpec] = {}
         for contract in deployment:
@@ -118,17 +145,24 @@ class EventDecoder:
             name: next(indexed) if is_indexed else next(unindexed)
             for name, _, is_indexed in spec.inputs
         }
-        return ChainEvent(
-            event_id=make_event_id(self.chain_id, log.tx_hash, log.log_index),
-            chain_id=self.chain_id,
-            block_number=log.block_number,
-            block_hash=log.block_hash,
-            block_timestamp=datetime.fromtimestamp(block_timestamp, UTC),
-            tx_hash=log.tx_hash,
-            tx_index=log.tx_index,
-            log_index=log.log_index,
-            contract=contract,
-            address=log.address,
-            event=spec.name,
-            args=args,
-        )
+        values = {
+            "schema_": ChainEvent.SCHEMA,
+            "event_id": make_event_id(self.chain_id, log.tx_hash, log.log_index),
+            "chain_id": self.chain_id,
+            "block_number": log.block_number,
+            "block_hash": log.block_hash,
+            "block_timestamp": datetime.fromtimestamp(block_timestamp, UTC),
+            "tx_hash": log.tx_hash,
+            "tx_index": log.tx_index,
+            "log_index": log.log_index,
+            # The watched address, as the deployment's validated model holds it.
+            "contract": contract,
+            "address": log.address,
+            "event": spec.name,
+            "args": args,
+        }
+        # The id is made of the same fields, the contract and event come from the ABI the
+        # model checks against, and the rest was checked above: nothing is left to validate.
+        if spec.words_only and self._chain_id_fits and log.fits_the_model:
+            return ChainEvent.trusted(values)
+        return ChainEvent.model_validate(values)
