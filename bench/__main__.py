@@ -18,6 +18,7 @@ from bench import (
     latency,
     machine,
     ponder_backfill,
+    profile_listener,
     profile_writer,
     scaling,
     sink,
@@ -65,9 +66,10 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "health": (_health, "BENCH_HEALTH_ROWS, BENCH_HEALTH_EVENTS"),
     "api": (_api, "BENCH_API_USERS, BENCH_API_RATE"),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
+    "profile-listener": (profile_listener.main, "BENCH_BACKFILL_EVENTS"),
     "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),
 }
-NOT_BY_DEFAULT = {"profile", "ponder"}
+NOT_BY_DEFAULT = {"profile", "profile-listener", "ponder"}
 """Run only when named: a tool rather than figures (profile), or a third-party comparison whose
 first run downloads its npm dependencies (ponder)."""
 

@@ -48,7 +48,7 @@ COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
 
 def main() -> None:
     """Print the figures of one run, and the command that produced them."""
-    with tempfile.TemporaryDirectory() as build, _kafka() as bootstrap:
+    with tempfile.TemporaryDirectory() as build, kafka() as bootstrap:
         contracts = compile_with_test_contracts(Path(build))
         with private_chain(contracts, "bench-hardhat", BACKFILL_CHAIN_ID) as node:
             first, last, events = load_deposits(node, contracts, COUNT)
@@ -57,7 +57,9 @@ def main() -> None:
             raw_s, raw_events = _timed(lambda: _raw_logs(node.rpc_url, first, last, addresses))
             web3_s, web3_events = _timed(lambda: _web3_logs(node, first, last))
             # Twice: the first run also pays for a cold broker (JIT, topic leaders, producer id).
-            cold_s, ours_s = (asyncio.run(_backfill(bootstrap, node, first, last)) for _ in "12")
+            cold_s, ours_s = (
+                asyncio.run(listener_backfill(bootstrap, node, first, last)) for _ in "12"
+            )
     assert raw_events == web3_events == events, (raw_events, web3_events, events)
     ours, raw, web3 = events / ours_s, events / raw_s, events / web3_s
     print(
@@ -73,7 +75,7 @@ def main() -> None:
 
 
 @contextlib.contextmanager
-def _kafka() -> Iterator[str]:
+def kafka() -> Iterator[str]:
     """Kafka of the benchmarks' own stack (`.stack-bench/`), so the events of a throwaway chain
     never reach the topics a demo or the tests read; stopped afterwards."""
     with stack_dir_at(BENCH_STACK_DIR):
@@ -105,7 +107,7 @@ def _web3_logs(node: PrivateChain, first: int, last: int) -> int:
     return len(node.w3.eth.get_logs({"fromBlock": first, "toBlock": last, "address": addresses}))
 
 
-async def _backfill(bootstrap: str, node: PrivateChain, first: int, last: int) -> float:
+async def listener_backfill(bootstrap: str, node: PrivateChain, first: int, last: int) -> float:
     """Seconds from the listener's start until it has published block `last`."""
     settings = Settings.model_validate(
         {

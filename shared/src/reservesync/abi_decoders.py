@@ -32,6 +32,11 @@ def topic_type(kind: str) -> str:
     return kind if word and kind != "bytes" and "[" not in kind else "bytes32"
 
 
+def is_one_word(kind: str) -> bool:
+    """Whether `kind` is read straight from its word, not through eth_abi."""
+    return _word_reader(kind) is not None
+
+
 def hex_decoder(types: Sequence[str]) -> HexDecode:
     """The values of `types` from hex words: read word by word where every type is one word,
     else through eth_abi (a string's offset and length need its tuple decoder)."""
