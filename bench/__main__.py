@@ -14,6 +14,7 @@ from bench import (
     backfill,
     codec,
     connect_sink,
+    end_to_end,
     health,
     latency,
     machine,
@@ -66,10 +67,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "api": (_api, "BENCH_API_USERS, BENCH_API_RATE"),
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
     "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),
+    "end_to_end": (end_to_end.main, "BENCH_E2E_EVENTS, BENCH_E2E_SAMPLE_S"),
 }
-NOT_BY_DEFAULT = {"profile", "ponder"}
-"""Run only when named: a tool rather than figures (profile), or a third-party comparison whose
-first run downloads its npm dependencies (ponder)."""
+NOT_BY_DEFAULT = {"profile", "ponder", "end_to_end"}
+"""Run only when named: a tool rather than figures (profile), a third-party comparison whose
+first run downloads its npm dependencies (ponder), or a run of an hour and more (end_to_end)."""
 
 
 def main(argv: list[str]) -> int:
