@@ -71,7 +71,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
 }
 NOT_BY_DEFAULT = {"profile", "ponder", "end_to_end"}
 """Run only when named: a tool rather than figures (profile), a third-party comparison whose
-first run downloads its npm dependencies (ponder), or a run of an hour and more (end_to_end)."""
+first run downloads its npm dependencies (ponder), or a run of most of an hour (end_to_end)."""
 
 
 def main(argv: list[str]) -> int:
