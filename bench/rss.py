@@ -2,7 +2,7 @@
 service's memory stays flat while events flow through it.
 
 A service is its process group: `devstack.procs` starts each in a session of its own, and some
-spawn helpers (the API's reserves hasher), whose memory is the service's too."""
+spawn children (the API's reserves hasher), whose memory is the service's too."""
 
 from __future__ import annotations
 

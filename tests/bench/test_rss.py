@@ -38,7 +38,7 @@ def _process(proc: Path, pid: int, group: int, rss_kib: int) -> None:
 
 def test_a_service_is_its_whole_process_group(tmp_path: Path) -> None:
     _process(tmp_path, 100, 100, 1024)
-    _process(tmp_path, 101, 100, 2048)  # a helper it spawned
+    _process(tmp_path, 101, 100, 2048)  # a child it spawned
     _process(tmp_path, 200, 200, 4096)  # another service
     (tmp_path / "self").mkdir()
     assert sorted(rss.group_members(100, tmp_path)) == [100, 101]
