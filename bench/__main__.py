@@ -14,6 +14,7 @@ from bench import (
     backfill,
     codec,
     connect_sink,
+    end_to_end,
     health,
     latency,
     machine,
@@ -68,10 +69,11 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
     "profile-listener": (profile_listener.main, "BENCH_BACKFILL_EVENTS"),
     "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),
+    "end-to-end": (end_to_end.main, "BENCH_E2E_EVENTS, BENCH_E2E_SAMPLE_S"),
 }
-NOT_BY_DEFAULT = {"profile", "profile-listener", "ponder"}
-"""Run only when named: a tool rather than figures (profile), or a third-party comparison whose
-first run downloads its npm dependencies (ponder)."""
+NOT_BY_DEFAULT = {"profile", "profile-listener", "ponder", "end-to-end"}
+"""Run only when named: a tool rather than figures (the profiles), a third-party comparison whose
+first run downloads its npm dependencies (ponder), or a run of most of an hour (end-to-end)."""
 
 
 def main(argv: list[str]) -> int:

@@ -47,7 +47,6 @@ from pathlib import Path
 import aiohttp
 from chain_listener.config import INSTANT_POLL_INTERVAL_S
 from devstack import chain, services
-from reservesync.contracts import SystemContract
 from web3.contract import Contract
 
 from bench import listener_calls, sink
@@ -62,6 +61,7 @@ from bench.private_chain import (
     compile_with_test_contracts,
     deploy_test_contract,
     deposit_for_many,
+    deposit_transaction,
     private_chain,
 )
 
@@ -123,16 +123,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def _transaction(node: PrivateChain, depositor: Contract, per_block: int) -> dict[str, str]:
-    """One BatchDepositor call making `per_block` Deposited events, as eth_sendTransaction
-    params (gas given, so the node estimates nothing per call)."""
-    vault = node.protocol.contract(SystemContract.FEE_VAULT).address
-    data = depositor.encode_abi("depositForMany", args=[vault, SEED, per_block])
-    tx = {"from": node.protocol.owner, "to": depositor.address, "data": data}
-    gas = node.w3.eth.estimate_gas({**tx, "value": per_block})  # type: ignore[typeddict-item]
-    return {**tx, "value": hex(per_block), "gas": hex(int(gas * 1.5))}
-
-
 async def _send(session: aiohttp.ClientSession, url: str, tx: Mapping[str, str]) -> Sent:
     request = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [tx]}
     started = time.time()
@@ -185,7 +175,7 @@ def measure(
     mode: str,
 ) -> Figures:
     blocks_per_s, per_block = _shape(rate)
-    tx = _transaction(node, depositor, per_block)
+    tx = deposit_transaction(node, depositor, SEED, per_block)
     warm = asyncio.run(generate(node.rpc_url, tx, blocks_per_s, WARM_UP_S))
     asyncio.run(rows_committed(db, [s.tx_hash for s in warm], len(warm) * per_block))
     calls_before = _calls_in(mode)

@@ -51,7 +51,7 @@ from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import BENCH_STACK_DIR, machine
+from bench import BENCH_STACK_DIR, machine, rss
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
@@ -357,10 +357,7 @@ def batch_stages(prefix: str) -> dict[str, float]:
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
+    return rss.field_mib(pid, "VmHWM")
 
 
 def log_tail(process: str, lines: int = 20) -> str:

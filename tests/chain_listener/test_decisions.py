@@ -11,7 +11,7 @@ from chain_listener.completeness import bloom_mask
 from chain_listener.config import Settings
 from chain_listener.failover import EndpointPool, parse_retry_after
 from chain_listener.node import BlockHeader
-from chain_listener.ranges import RangeSizer, range_refusal
+from chain_listener.ranges import range_refusal
 from chain_listener.rpc import RpcError
 from devstack.protocol import Protocol
 from reservesync.cli import settings_help
@@ -57,37 +57,6 @@ def refusal(message: str, data: object = None) -> int | str | None:
 )
 def test_range_refusals_and_their_hints(message: str, data: object, suggested: object) -> None:
     assert refusal(message, data) == suggested
-
-
-def test_sizer_grows_while_light_and_fits_heavy_answers() -> None:
-    sizer = RangeSizer(initial=100, maximum=1000, target_s=2.0, target_logs=1000)
-    sizer.succeeded(100, 0.1, 10)
-    assert sizer.size == 150
-    sizer.succeeded(150, 0.1, 10)
-    assert sizer.size == 225
-    sizer.succeeded(225, 0.1, 4500)  # 4.5x the log target: cut to fit
-    assert sizer.size == 50
-    sizer.succeeded(10, 0.1, 1)  # a short range at the head says nothing about the size
-    assert sizer.size == 50
-    sizer.succeeded(50, 9.0, 1)  # far too slow
-    assert sizer.size == 11
-
-
-def test_sizer_remembers_a_refused_size_as_a_ceiling() -> None:
-    sizer = RangeSizer(initial=1000, maximum=5000, target_s=2.0, target_logs=10_000)
-    sizer.refused(1000, suggested=20)
-    assert (sizer.size, sizer.ceiling) == (20, 20)
-    for _ in range(RangeSizer.GROWTH_RUN - 1):
-        sizer.succeeded(20, 0.01, 1)
-    assert sizer.size == 20, "no growth past a refusal before a run of successes"
-    sizer.succeeded(20, 0.01, 1)
-    assert (sizer.size, sizer.ceiling) == (25, 25)
-    sizer.refused(25, suggested=None)
-    assert sizer.size == 12
-    sizer.truncated(complete_blocks=3)
-    assert sizer.size == 3
-    sizer.too_slow(1)
-    assert sizer.size == 1
 
 
 def test_failover_prefers_the_first_url_that_is_not_resting() -> None:

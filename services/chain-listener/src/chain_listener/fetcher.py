@@ -7,10 +7,12 @@ import asyncio
 import logging
 import time
 
+from reservesync.log_ranges import RangeSizer
+
 from chain_listener import metrics
 from chain_listener.completeness import CompletenessCheck, InconsistentAnswer, VerifiedRange
 from chain_listener.node import Node
-from chain_listener.ranges import BlockRange, RangeSizer, range_refusal
+from chain_listener.ranges import BlockRange, range_refusal
 from chain_listener.rpc import RpcError, RpcUnavailable
 
 log = logging.getLogger(__name__)

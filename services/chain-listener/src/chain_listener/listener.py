@@ -11,6 +11,7 @@ from collections import Counter
 
 from reservesync import collector
 from reservesync.heartbeat import heartbeat
+from reservesync.log_ranges import RangeSizer
 from reservesync.messages import Alert, ChainEvent, DeadLetter
 
 from chain_listener import checkpoint, metrics
@@ -24,7 +25,6 @@ from chain_listener.head_subscription import HeadSubscription
 from chain_listener.node import Node
 from chain_listener.progress import Progress
 from chain_listener.publisher import Outgoing, RangePublisher
-from chain_listener.ranges import RangeSizer
 from chain_listener.registry_publisher import RegistryWatcher
 from chain_listener.rpc import JsonRpcClient
 

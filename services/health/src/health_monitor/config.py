@@ -86,7 +86,13 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
         20_000, ge=1, description="blocks of logs read per evaluation at most (bounded cost)"
     )
     health_chain_range_blocks: int = Field(
-        1000, ge=1, le=1000, description="blocks per eth_getLogs call (a digest range at most)"
+        1000, ge=1, le=1000, description="blocks per eth_getLogs call at most (a digest range)"
+    )
+    health_chain_logs_per_call: int = Field(
+        5000,
+        ge=1,
+        description="eth_getLogs ranges shrink when an answer holds far more logs than this "
+        "(800 logs a block made a 1000-block call a response the node could not build)",
     )
     health_listener_max_behind_blocks: int = Field(
         20, ge=0, description="the chain-listener is behind when its next block is further back"

@@ -8,7 +8,8 @@ it stopped, and each cycle reads at most `HEALTH_CHAIN_BLOCKS_PER_CYCLE` blocks.
 blocks only: a block counts once the head has been past it for `HEALTH_CHAIN_GRACE_S` and
 `CHAIN_CONFIRMATIONS` blocks; before each range the last block read must still have the hash
 it had, else (a reorg) the world is rewound a digest range further back and read again.
-Nothing per event stays in memory.
+Nothing per event stays in memory, and each eth_getLogs asks for about
+`HEALTH_CHAIN_LOGS_PER_CALL` logs, whatever the chain's density.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import asyncpg
 from reservesync import digests, ledger
 from reservesync.digests import Digest
 from reservesync.event_decoding import EventDecoder, NodeLog, UnknownLog
+from reservesync.log_ranges import RangeSizer
 from reservesync.messages import ChainEvent
 
 from health_monitor.config import Settings
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 REWIND_BLOCKS = 256
 """How far before the fork candidate a reorg rewinds (deeper reorgs rewind again)."""
 TX_TYPE = "tx_type:"
+INITIAL_RANGE_BLOCKS = 20
+"""The first eth_getLogs range, before the chain's density of logs is known (the listener's)."""
+RANGE_TARGET_S = 2.0
+"""eth_getLogs ranges shrink when an answer takes far longer than this."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,14 @@ class ChainScanner:
         self.pool = pool
         self.reader = reader
         self.decoder = EventDecoder(settings.chain_id, settings.chain_contracts)
+        # Sized by logs, not blocks alone: a block range of a busy chain can hold millions of
+        # logs, a response the node takes minutes and gigabytes to build and health to parse.
+        self.sizer = RangeSizer(
+            INITIAL_RANGE_BLOCKS,
+            settings.health_chain_range_blocks,
+            RANGE_TARGET_S,
+            settings.health_chain_logs_per_call,
+        )
         self._heads: deque[tuple[float, int]] = deque(maxlen=512)
         self.rewinds = 0
         self.progress: ChainProgress | None = None
@@ -108,23 +122,40 @@ class ChainScanner:
         return int(row["next_block"]), row["last_hash"]
 
     async def _read_range(self, first: int, last: int) -> bool:
+        """Folds the blocks `first`..`last` (one digest range at most) into the world, in
+        eth_getLogs calls sized by the logs they return, and commits them with the cursor."""
+        found = _Range({}, Counter(), {}, {})
+        block, last_hash = first, None
+        while block <= last:
+            end = min(last, block + self.sizer.size - 1)
+            last_hash = await self._fold_logs(block, end, found)
+            if last_hash is None:
+                return False
+            block = end + 1
+        assert last_hash is not None  # first <= last: at least one call was made
+        await self._commit(found, last + 1, last_hash)
+        return True
+
+    async def _fold_logs(self, first: int, last: int, found: _Range) -> str | None:
+        """One eth_getLogs call folded into `found`; the hash of block `last`, or None when
+        the node's answers disagree (it changed under us)."""
+        started = time.monotonic()
         logs = await self.reader.logs(first, last, self.decoder.addresses)
+        self.sizer.succeeded(last - first + 1, time.monotonic() - started, len(logs))
         wanted = sorted({entry.block_number for entry in logs} | {last})
         headers = await self.reader.headers(wanted)
         if last not in headers or any(
             headers.get(e.block_number) is None or headers[e.block_number].hash != e.block_hash
             for e in logs
         ):
-            return False
-        found = _Range({}, Counter(), {}, {})
+            return None
         for entry in logs:
             try:
                 event = self.decoder.decode(entry, headers[entry.block_number].timestamp)
             except (UnknownLog, ValueError):
                 continue  # not one of the protocol's events: the listener dead-letters it
             _fold(found, event)
-        await self._commit(found, last + 1, headers[last].hash)
-        return True
+        return headers[last].hash
 
     async def _commit(self, found: _Range, next_block: int, last_hash: str) -> None:
         rows = [("transactions", b, d.n, d.total) for b, d in sorted(found.transactions.items())]

@@ -3,9 +3,11 @@ for a bucket that differs, item by item, so the first divergence is named (table
 key, and whether the row is missing, extra or altered).
 
 Cost per cycle: one read of each digests table (a few rows per digest range or hash bucket) and,
-only for a diverging bucket, the rows of that bucket on both sides (`DRILL_LIMIT` buckets per
-table at most). Rows the database holds from blocks health has not read yet are "ahead", not
-extra: the writer may be a few blocks in front of health's grace period.
+only for a diverging bucket, the rows of that bucket on both sides (`DRILL_LIMIT` buckets and
+`DRILL_ITEMS` items per table at most; a bucket larger than what is left is judged by its
+digests' counts alone, as the buckets past `DRILL_LIMIT` are). Rows the database holds from
+blocks health has not read yet are "ahead", not extra: the writer may be a few blocks in front
+of health's grace period.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from reservesync.digests import SQL, Digest, Item
 from health_monitor.world.oracle_world import OracleSnapshot
 
 DRILL_LIMIT = 8
+DRILL_ITEMS = 50_000
+"""Items a table's drill-downs may hold a cycle: a bucket of a chain dense with logs (800 a
+block is 800,000 in a 1,000-block range) read on both sides made health's memory follow the
+chain's density, and the node build its largest answers, while a lagging database made every
+bucket diverge."""
 SHOWN = 5
 WorldRange = Callable[[int, int], Awaitable[list[Item]]]
 
@@ -220,13 +227,15 @@ async def _judge(
         b for b in set(world) | set(database) if world.get(b, Digest()) != database.get(b, Digest())
     )
     verdict.diverging = len(diverging)
+    budget = DRILL_ITEMS
     for index, bucket in enumerate(diverging):
         theirs_n, ours_n = world.get(bucket, Digest()).n, database.get(bucket, Digest()).n
-        if index >= DRILL_LIMIT:
+        if index >= DRILL_LIMIT or theirs_n + ours_n > budget:
             verdict.missing += max(0, theirs_n - ours_n)
             verdict.extra += max(0, ours_n - theirs_n)
             verdict.altered += int(theirs_n == ours_n)
             continue
+        budget -= theirs_n + ours_n
         theirs, ours = await drill(bucket)
         span = (
             (bucket * digests.RANGE_BLOCKS, (bucket + 1) * digests.RANGE_BLOCKS - 1)
