@@ -38,7 +38,7 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 
-from bench import connect_worker, sink
+from bench import connect_worker, process_cpu, sink
 from bench.connect_records import ConnectEncoding
 
 COUNT = int(os.environ.get("BENCH_CONNECT_EVENTS", "100000"))
@@ -121,7 +121,7 @@ def run_connect(
     env: Mapping[str, str], db: sink.Database, ends: Mapping[TopicPartition, int]
 ) -> sink.WriterRun:
     started = time.perf_counter()
-    stack_cpu = sink.StackCpu()
+    stack_cpu = process_cpu.StackCpu()
     pid = connect_worker.start(
         env["KAFKA_BOOTSTRAP_SERVERS"],
         db.writer_url,
@@ -139,7 +139,7 @@ def run_connect(
             seconds,
             first - started,
             first_records,
-            sink.cpu_seconds(pid),
+            process_cpu.cpu_seconds(pid),
             sink.peak_rss_mib(pid),
             os.getloadavg()[0],
             spent.postgres_cpu_s,

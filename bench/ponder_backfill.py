@@ -37,7 +37,7 @@ from devstack import postgres, procs
 from devstack.paths import stack_dir_at
 from reservesync.contracts import SystemContract
 
-from bench import machine, sink
+from bench import machine, process_cpu, sink
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -131,14 +131,14 @@ def _run(admin_url: str, chain: dict[str, str], events: int, database: str) -> R
     argv = ["node_modules/.bin/ponder", "start", "--schema", SCHEMA, "--port", str(port)]
     node_pid = procs.running_pid(NODE)
     assert node_pid is not None, "the Hardhat node is gone"
-    node_cpu_before = sink.cpu_seconds(node_pid)
+    node_cpu_before = process_cpu.cpu_seconds(node_pid)
     started = time.perf_counter()
     pid = procs.start(PROCESS, argv, cwd=PROJECT, env={**chain, "DATABASE_URL": url})
     try:
         serving_s = _until(lambda: _status(port, "/health") == 200, started, pid)
         ready_s = _until(lambda: _status(port, "/ready") == 200, started, pid)
-        cpu_s = sink.cpu_seconds(pid)
-        node_cpu_s = sink.cpu_seconds(node_pid) - node_cpu_before
+        cpu_s = process_cpu.cpu_seconds(pid)
+        node_cpu_s = process_cpu.cpu_seconds(node_pid) - node_cpu_before
         rows = asyncio.run(_rows(url))
         peak = sink.peak_rss_mib(pid)  # VmHWM: the kernel keeps the peak, one read suffices
     finally:

@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Se
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
-from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -37,8 +36,7 @@ from db_writer.config import Settings as WriterSettings
 from db_writer.mapping import Row, Rows, Source, rows_for
 from db_writer.merged import MERGED
 from db_writer.tables import SPECS
-from devstack import database, postgres, procs, services, stack
-from devstack import kafka as kafka_stack
+from devstack import database, procs, services, stack
 from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir, stack_dir_at
 from prometheus_client.parser import text_string_to_metric_families
@@ -52,6 +50,7 @@ from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
 from bench import BENCH_STACK_DIR, machine, rss
+from bench.process_cpu import StackCpu, cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
 # The topics have 12 partitions so writers can scale out; 2 cores bound what helps here.
@@ -76,7 +75,6 @@ CHUNK = 5000
 POLL_S = 0.1
 STAGES = ("settle", "write", "stalled")
 """The writer's batch stages, as its `db_writer_batch_stage_seconds` names them."""
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.FEE_VAULT
@@ -291,55 +289,6 @@ class WriterRun:
         """Records/s after the first batch was seen: the rate without the start-up."""
         rest, seconds = records - self.first_records, self.seconds - self.first_commit_s
         return rest / seconds if rest > 0 and seconds > 0 else records / self.seconds
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process and of its waited-for children (`/proc/<pid>/stat`)."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
-    return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
-
-
-def tree_cpu_seconds(name: str, pid: int | None) -> float:
-    """CPU of a stack process and of its live children: Postgres's backends live as the
-    postmaster's children, and those that exited are in its cutime already."""
-    if pid is None:
-        raise procs.StackError(f"{name} is not running")
-    children = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:  # field 4, the parent's pid
-                children += sum(int(ticks) for ticks in fields[11:13]) / CLOCK_TICKS
-    return cpu_seconds(pid) + children
-
-
-@dataclass(frozen=True)
-class StackSpent:
-    postgres_cpu_s: float
-    kafka_cpu_s: float
-
-
-class StackCpu:
-    """CPU the stack's Postgres and Kafka spend from its creation until `stop`: the work a
-    sink asks of them, which shares the machine's cores with the sink itself."""
-
-    def __init__(self) -> None:
-        self.started = self._now()
-
-    @staticmethod
-    def _now() -> StackSpent:
-        return StackSpent(
-            tree_cpu_seconds(postgres.NAME, postgres.postmaster_pid()),
-            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
-        )
-
-    def stop(self) -> StackSpent:
-        now = self._now()
-        return StackSpent(
-            now.postgres_cpu_s - self.started.postgres_cpu_s,
-            now.kafka_cpu_s - self.started.kafka_cpu_s,
-        )
 
 
 def batch_stages(prefix: str) -> dict[str, float]:

@@ -1,0 +1,63 @@
+"""CPU time of processes from `/proc`: a benchmark's own figure is not the whole cost when the
+stack's Postgres and Kafka work for it on the same cores."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import kafka as kafka_stack
+from devstack import postgres, procs
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of the process and of its waited-for children (`/proc/<pid>/stat`)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
+    return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
+
+
+def tree_cpu_seconds(name: str, pid: int | None) -> float:
+    """CPU of a stack process and of its live children: Postgres's backends live as the
+    postmaster's children, and those that exited are in its cutime already."""
+    if pid is None:
+        raise procs.StackError(f"{name} is not running")
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # field 4, the parent's pid
+                children += sum(int(ticks) for ticks in fields[11:13]) / CLOCK_TICKS
+    return cpu_seconds(pid) + children
+
+
+@dataclass(frozen=True)
+class StackSpent:
+    postgres_cpu_s: float
+    kafka_cpu_s: float
+
+
+class StackCpu:
+    """CPU the stack's Postgres and Kafka spend from its creation until `stop`: the work a
+    sink asks of them, which shares the machine's cores with the sink itself."""
+
+    def __init__(self) -> None:
+        self.started = self._now()
+
+    @staticmethod
+    def _now() -> StackSpent:
+        return StackSpent(
+            tree_cpu_seconds(postgres.NAME, postgres.postmaster_pid()),
+            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
+        )
+
+    def stop(self) -> StackSpent:
+        now = self._now()
+        return StackSpent(
+            now.postgres_cpu_s - self.started.postgres_cpu_s,
+            now.kafka_cpu_s - self.started.kafka_cpu_s,
+        )
