@@ -85,6 +85,12 @@ class Settings(KafkaSettings, DatabaseSettings, ChainSettings, HttpSettings):
     health_chain_blocks_per_cycle: int = Field(
         20_000, ge=1, description="blocks of logs read per evaluation at most (bounded cost)"
     )
+    health_chain_logs_per_cycle: int = Field(
+        100_000,
+        ge=1,
+        description="logs read per evaluation at most: a digest range of a dense chain is "
+        "committed in parts, so an evaluation stays short however many logs a block holds",
+    )
     health_chain_range_blocks: int = Field(
         1000, ge=1, le=1000, description="blocks per eth_getLogs call at most (a digest range)"
     )

@@ -4,7 +4,10 @@ node's own `eth_getLogs`, block range after block range, folded into digests per
 
 Incremental and resumable: a cursor (the next block and the hash of the last one read) is
 committed in the same Postgres transaction as what its range added, so a restart goes on where
-it stopped, and each cycle reads at most `HEALTH_CHAIN_BLOCKS_PER_CYCLE` blocks. Canonical
+it stopped, and each cycle reads at most `HEALTH_CHAIN_BLOCKS_PER_CYCLE` blocks and, give or
+take one call, `HEALTH_CHAIN_LOGS_PER_CYCLE` logs (a range that holds more is committed in
+parts: the digests add up, and the comparison judges a partly read range by the rows below
+the cursor). Canonical
 blocks only: a block counts once the head has been past it for `HEALTH_CHAIN_GRACE_S` and
 `CHAIN_CONFIRMATIONS` blocks; before each range the last block read must still have the hash
 it had, else (a reorg) the world is rewound a digest range further back and read again.
@@ -49,6 +52,13 @@ class ChainProgress:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class _Read:
+    next_block: int
+    """The first block not read: the cursor committed."""
+    logs: int
+
+
 @dataclass
 class _Range:
     transactions: dict[int, Digest]
@@ -91,17 +101,20 @@ class ChainScanner:
             if seen is None or seen.hash != last_hash:
                 next_block = await self._rewind(next_block)
         target = self._target(now)
-        budget = self.settings.health_chain_blocks_per_cycle
-        while next_block <= target and budget > 0:
+        blocks_left = self.settings.health_chain_blocks_per_cycle
+        logs_left = self.settings.health_chain_logs_per_cycle
+        while next_block <= target and blocks_left > 0 and logs_left > 0:
             last = min(
                 target,
                 next_block + self.settings.health_chain_range_blocks - 1,
                 (digests.block_bucket(next_block) + 1) * digests.RANGE_BLOCKS - 1,
             )
-            if not await self._read_range(next_block, last):
+            read = await self._read_range(next_block, last, logs_left)
+            if read is None:
                 break  # the node changed under us: the next cycle checks the hash again
-            budget -= last - next_block + 1
-            next_block = last + 1
+            blocks_left -= read.next_block - next_block
+            logs_left -= read.logs
+            next_block = read.next_block
         self.progress = ChainProgress(head, next_block, self._heads[-1][0], self.rewinds)
         return self.progress
 
@@ -121,24 +134,27 @@ class ChainScanner:
             return self.settings.chain_start_block, None
         return int(row["next_block"]), row["last_hash"]
 
-    async def _read_range(self, first: int, last: int) -> bool:
+    async def _read_range(self, first: int, last: int, logs_budget: int) -> _Read | None:
         """Folds the blocks `first`..`last` (one digest range at most) into the world, in
-        eth_getLogs calls sized by the logs they return, and commits them with the cursor."""
+        eth_getLogs calls sized by the logs they return, and commits them with the cursor;
+        stops after the call that reaches `logs_budget` logs. None when the node changed."""
         found = _Range({}, Counter(), {}, {})
-        block, last_hash = first, None
-        while block <= last:
+        block, logs, last_hash = first, 0, None
+        while block <= last and logs < logs_budget:
             end = min(last, block + self.sizer.size - 1)
-            last_hash = await self._fold_logs(block, end, found)
-            if last_hash is None:
-                return False
+            folded = await self._fold_logs(block, end, found)
+            if folded is None:
+                return None
+            last_hash, count = folded
+            logs += count
             block = end + 1
-        assert last_hash is not None  # first <= last: at least one call was made
-        await self._commit(found, last + 1, last_hash)
-        return True
+        assert last_hash is not None  # first <= last, and a budget left: one call at least
+        await self._commit(found, block, last_hash)
+        return _Read(block, logs)
 
-    async def _fold_logs(self, first: int, last: int, found: _Range) -> str | None:
-        """One eth_getLogs call folded into `found`; the hash of block `last`, or None when
-        the node's answers disagree (it changed under us)."""
+    async def _fold_logs(self, first: int, last: int, found: _Range) -> tuple[str, int] | None:
+        """One eth_getLogs call folded into `found`: the hash of block `last` and how many
+        logs came, or None when the node's answers disagree (it changed under us)."""
         started = time.monotonic()
         logs = await self.reader.logs(first, last, self.decoder.addresses)
         self.sizer.succeeded(last - first + 1, time.monotonic() - started, len(logs))
@@ -155,7 +171,7 @@ class ChainScanner:
             except (UnknownLog, ValueError):
                 continue  # not one of the protocol's events: the listener dead-letters it
             _fold(found, event)
-        return headers[last].hash
+        return headers[last].hash, len(logs)
 
     async def _commit(self, found: _Range, next_block: int, last_hash: str) -> None:
         rows = [("transactions", b, d.n, d.total) for b, d in sorted(found.transactions.items())]
