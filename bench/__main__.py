@@ -69,7 +69,7 @@ BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "profile": (profile_writer.main, "BENCH_PROFILE_EVENTS"),
     "profile-listener": (profile_listener.main, "BENCH_BACKFILL_EVENTS"),
     "ponder": (ponder_backfill.main, "BENCH_PONDER_EVENTS, BENCH_PONDER_RUNS"),
-    "end-to-end": (end_to_end.main, "BENCH_E2E_EVENTS, BENCH_E2E_SAMPLE_S"),
+    "end-to-end": (end_to_end.main, "BENCH_E2E_EVENTS, BENCH_E2E_SAMPLE_S, BENCH_E2E_NODE_MAX_MIB"),
 }
 NOT_BY_DEFAULT = {"profile", "profile-listener", "ponder", "end-to-end"}
 """Run only when named: a tool rather than figures (the profiles), a third-party comparison whose

@@ -16,7 +16,8 @@ listener transaction) and the rows committed (`sink_counters`, the writer's own 
 balances and transactions of a user, so their answers under load are measured too. It ends
 when every event is a committed row and health has read the chain through its last block.
 
-`python -m bench end-to-end` (BENCH_E2E_EVENTS=10000000, BENCH_E2E_SAMPLE_S=2); not in
+`python -m bench end-to-end` (BENCH_E2E_EVENTS=10000000, BENCH_E2E_SAMPLE_S=2,
+BENCH_E2E_NODE_MAX_MIB = half the machine's memory: the node's RSS the run stops at); not in
 `make bench`: at the default size loading takes ~30 minutes and the pipeline as long again, and
 Hardhat holds the whole chain in memory (7.8 GB after 5M events).
 """
@@ -64,6 +65,12 @@ CHAIN_ID = 31341
 """The private chain of this benchmark: its event ids never meet another chain's."""
 PREFIX = "e2e"
 NODE = "bench-e2e-hardhat"
+NODE_MAX_MIB = float(
+    os.environ.get(
+        "BENCH_E2E_NODE_MAX_MIB", os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**21
+    )
+)
+"""The node's memory the run stops at: by default half the machine's."""
 PIPELINE = ("chain-listener", "db-writer", "health", "api")
 MARKS = (0.1, 0.5, 1.0)
 USER_SEED = 1
@@ -137,6 +144,19 @@ def start_pipeline(env: Mapping[str, str], node: PrivateChain) -> dict[str, str]
         **services.start(["health"], chain, stack=env, prefix=PREFIX),
         **services.start(["api"], {}, stack=env, prefix=PREFIX),
     }
+
+
+def node_within_memory() -> float:
+    """The node's RSS; refuses to go on past NODE_MAX_MIB. Hardhat holds the whole chain in
+    memory and spikes far above it at times (22.7 GB once, loading a 1M chain), and a machine
+    out of memory kills whatever it picks, other people's processes included."""
+    node_mib = rss.group_rss_mib(procs.running_pid(NODE) or 0)
+    if node_mib > NODE_MAX_MIB:
+        raise procs.StackError(
+            f"the Hardhat node holds {node_mib:,.0f} MiB, above BENCH_E2E_NODE_MAX_MIB="
+            f"{NODE_MAX_MIB:,.0f}: stopped before the machine runs out of memory"
+        )
+    return node_mib
 
 
 def leaders() -> dict[str, int]:
@@ -244,6 +264,7 @@ class Monitor:
         point = Point(self.elapsed(), offsets, rows)
         self.run.points.append(point)
         self.run.memory.add(point.seconds, rows / self.run.loaded.events, leaders())
+        node_within_memory()
         if self.run.published_s is None and published_block() >= self.run.loaded.last_block:
             self.run.published_s = point.seconds
         if point.seconds - self.last_probe >= PROBE_EVERY_S:
@@ -300,11 +321,11 @@ def load(node: PrivateChain, contracts: Path) -> Loaded:
 
     def said(made: int) -> None:
         nonlocal last_print
+        node_mib = node_within_memory()
         now = time.perf_counter()
         if now - last_print >= PRINT_EVERY_S:
             last_print = now
             rate = made / (now - started)
-            node_mib = rss.group_rss_mib(procs.running_pid(NODE) or 0)
             print(
                 f"  loading: {made:,} of {COUNT:,} events in {now - started:.0f}s = "
                 f"{rate:,.0f}/s, node RSS {node_mib:,.0f} MiB, load {_load()}",
