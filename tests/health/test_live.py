@@ -51,7 +51,12 @@ def _summary(seen: list[HealthReport]) -> str:
     if not seen:
         return "none"
     report = seen[0]
-    parts = [f"score {report.score}", f"world {report.world.model_dump()}"]
+    parts = [
+        f"score {report.score}",
+        f"sources ready {report.sources_ready}",
+        f"alerts {[a.alert_id for a in report.alerts]}",
+        f"world {report.world.model_dump()}",
+    ]
     parts += [
         f"{c.component.value}: {c.status.value} {c.reason} {c.where}" for c in report.components
     ]

@@ -224,6 +224,10 @@ class World:
                 "HEALTH_PRODUCER_RAISE_AFTER_S": "2",
                 "HEALTH_DLQ_WINDOW_S": "20",
                 "HEALTH_DLQ_GROWTH_S": "20",
+                # The chain is the session's: the main job's and other modules' emergency burns
+                # of the last ten minutes made a mass burn that kept "nothing firing" out of
+                # reach for the whole of a settled() wait. These tests judge their own burns.
+                "HEALTH_MASS_BURN_WINDOW_S": "20",
                 "HEALTH_WEBHOOK_URL": self.webhook.url,
                 **self.oracle.env(),
             },
