@@ -15,10 +15,10 @@ from eth_utils.crypto import keccak
 from reservesync.abi_decoders import HexDecode, hex_decoder, is_one_word, topic_type
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
-from reservesync.types import INT32_MAX, INT64_MAX
+from reservesync.types import HASH32_PATTERN, INT32_MAX, INT64_MAX
 
-_HASH = re.compile(r"0x[0-9a-f]{64}")
-"""A hash as `Hash32` accepts it, once lowercased (NodeLog lowercases)."""
+_HASH = re.compile(HASH32_PATTERN)
+"""A hash as `Hash32` accepts it (NodeLog lowercases, as `Hash32` does)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,8 @@ Address = Annotated[
 """An EVM address by the one rule of `reservesync.addresses` (lowercase, uppercase or a valid
 EIP-55 checksum), always carried lowercase."""
 
-Hash32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$", to_lower=True)]
+HASH32_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+Hash32 = Annotated[str, StringConstraints(pattern=HASH32_PATTERN, to_lower=True)]
 """A 32-byte hash (block or transaction), lowercase hex. Lowered by pydantic-core after the
 pattern matched (the same as a Python validator after it, without a call per hash: every
 chain event has two)."""
