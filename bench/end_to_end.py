@@ -40,13 +40,12 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from devstack import procs, services
-from prometheus_client.parser import text_string_to_metric_families
 from reservesync import kafka
 from reservesync.db.migrate import upgrade
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import rss, sink
+from bench import rss, service_metrics, sink
 from bench.private_chain import (
     PrivateChain,
     compile_with_test_contracts,
@@ -171,14 +170,12 @@ def leaders() -> dict[str, int]:
 
 
 def published_block() -> int:
-    status, text = services.probe("chain-listener", "/metrics", prefix=PREFIX)
-    if status != 200:
-        return 0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "chain_listener_published_block":
-                return int(sample.value)
-    return 0
+    try:
+        found = service_metrics.samples("chain-listener", PREFIX)
+    except procs.StackError:
+        return 0  # not answering for a moment: not published yet, as far as we know
+    published = (s.value for s in found if s.name == "chain_listener_published_block")
+    return int(next(published, 0))
 
 
 async def rows_committed(connection: asyncpg.Connection) -> int:

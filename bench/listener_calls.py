@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from devstack import services
-from prometheus_client.parser import text_string_to_metric_families
+from bench import service_metrics
 
 LISTENER = "chain-listener"
 
@@ -28,20 +27,16 @@ class Snapshot:
 
 
 def snapshot(prefix: str) -> Snapshot:
-    status, text = services.probe(LISTENER, "/metrics", prefix=prefix)
-    if status != 200:
-        raise RuntimeError(f"the listener's metrics did not answer: {status} {text[:200]}")
     calls: Counter[str] = Counter()
     modes: dict[str, float] = {}
     notifications = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "chain_listener_rpc_calls_total":
-                calls[sample.labels["method"]] = int(sample.value)
-            elif sample.name == "chain_listener_head_source":
-                modes[sample.labels["mode"]] = sample.value
-            elif sample.name == "chain_listener_head_notifications_total":
-                notifications = sample.value
+    for sample in service_metrics.samples(LISTENER, prefix):
+        if sample.name == "chain_listener_rpc_calls_total":
+            calls[sample.labels["method"]] = int(sample.value)
+        elif sample.name == "chain_listener_head_source":
+            modes[sample.labels["mode"]] = sample.value
+        elif sample.name == "chain_listener_head_notifications_total":
+            notifications = sample.value
     mode = next((name for name, value in modes.items() if value == 1), "unknown")
     return Snapshot(calls, mode, notifications)
 

@@ -39,7 +39,6 @@ from db_writer.tables import SPECS
 from devstack import database, procs, services, stack
 from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir, stack_dir_at
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from reservesync import kafka
 from reservesync.contracts import SystemContract
@@ -49,7 +48,7 @@ from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import BENCH_STACK_DIR, machine, rss
+from bench import BENCH_STACK_DIR, machine, rss, service_metrics
 from bench.process_cpu import StackCpu, cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
@@ -293,15 +292,10 @@ class WriterRun:
 
 def batch_stages(prefix: str) -> dict[str, float]:
     """Seconds per batch stage from one running writer's own metrics."""
-    status, text = services.probe("db-writer", "/metrics", prefix=prefix)
-    if status != 200:
-        raise procs.StackError(f"the db-writer's metrics answered {status}")
     return {
         sample.labels["stage"]: sample.value
-        for family in text_string_to_metric_families(text)
-        if family.name == "db_writer_batch_stage_seconds"
-        for sample in family.samples
-        if sample.name.endswith("_sum")
+        for sample in service_metrics.samples("db-writer", prefix)
+        if sample.name == "db_writer_batch_stage_seconds_sum"
     }
 
 
