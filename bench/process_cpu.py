@@ -3,7 +3,6 @@ stack's Postgres and Kafka work for it on the same cores."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +10,16 @@ from pathlib import Path
 from devstack import kafka as kafka_stack
 from devstack import postgres, procs
 
+from bench.rss import processes, stat_fields
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the process and of its waited-for children (`/proc/<pid>/stat`)."""
-    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # after the command name comes field 3 (state); utime, stime, cutime, cstime are 14..17
-    return sum(int(ticks) for ticks in after_name[11:15]) / CLOCK_TICKS
+    fields = stat_fields(Path(f"/proc/{pid}/stat").read_text())
+    # from field 3 (state) on: utime, stime, cutime, cstime are fields 14..17
+    return sum(int(ticks) for ticks in fields[11:15]) / CLOCK_TICKS
 
 
 def tree_cpu_seconds(name: str, pid: int | None) -> float:
@@ -26,13 +27,12 @@ def tree_cpu_seconds(name: str, pid: int | None) -> float:
     postmaster's children, and those that exited are in its cutime already."""
     if pid is None:
         raise procs.StackError(f"{name} is not running")
-    children = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:  # field 4, the parent's pid
-                children += sum(int(ticks) for ticks in fields[11:13]) / CLOCK_TICKS
-    return cpu_seconds(pid) + children
+    children = sum(
+        int(fields[11]) + int(fields[12])  # utime, stime
+        for _, fields in processes()
+        if int(fields[1]) == pid  # field 4, the parent's pid
+    )
+    return cpu_seconds(pid) + children / CLOCK_TICKS
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ spawn children (the API's reserves hasher), whose memory is the service's too.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,10 +23,15 @@ def status_kib(status: str, name: str) -> int:
     return 0
 
 
+def stat_fields(stat: str) -> list[str]:
+    """The fields of a `/proc/<pid>/stat` text from field 3 (state) on: the command name before
+    them may hold spaces and parentheses, so they count from its last `)`."""
+    return stat.rsplit(")", 1)[1].split()
+
+
 def group_of(stat: str) -> int:
-    """The process group of a `/proc/<pid>/stat` text (field 5; the command name before it may
-    hold spaces and parentheses, so fields count from its last `)`)."""
-    return int(stat.rsplit(")", 1)[1].split()[2])
+    """The process group of a `/proc/<pid>/stat` text (field 5)."""
+    return int(stat_fields(stat)[2])
 
 
 def _read(path: Path) -> str | None:
@@ -36,15 +41,19 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def processes(proc: Path = PROC) -> Iterator[tuple[int, list[str]]]:
+    """Every live process: its pid and `stat_fields` (one that ends meanwhile is left out)."""
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            stat = _read(entry / "stat")
+            if stat is not None:
+                yield int(entry.name), stat_fields(stat)
+
+
 def group_members(leader: int, proc: Path = PROC) -> list[int]:
     """Every live process of `leader`'s process group, the leader first."""
-    members = [leader]
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and int(entry.name) != leader:
-            stat = _read(entry / "stat")
-            if stat is not None and group_of(stat) == leader:
-                members.append(int(entry.name))
-    return members
+    others = (pid for pid, fields in processes(proc) if pid != leader and int(fields[2]) == leader)
+    return [leader, *others]
 
 
 def field_mib(pid: int, name: str, proc: Path = PROC) -> float:
