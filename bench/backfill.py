@@ -11,6 +11,10 @@ BENCH_BACKFILL_EVENTS FeeVault events from BatchDepositor transactions (contract
 - the chain-listener in this process from the first block to the head: adaptive ranges,
   completeness checks (block headers, blooms, re-queries), decoding and ABI validation, and
   Kafka transactions with checkpoints, into the Kafka of a local stack of its own.
+
+Each side's CPU is counted too (the benchmark's process, the node, the broker): the node and
+the listener share the machine's cores, so their sum says how close to the raw loop the cores
+let any listener come, however well it overlaps fetching and publishing.
 """
 
 from __future__ import annotations
@@ -21,15 +25,17 @@ import os
 import shlex
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import aiohttp
 from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 from chain_listener.metrics import PUBLISHED_BLOCK
-from devstack import stack
+from devstack import kafka as kafka_stack
+from devstack import procs, stack
 from devstack.paths import stack_dir_at
 from prometheus_client import REGISTRY
 from web3 import Web3
@@ -42,23 +48,65 @@ from bench.private_chain import (
     load_deposits,
     private_chain,
 )
+from bench.process_cpu import tree_cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
+NODE = "bench-hardhat"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds by who spent them: this process (the raw loop's client, or the listener,
+    which runs in it), the node answering it, the broker storing what it publishes."""
+
+    here_s: float
+    node_s: float
+    kafka_s: float
+
+    @classmethod
+    def now(cls) -> Cpu:
+        return cls(
+            time.process_time(),
+            tree_cpu_seconds(NODE, procs.running_pid(NODE)),
+            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
+        )
+
+    def __sub__(self, earlier: Cpu) -> Cpu:
+        return Cpu(
+            self.here_s - earlier.here_s,
+            self.node_s - earlier.node_s,
+            self.kafka_s - earlier.kafka_s,
+        )
+
+    @property
+    def total_s(self) -> float:
+        return self.here_s + self.node_s + self.kafka_s
+
+
+def measured(run: Callable[[], T]) -> tuple[T, float, Cpu]:
+    """What `run` returns, its wall seconds and the CPU it cost everyone."""
+    cpu, started = Cpu.now(), time.perf_counter()
+    result = run()
+    return result, time.perf_counter() - started, Cpu.now() - cpu
 
 
 def main() -> None:
     """Print the figures of one run, and the command that produced them."""
     with tempfile.TemporaryDirectory() as build, kafka() as bootstrap:
         contracts = compile_with_test_contracts(Path(build))
-        with private_chain(contracts, "bench-hardhat", BACKFILL_CHAIN_ID) as node:
+        with private_chain(contracts, NODE, BACKFILL_CHAIN_ID) as node:
             first, last, events = load_deposits(node, contracts, COUNT)
             _raw_logs(node.rpc_url, first, last, node.addresses())  # the node warms up
             addresses = node.addresses()
-            raw_s, raw_events = _timed(lambda: _raw_logs(node.rpc_url, first, last, addresses))
-            web3_s, web3_events = _timed(lambda: _web3_logs(node, first, last))
+            raw_events, raw_s, raw_cpu = measured(
+                lambda: _raw_logs(node.rpc_url, first, last, addresses)
+            )
+            web3_events, web3_s, _ = measured(lambda: _web3_logs(node, first, last))
             # Twice: the first run also pays for a cold broker (JIT, topic leaders, producer id).
-            cold_s, ours_s = (
-                asyncio.run(listener_backfill(bootstrap, node, first, last)) for _ in "12"
+            cold_s = asyncio.run(listener_backfill(bootstrap, node, first, last))
+            ours_s, _, ours_cpu = measured(
+                lambda: asyncio.run(listener_backfill(bootstrap, node, first, last))
             )
     assert raw_events == web3_events == events, (raw_events, web3_events, events)
     ours, raw, web3 = events / ours_s, events / raw_s, events / web3_s
@@ -70,7 +118,23 @@ def main() -> None:
         f"{raw_s:.2f}s = {raw:,.0f} events/s\n"
         f"  plain web3.py get_logs loop, no decoding: {web3_s:.2f}s = {web3:,.0f} events/s\n"
         f"  ratio chain-listener / raw loop = {ours / raw:.2f}, / web3 loop = {ours / web3:.2f}\n"
+        f"{cpu_lines(raw_s, raw_cpu, ours_cpu)}\n"
         f"  command: BENCH_BACKFILL_EVENTS={COUNT} {shlex.join(['make', 'bench'])}"
+    )
+
+
+def cpu_lines(raw_s: float, raw: Cpu, ours: Cpu, cores: int | None = None) -> str:
+    """Where each side's CPU went, and the listener/raw ratio it allows: no run takes less
+    wall time than its CPU over the cores, nor than the listener's own single thread."""
+    cores = cores or os.cpu_count() or 1
+    return (
+        f"  CPU, raw loop: {raw.total_s:.2f}s (client {raw.here_s:.2f}, node {raw.node_s:.2f})\n"
+        f"  CPU, chain-listener: {ours.total_s:.2f}s (listener {ours.here_s:.2f}, node "
+        f"{ours.node_s:.2f}, Kafka {ours.kafka_s:.2f}) = {ours.total_s / raw.total_s:.1f}x the "
+        f"raw loop's\n"
+        f"  the most the machine allows: listener/raw <= {raw_s * cores / ours.total_s:.2f} "
+        f"on {cores} cores with perfect overlap, <= {raw_s / ours.here_s:.2f} by the "
+        f"listener's own thread"
     )
 
 
@@ -84,12 +148,6 @@ def kafka() -> Iterator[str]:
             yield values["KAFKA_BOOTSTRAP_SERVERS"]
         finally:
             stack.down(progress=lambda line: None)
-
-
-def _timed(run: Any) -> tuple[float, int]:
-    started = time.perf_counter()
-    events = run()
-    return time.perf_counter() - started, int(events)
 
 
 def _raw_logs(rpc_url: str, first: int, last: int, addresses: list[str]) -> int:

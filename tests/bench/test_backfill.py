@@ -1,0 +1,21 @@
+"""The backfill benchmark's CPU account: the bound it prints is the one its figures imply."""
+
+from __future__ import annotations
+
+from bench.backfill import Cpu, cpu_lines
+
+
+def test_the_bound_is_the_tighter_of_the_cores_and_the_listeners_thread() -> None:
+    raw = Cpu(here_s=1.0, node_s=1.5, kafka_s=0.0)
+    ours = Cpu(here_s=5.0, node_s=2.0, kafka_s=1.0)
+    lines = cpu_lines(raw_s=3.0, raw=raw, ours=ours, cores=2)
+    assert "CPU, raw loop: 2.50s (client 1.00, node 1.50)" in lines
+    assert "listener 5.00, node 2.00, Kafka 1.00) = 3.2x the raw loop's" in lines
+    # 3 s of raw wall time over 8 s of CPU on two cores; the listener's 5 s on one thread
+    assert "listener/raw <= 0.75 on 2 cores with perfect overlap, <= 0.60 by the" in lines
+
+
+def test_cpu_spent_between_two_readings() -> None:
+    spent = Cpu(10.0, 20.0, 30.0) - Cpu(4.0, 5.0, 6.0)
+    assert spent == Cpu(6.0, 15.0, 24.0)
+    assert spent.total_s == 45.0
