@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -76,6 +77,12 @@ NOT_BY_DEFAULT = {"profile", "profile-listener", "ponder", "end-to-end"}
 first run downloads its npm dependencies (ponder), or a run of most of an hour (end-to-end)."""
 
 
+def stop_cleanly(signum: int, frame: object) -> None:
+    """SIGTERM, and SIGINT where a non-interactive shell's `&` left it ignored, end a run the
+    way Ctrl-C does: the `with` blocks stop its node, services and stack on the way out."""
+    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+
+
 def main(argv: list[str]) -> int:
     listing = "\n".join(
         f"  {name:<8} sizes: {sizes}" + ("  (only when named)" if name in NOT_BY_DEFAULT else "")
@@ -88,6 +95,8 @@ def main(argv: list[str]) -> int:
     unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; known: {', '.join(BENCHMARKS)}")
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop_cleanly)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{machine.describe()}, load average {load}")
     for name in names:
@@ -99,4 +108,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt as stopped:
+        print(f"interrupted ({stopped or 'Ctrl-C'}); the run's node and stack are stopped")
+        sys.exit(130)
