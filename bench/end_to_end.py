@@ -470,9 +470,11 @@ def lines(run: Run) -> list[str]:
 
 
 def main() -> int:
+    limit = os.environ.get("BENCH_E2E_NODE_MAX_MIB")
     print(
         f"command: BENCH_E2E_EVENTS={COUNT} BENCH_E2E_SAMPLE_S={SAMPLE_S:g} "
-        ".venv/bin/python -m bench end-to-end"
+        + (f"BENCH_E2E_NODE_MAX_MIB={limit} " if limit else "")
+        + ".venv/bin/python -m bench end-to-end"
     )
     for line in lines(run()):
         print(line)

@@ -6,6 +6,7 @@ way by every producer and consumer.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -50,7 +51,10 @@ def _require_utc(value: datetime) -> datetime:
         raise ValueError("timestamp out of range once in UTC") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def _rfc3339(value: datetime) -> str:
+    # Cached: a block's events share its timestamp, and formatting it (0.8 µs) was a few per
+    # cent of the listener's and the writer's time per event; the cache costs 0.06 µs.
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
