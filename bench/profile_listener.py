@@ -36,10 +36,11 @@ def run() -> str:
             asyncio.run(backfill.listener_backfill(bootstrap, node, first, last))
             profile = cProfile.Profile()
             profile.enable()
-            seconds = asyncio.run(backfill.listener_backfill(bootstrap, node, first, last))
+            backfilled = asyncio.run(backfill.listener_backfill(bootstrap, node, first, last))
             profile.disable()
     out = io.StringIO()
     stats = pstats.Stats(profile, stream=out)
+    seconds = backfilled.seconds
     out.write(
         f"profile: chain-listener in-process under cProfile, {events:,} events in {seconds:.1f}s"
         f" = {events / seconds:,.0f} events/s (profiled, slower than real)\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.backfill import Cpu, cpu_lines
+from bench.backfill import Backfilled, Cpu, cpu_lines
 
 
 def test_the_bound_is_the_tighter_of_the_cores_and_the_listeners_thread() -> None:
@@ -19,3 +19,10 @@ def test_cpu_spent_between_two_readings() -> None:
     spent = Cpu(10.0, 20.0, 30.0) - Cpu(4.0, 5.0, 6.0)
     assert spent == Cpu(6.0, 15.0, 24.0)
     assert spent.total_s == 45.0
+
+
+def test_the_steady_rate_leaves_out_what_came_before_the_first_events() -> None:
+    run = Backfilled(seconds=3.0, first_out_s=1.0, events_first=10_000)
+    assert run.steady_per_s(100_000) == 45_000.0
+    # a run that published everything at once has no steady part: its whole rate stands
+    assert Backfilled(2.0, 2.0, 100_000).steady_per_s(100_000) == 50_000.0
