@@ -44,7 +44,7 @@ from reservesync.crypto import FieldCipher
 from reservesync.db.migrate import upgrade
 from reservesync.settings import EncryptionSettings
 
-from bench import api_dataset, machine
+from bench import api_dataset, machine, stack_claimed
 
 USERS = int(os.environ.get("BENCH_API_USERS", "100000"))
 RATE = float(os.environ.get("BENCH_API_RATE", "500"))
@@ -86,7 +86,7 @@ class Sample:
 def bench_database() -> Iterator[tuple[dict[str, str], str]]:
     """(role -> URL, field key) of the benchmark's own server; stopped at the end, and wiped
     unless BENCH_API_KEEP=1."""
-    with stack_dir_at(STACK_DIR):
+    with stack_claimed(STACK_DIR), stack_dir_at(STACK_DIR):
         try:
             secrets_file = run_dir() / "bench-api.json"
             if not secrets_file.exists():

@@ -40,7 +40,7 @@ from devstack.paths import stack_dir_at
 from prometheus_client import REGISTRY
 from web3 import Web3
 
-from bench import BENCH_STACK_DIR
+from bench import BENCH_STACK_DIR, stack_claimed
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -147,7 +147,7 @@ def cpu_lines(raw_s: float, raw: Cpu, ours: Cpu, cores: int | None = None) -> st
 def kafka() -> Iterator[str]:
     """Kafka of the benchmarks' own stack (`.stack-bench/`), so the events of a throwaway chain
     never reach the topics a demo or the tests read; stopped afterwards."""
-    with stack_dir_at(BENCH_STACK_DIR):
+    with stack_claimed(), stack_dir_at(BENCH_STACK_DIR):
         values = stack.up(progress=lambda line: None)
         try:
             yield values["KAFKA_BOOTSTRAP_SERVERS"]

@@ -37,7 +37,7 @@ from devstack import postgres, procs
 from devstack.paths import stack_dir_at
 from reservesync.contracts import SystemContract
 
-from bench import machine, process_cpu, sink
+from bench import machine, process_cpu, sink, stack_claimed
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -102,7 +102,7 @@ def _postgres() -> Iterator[str]:
     """Admin URL of a new cluster in `.stack-bench-ponder/`; stopped and wiped at the end.
     The stack directory is patched for the whole run, so the Hardhat node's and Ponder's logs
     land there too."""
-    with stack_dir_at(STACK_DIR):
+    with stack_claimed(STACK_DIR), stack_dir_at(STACK_DIR):
         postgres.down()  # what an interrupted run left behind
         postgres.wipe()
         try:

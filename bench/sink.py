@@ -48,7 +48,7 @@ from reservesync.messages import ChainEvent, decode, make_event_id
 from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import BENCH_STACK_DIR, machine, rss, service_metrics
+from bench import BENCH_STACK_DIR, machine, rss, service_metrics, stack_claimed
 from bench.process_cpu import StackCpu, cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_SINK_EVENTS", "300000"))
@@ -497,7 +497,7 @@ async def warm_up_group_coordinator(bootstrap: str) -> None:
 def bench_stack() -> Iterator[dict[str, str]]:
     """The benchmark's own local stack in `.stack-bench/`: a new world each run (stopping
     leftovers first makes `up` start one), stopped at the end."""
-    with stack_dir_at(BENCH_STACK_DIR):
+    with stack_claimed(), stack_dir_at(BENCH_STACK_DIR):
         try:
             for i in range(MAX_WRITERS):
                 services.stop(["db-writer"], prefix=f"{PREFIX}{i}")
