@@ -18,8 +18,8 @@ when every event is a committed row and health has read the chain through its la
 
 `python -m bench end-to-end` (BENCH_E2E_EVENTS=10000000, BENCH_E2E_SAMPLE_S=2,
 BENCH_E2E_NODE_MAX_MIB = half the machine's memory: the node's RSS the run stops at); not in
-`make bench`: at the default size loading takes ~30 minutes and the pipeline as long again, and
-Hardhat holds the whole chain in memory (7.8 GB after 5M events).
+`make bench`: at the default size loading takes ~25 minutes and the pipeline as long again, and
+Hardhat holds the whole chain in memory (about 1 GB per million events).
 """
 
 from __future__ import annotations
@@ -147,8 +147,9 @@ def start_pipeline(env: Mapping[str, str], node: PrivateChain) -> dict[str, str]
 
 def node_within_memory() -> float:
     """The node's RSS; refuses to go on past NODE_MAX_MIB. Hardhat holds the whole chain in
-    memory and spikes far above it at times (22.7 GB once, loading a 1M chain), and a machine
-    out of memory kills whatever it picks, other people's processes included."""
+    memory, and more whenever a sender stops asking for receipts (22.7 GB once, loading a 1M
+    chain so), and a machine out of memory kills whatever it picks, other people's processes
+    included."""
     node_mib = rss.group_rss_mib(procs.running_pid(NODE) or 0)
     if node_mib > NODE_MAX_MIB:
         raise procs.StackError(
