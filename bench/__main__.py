@@ -11,6 +11,7 @@ from collections.abc import Callable
 from reservesync import cli
 
 from bench import (
+    BenchStackBusy,
     api,
     backfill,
     codec,
@@ -113,3 +114,5 @@ if __name__ == "__main__":
     except KeyboardInterrupt as stopped:
         print(f"interrupted ({stopped or 'Ctrl-C'}); the run's node and stack are stopped")
         sys.exit(130)
+    except BenchStackBusy as busy:
+        sys.exit(f"python -m bench: {busy}")
