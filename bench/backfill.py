@@ -35,7 +35,7 @@ from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 from chain_listener.metrics import EVENTS, PUBLISHED_BLOCK
 from devstack import kafka as kafka_stack
-from devstack import procs, stack
+from devstack import stack
 from devstack.paths import stack_dir_at
 from prometheus_client import REGISTRY
 from web3 import Web3
@@ -48,7 +48,7 @@ from bench.private_chain import (
     load_deposits,
     private_chain,
 )
-from bench.process_cpu import tree_cpu_seconds
+from bench.process_cpu import started_tree_cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
 NODE = "bench-hardhat"
@@ -68,8 +68,8 @@ class Cpu:
     def now(cls) -> Cpu:
         return cls(
             time.process_time(),
-            tree_cpu_seconds(NODE, procs.running_pid(NODE)),
-            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
+            started_tree_cpu_seconds(NODE),
+            started_tree_cpu_seconds(kafka_stack.NAME),
         )
 
     def __sub__(self, earlier: Cpu) -> Cpu:

@@ -35,6 +35,11 @@ def tree_cpu_seconds(name: str, pid: int | None) -> float:
     return cpu_seconds(pid) + children / CLOCK_TICKS
 
 
+def started_tree_cpu_seconds(name: str) -> float:
+    """`tree_cpu_seconds` of the process `procs` started as `name` (the broker, a node)."""
+    return tree_cpu_seconds(name, procs.running_pid(name))
+
+
 @dataclass(frozen=True)
 class StackSpent:
     postgres_cpu_s: float
@@ -52,7 +57,7 @@ class StackCpu:
     def _now() -> StackSpent:
         return StackSpent(
             tree_cpu_seconds(postgres.NAME, postgres.postmaster_pid()),
-            tree_cpu_seconds(kafka_stack.NAME, procs.running_pid(kafka_stack.NAME)),
+            started_tree_cpu_seconds(kafka_stack.NAME),
         )
 
     def stop(self) -> StackSpent:
