@@ -145,12 +145,15 @@ def start_pipeline(env: Mapping[str, str], node: PrivateChain) -> dict[str, str]
     }
 
 
-def node_within_memory() -> float:
-    """The node's RSS; refuses to go on past NODE_MAX_MIB. Hardhat holds the whole chain in
-    memory, and more whenever a sender stops asking for receipts (22.7 GB once, loading a 1M
-    chain so), and a machine out of memory kills whatever it picks, other people's processes
-    included."""
-    node_mib = rss.group_rss_mib(procs.running_pid(NODE) or 0)
+def node_rss_mib() -> float:
+    return rss.group_rss_mib(procs.running_pid(NODE) or 0)
+
+
+def within_memory(node_mib: float) -> float:
+    """`node_mib`, the node's RSS, unless it is past NODE_MAX_MIB: then the run stops. Hardhat
+    holds the whole chain in memory, and more whenever a sender stops asking for receipts
+    (22.7 GB once, loading a 1M chain so), and a machine out of memory kills whatever it
+    picks, other people's processes included."""
     if node_mib > NODE_MAX_MIB:
         raise procs.StackError(
             f"the Hardhat node holds {node_mib:,.0f} MiB, above BENCH_E2E_NODE_MAX_MIB="
@@ -251,6 +254,11 @@ class Monitor:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def sample_memory(self, progress: float) -> None:
+        """Every service's RSS and the node's, which must stay within its limit."""
+        taken = self.run.memory.add(self.elapsed(), progress, leaders())
+        within_memory(taken.rss_mib.get("node", 0.0))
+
     async def sample(
         self,
         connection: asyncpg.Connection,
@@ -261,8 +269,7 @@ class Monitor:
         offsets = await in_kafka()
         point = Point(self.elapsed(), offsets, rows)
         self.run.points.append(point)
-        self.run.memory.add(point.seconds, rows / self.run.loaded.events, leaders())
-        node_within_memory()
+        self.sample_memory(rows / self.run.loaded.events)
         if self.run.published_s is None and published_block() >= self.run.loaded.last_block:
             self.run.published_s = point.seconds
         if point.seconds - self.last_probe >= PROBE_EVERY_S:
@@ -309,7 +316,7 @@ class Monitor:
             if fresh or time.monotonic() > deadline:
                 self.run.health, self.run.health_s = report, self.elapsed()
                 return
-            self.run.memory.add(self.elapsed(), 1.0, leaders())
+            self.sample_memory(1.0)
             await asyncio.sleep(SAMPLE_S)
 
 
@@ -319,7 +326,7 @@ def load(node: PrivateChain, contracts: Path) -> Loaded:
 
     def said(made: int) -> None:
         nonlocal last_print
-        node_mib = node_within_memory()
+        node_mib = within_memory(node_rss_mib())
         now = time.perf_counter()
         if now - last_print >= PRINT_EVERY_S:
             last_print = now
@@ -331,8 +338,7 @@ def load(node: PrivateChain, contracts: Path) -> Loaded:
             )
 
     first, last, events = load_deposits(node, contracts, COUNT, said)
-    node_mib = rss.group_rss_mib(procs.running_pid(NODE) or 0)
-    return Loaded(first, last, events, time.perf_counter() - started, node_mib)
+    return Loaded(first, last, events, time.perf_counter() - started, node_rss_mib())
 
 
 def high_water() -> dict[str, float]:
