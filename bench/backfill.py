@@ -35,12 +35,10 @@ from chain_listener.config import Settings
 from chain_listener.listener import ChainListener
 from chain_listener.metrics import EVENTS, PUBLISHED_BLOCK
 from devstack import kafka as kafka_stack
-from devstack import stack
-from devstack.paths import stack_dir_at
 from prometheus_client import REGISTRY
 from web3 import Web3
 
-from bench import BENCH_STACK_DIR, stack_claimed
+from bench import sink
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -145,14 +143,10 @@ def cpu_lines(raw_s: float, raw: Cpu, ours: Cpu, cores: int | None = None) -> st
 
 @contextlib.contextmanager
 def kafka() -> Iterator[str]:
-    """Kafka of the benchmarks' own stack (`.stack-bench/`), so the events of a throwaway chain
-    never reach the topics a demo or the tests read; stopped afterwards."""
-    with stack_claimed(), stack_dir_at(BENCH_STACK_DIR):
-        values = stack.up(progress=lambda line: None)
-        try:
-            yield values["KAFKA_BOOTSTRAP_SERVERS"]
-        finally:
-            stack.down(progress=lambda line: None)
+    """Kafka of the benchmarks' own stack (`sink.bench_stack`, a new world in `.stack-bench/`),
+    so the events of a throwaway chain never reach the topics a demo or the tests read."""
+    with sink.bench_stack() as env:
+        yield env["KAFKA_BOOTSTRAP_SERVERS"]
 
 
 def _raw_logs(rpc_url: str, first: int, last: int, addresses: list[str]) -> int:
