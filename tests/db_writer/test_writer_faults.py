@@ -21,8 +21,9 @@ from devstack import postgres, services
 from devstack.protocol import Protocol
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
+from reservesync import kafka
 from reservesync.crypto import FieldCipher
-from reservesync.settings import EncryptionSettings
+from reservesync.settings import EncryptionSettings, KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
 from tests.support import probes
@@ -210,6 +211,66 @@ def _stage_counts() -> tuple[float, float]:
         for stage in ("settle", "write")
     )
     return settles, writes
+
+
+@pytest.mark.timeout(1800)
+async def test_kafka_learns_the_stored_offsets_even_when_nothing_more_arrives(
+    endpoints: Endpoints, fresh_database: FreshDatabase
+) -> None:
+    """Lag tools read the group's offsets in Kafka. A commit Kafka refused (a writer paused past
+    its session resumes into a rebalance) leaves them trailing the database; on a partition
+    that receives nothing more, that lag would show for ever. So at assignment the writer tells
+    Kafka what the database holds."""
+    group = f"rbtc-db-writer-fault-lag-{secrets.token_hex(3)}"
+    prefix = f"lag{secrets.token_hex(2)}"
+    db = await asyncpg.connect(fresh_database.migrator_url)
+    try:
+        _writer(endpoints, fresh_database, group, prefix)
+        await _stream(endpoints, 1_000, users=20)
+        await _until_stored_all(db, endpoints, "the stream")
+        services.stop(["db-writer"], prefix=prefix)
+        stored = await _stored_offsets(db)
+        await _commit_for(endpoints, group, dict.fromkeys(stored, 0))
+        _writer(endpoints, fresh_database, group, prefix)
+        await eventually(
+            lambda: _kafka_holds_the_stored_offsets(db, endpoints, group),
+            within=120,
+            what="Kafka's copy of the stored offsets",
+        )
+    finally:
+        services.stop(["db-writer"], prefix=prefix)
+        await db.close()
+
+
+async def _stored_offsets(db: asyncpg.Connection) -> dict[TopicPartition, int]:
+    rows = await db.fetch("SELECT topic, partition, next_offset FROM sink_offsets")
+    return {TopicPartition(r["topic"], r["partition"]): int(r["next_offset"]) for r in rows}
+
+
+async def _commit_for(endpoints: Endpoints, group: str, offsets: dict[TopicPartition, int]) -> None:
+    """Commits in the group's name while none of its members runs."""
+    settings = KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers)
+    consumer = kafka.consumer(settings, group_id=group)
+    await consumer.start()
+    try:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+
+
+async def _kafka_holds_the_stored_offsets(
+    db: asyncpg.Connection, endpoints: Endpoints, group: str
+) -> bool:
+    settings = KafkaSettings(kafka_bootstrap_servers=endpoints.kafka_bootstrap_servers)
+    admin = kafka.admin(settings)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    stored = await _stored_offsets(db)
+    return {tp: meta.offset for tp, meta in committed.items() if tp in stored} == stored
 
 
 @pytest.mark.timeout(1800)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import KafkaError
 from reservesync import addresses, bitcoin_address, collector, dead_letters, kafka
 from reservesync.crypto import FieldCipher
 from reservesync.dead_letters import ConflictingDuplicate
@@ -26,6 +26,7 @@ from reservesync.topics import BITCOIN_BALANCES, ORACLE_STATE
 from db_writer import metrics, retention
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.duplicates import Claim, claim_of
+from db_writer.kafka_offsets import KafkaOffsets
 from db_writer.mapping import Rows, Source, rows_for
 from db_writer.mapping.bitcoin import address_lookup
 from db_writer.retrying import retrying
@@ -38,9 +39,12 @@ Batch = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
 
 class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, consumer: AIOKafkaConsumer, store: SinkStore) -> None:
+    def __init__(
+        self, consumer: AIOKafkaConsumer, store: SinkStore, kafka_offsets: KafkaOffsets
+    ) -> None:
         self.consumer = consumer
         self.store = store
+        self.kafka_offsets = kafka_offsets
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         return None
@@ -60,6 +64,7 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _seek_to_stored(self, assigned: list[TopicPartition]) -> None:
         stored = await self.store.stored_offsets((tp.topic, tp.partition) for tp in assigned)
+        found: dict[TopicPartition, int] = {}
         for tp in assigned:
             offset = stored.get((tp.topic, tp.partition))
             if offset is None:
@@ -67,6 +72,10 @@ class SeekToStoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
                 await self.consumer.seek_to_beginning(tp)
             else:
                 self.consumer.seek(tp, offset)
+                found[tp] = offset
+        # Kafka's copy may trail: the last commit before this rebalance may have been refused,
+        # and a partition that receives nothing more would never be committed again.
+        self.kafka_offsets.stored(found)
         log.info("partitions assigned", extra={"count": len(assigned)})
 
 
@@ -106,8 +115,10 @@ class DbWriter:
         consumer = kafka.consumer(
             self.settings, group_id=self.settings.writer_group_id, max_poll_interval_ms=600_000
         )
+        kafka_offsets = KafkaOffsets(consumer)
         consumer.subscribe(
-            self.settings.writer_topics, listener=SeekToStoredOffsets(consumer, store)
+            self.settings.writer_topics,
+            listener=SeekToStoredOffsets(consumer, store, kafka_offsets),
         )
         producer = kafka.producer(self.settings)
         cipher = FieldCipher.from_settings(self.settings)
@@ -139,13 +150,17 @@ class DbWriter:
                     # silences the loop, and liveness says so.
                     heartbeat.beat(partitions=len(consumer.assignment()), records_polled=records)
                 if not batch:
+                    if writing is None:
+                        await kafka_offsets.commit_deferred()
                     continue
                 with metrics.BATCH_STAGE_SECONDS.labels("settle").time():
                     settled = await asyncio.to_thread(writer.settle_all, batch)
                 if writing is not None:
                     with metrics.BATCH_STAGE_SECONDS.labels("stalled").time():
                         await writing
-                writing = asyncio.create_task(_write_then_commit(writer, consumer, batch, settled))
+                writing = asyncio.create_task(
+                    _write_then_commit(writer, kafka_offsets, batch, settled)
+                )
             if writing is not None:
                 await writing
         finally:
@@ -341,18 +356,12 @@ def _offsets(run: Sequence[Settled]) -> Offsets:
 
 
 async def _write_then_commit(
-    writer: BatchWriter, consumer: AIOKafkaConsumer, batch: Batch, settled: list[Settled]
+    writer: BatchWriter, kafka_offsets: KafkaOffsets, batch: Batch, settled: list[Settled]
 ) -> None:
     with metrics.BATCH_STAGE_SECONDS.labels("write").time():
         await writer.write_settled(settled)
-        await _commit(consumer, batch)
+        kafka_offsets.stored(
+            {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        )
+        await kafka_offsets.commit()
     heartbeat.beat()
-
-
-async def _commit(consumer: AIOKafkaConsumer, batch: Batch) -> None:
-    offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-    try:
-        await consumer.commit(offsets)
-    except (CommitFailedError, KafkaError) as exc:
-        # The database already holds these offsets; Kafka's copy only feeds lag tools.
-        log.info("kafka commit skipped", extra={"error": str(exc)})

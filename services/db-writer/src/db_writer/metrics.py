@@ -19,3 +19,7 @@ BATCH_STAGE_SECONDS = Histogram(
 )
 """Which half bounds the writer: a `stalled` that grows means Postgres does, a `settle`
 longer than `write` means the writer's own CPU does."""
+KAFKA_COMMITS_DEFERRED = Counter(
+    "db_writer_kafka_commits_deferred_total",
+    "Commits of the database's offsets to Kafka refused or timed out, to be sent again",
+)
