@@ -10,7 +10,7 @@ from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from hypothesis import given
 from hypothesis import strategies as st
-from reservesync.abi_decoders import as_carried, hex_decoder
+from reservesync.abi_decoders import as_carried, hex_decoder, words_pattern
 
 ONE_WORD_TYPES = [
     "address",
@@ -76,3 +76,20 @@ def test_data_that_is_not_whole_hex_words_is_refused(words: str) -> None:
 def test_a_string_goes_through_eth_abi() -> None:
     words = abi_encode(["uint8", "string", "address"], [7, "héllo", "0x" + "Ab" * 20]).hex()
     assert hex_decoder(["uint8", "string", "address"])(words) == ("7", "héllo", "0x" + "ab" * 20)
+
+
+@pytest.mark.parametrize("kind", ONE_WORD_TYPES)
+@given(word=edge_words(), upper=st.booleans())
+def test_every_word_eth_abi_takes_is_read_in_one_match(kind: str, word: bytes, upper: bool) -> None:
+    """The pattern is the fast path: a word it missed would still read right, word by word,
+    only slower."""
+    pattern, converters = words_pattern([kind])
+    text = word.hex().upper() if upper else word.hex()
+    match = pattern.fullmatch(text)
+    expected = eth_abi_value(kind, word)
+    if expected == "refused":
+        assert match is None
+    else:
+        assert match is not None
+        (convert,) = converters
+        assert convert(match[1]) == expected

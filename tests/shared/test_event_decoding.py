@@ -147,3 +147,40 @@ def test_every_event_with_a_string_is_still_validated() -> None:
     assert {spec.name for _, _, spec in WORD_EVENTS} >= {
         item["name"] for contract in SystemContract for item in events(contract)
     }
+
+
+def _hex_of_any_length() -> st.SearchStrategy[str]:
+    """Words as a hostile node might send them: whole, a byte short or long, not hex."""
+    whole = edge_words().map(bytes.hex)
+    return st.one_of(
+        whole,
+        whole.map(lambda text: text[:-2]),
+        whole.map(lambda text: text + "00"),
+        whole.map(lambda text: "zz" + text[2:]),
+    )
+
+
+def _outcome(read: Any) -> Any:
+    try:
+        return read()
+    except ValueError as error:
+        return f"refused: {error}"
+
+
+@pytest.mark.parametrize(
+    ("contract", "topic0", "spec"),
+    [item for item in WORD_EVENTS if item[2].words_only],
+    ids=lambda value: getattr(value, "name", str(value))[:20],
+)
+@given(data=st.data())
+def test_topics_and_data_read_together_read_as_apart(
+    contract: SystemContract, topic0: str, spec: Any, data: st.DataObject
+) -> None:
+    """One reading of the topics' words and the data's is the fast path; its values and its
+    refusals (with their reasons) are those of reading each part apart."""
+    topics = [data.draw(_hex_of_any_length()) for _ in range(spec.indexed_count)]
+    words = len(spec.inputs) - spec.indexed_count + data.draw(st.integers(-1, 1))
+    body = "".join(data.draw(_hex_of_any_length()) for _ in range(max(words, 0)))
+    together = _outcome(lambda: spec.values((topic0, *("0x" + t for t in topics)), "0x" + body))
+    apart = _outcome(lambda: spec.decode_topics("".join(topics)) + spec.decode_data(body))
+    assert together == apart

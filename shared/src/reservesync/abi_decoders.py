@@ -42,7 +42,9 @@ def hex_decoder(types: Sequence[str]) -> HexDecode:
     else through eth_abi (a string's offset and length need its tuple decoder)."""
     readers = [_word_reader(kind) for kind in types]
     if all(reader is not None for reader in readers):
-        return partial(_read_words, [r for r in readers if r is not None])
+        word_by_word = partial(_read_words, [r for r in readers if r is not None])
+        pattern, converters = words_pattern(types)
+        return partial(_read_matched, pattern, converters, word_by_word)
     whole: Callable[[Any], Any] = abi_registry.get_tuple_decoder(*types, strict=True)
     return lambda words: tuple(
         as_carried(kind, raw)
@@ -57,7 +59,78 @@ def _read_words(readers: list[Callable[[str], str | bool]], words: str) -> tuple
     # bytes.fromhex demands of the eth_abi path.
     if len(words) % 2 or not _HEX.fullmatch(words):
         raise ValueError("not hex bytes")
-    return tuple(read(words[i * WORD : (i + 1) * WORD]) for i, read in enumerate(readers))
+    return tuple(
+        [
+            read(words[i : i + WORD])
+            for i, read in zip(range(0, WORD * len(readers), WORD), readers, strict=True)
+        ]
+    )
+
+
+def _read_matched(
+    pattern: re.Pattern[str],
+    converters: list[Callable[[str], str | bool]],
+    word_by_word: HexDecode,
+    words: str,
+) -> tuple[str | bool, ...]:
+    """One match checks every word's padding and range at once (a backfill's logs are all
+    well formed); the word-by-word reading says what is wrong with the rest."""
+    match = pattern.fullmatch(words)
+    if match is None:
+        return word_by_word(words)
+    return tuple(
+        [convert(value) for convert, value in zip(converters, match.groups(), strict=True)]
+    )
+
+
+def words_pattern(
+    types: Sequence[str],
+) -> tuple[re.Pattern[str], list[Callable[[str], str | bool]]]:
+    """A pattern of the words `types` take when every check passes, each value a group, and
+    how each group becomes the value as carried. Trailing whole bytes are allowed, as the
+    word-by-word reading allows them."""
+    parts = [_word_pattern(kind) for kind in types]
+    pattern = "".join(part for part, _ in parts) + f"(?:{_HEX_DIGIT}{{2}})*"
+    return re.compile(pattern), [convert for _, convert in parts]
+
+
+_HEX_DIGIT = "[0-9a-fA-F]"
+
+
+def _word_pattern(kind: str) -> tuple[str, Callable[[str], str | bool]]:
+    if kind == "address":
+        return f"0{{24}}({_HEX_DIGIT}{{40}})", _hex_value
+    if kind == "bool":
+        return "0{63}([01])", _is_one
+    if match := _INTEGER.fullmatch(kind):
+        digits = int(match[2] or 256) // 4
+        if match[1]:
+            return f"0{{{64 - digits}}}({_HEX_DIGIT}{{{digits}}})", _unsigned_value
+        # The whole word, its padding the sign's extension: 0s before a digit below 8, fs
+        # before one of 8 or more.
+        sign = f"(?:0{{{64 - digits}}}[0-7]|[fF]{{{64 - digits}}}[89a-fA-F])"
+        return f"({sign}{_HEX_DIGIT}{{{digits - 1}}})", _signed_value
+    if match := _FIXED_BYTES.fullmatch(kind):
+        digits = 2 * int(match[1])
+        return f"({_HEX_DIGIT}{{{digits}}})0{{{64 - digits}}}", _hex_value
+    raise ValueError(f"{kind} is not read from one word")
+
+
+def _hex_value(digits: str) -> str:
+    return "0x" + digits.lower()
+
+
+def _is_one(digit: str) -> bool:
+    return digit == "1"
+
+
+def _unsigned_value(digits: str) -> str:
+    return str(int(digits, 16))
+
+
+def _signed_value(word: str) -> str:
+    value = int(word, 16)
+    return str(value - (1 << 256) if value >> 255 else value)
 
 
 _HEX = re.compile(r"[0-9a-fA-F]*")

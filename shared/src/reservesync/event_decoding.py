@@ -12,7 +12,7 @@ from typing import Any
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from reservesync.abi_decoders import HexDecode, hex_decoder, is_one_word, topic_type
+from reservesync.abi_decoders import WORD, HexDecode, hex_decoder, is_one_word, topic_type
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
 from reservesync.types import HASH32_PATTERN, INT32_MAX, INT64_MAX
@@ -21,10 +21,12 @@ _HASH = re.compile(HASH32_PATTERN)
 """A hash as `Hash32` accepts it (NodeLog lowercases, as `Hash32` does)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeLog:
     """A log as the node answered `eth_getLogs` (addresses and hashes lowercase): what the
-    chain-listener publishes from and health reads the chain with."""
+    chain-listener publishes from and health reads the chain with. Nothing changes one once
+    parsed; it is not frozen because a frozen dataclass sets each field through
+    `object.__setattr__`, a microsecond per log of a backfill."""
 
     address: str
     topics: tuple[str, ...]
@@ -80,20 +82,20 @@ class EventSpec:
     inputs: tuple[tuple[str, str, bool], ...]  # (name, abi type, indexed)
     decode_topics: HexDecode
     decode_data: HexDecode
-    words_only: bool
-    """Every parameter is read word by word, with checks at least as strict as the model's
-    (`reservesync.abi_decoders`): the values need no second validation. A string, read by
-    eth_abi, still gets the model's (its length limit among them)."""
-
+    decode_words: HexDecode | None
+    """Where every parameter is one word: the topics' words and the data's in one reading."""
     positions: tuple[tuple[str, int], ...]
     """Each parameter in the ABI's order (the order `args` carries them in), with where its
     value is among the topics' values followed by the data's."""
+
+    indexed_count: int
 
     @classmethod
     def of(cls, contract: SystemContract, item: dict[str, Any]) -> EventSpec:
         inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
         topic_types = [topic_type(kind) for _, kind, indexed in inputs if indexed]
         data_types = [kind for _, kind, indexed in inputs if not indexed]
+        words = [*topic_types, *data_types]
         # Input indexes in the order their values are decoded: the indexed ones first.
         decoded_order = sorted(range(len(inputs)), key=lambda i: not inputs[i][2])
         return cls(
@@ -102,13 +104,28 @@ class EventSpec:
             inputs,
             hex_decoder(topic_types),
             hex_decoder(data_types),
-            all(map(is_one_word, [*topic_types, *data_types])),
+            hex_decoder(words) if all(map(is_one_word, words)) else None,
             tuple((name, decoded_order.index(i)) for i, (name, _, _) in enumerate(inputs)),
+            len(topic_types),
         )
 
     @property
-    def indexed_count(self) -> int:
-        return sum(1 for _, _, indexed in self.inputs if indexed)
+    def words_only(self) -> bool:
+        """Every parameter is read word by word, with checks at least as strict as the
+        model's (`reservesync.abi_decoders`): the values need no second validation. A string,
+        read by eth_abi, still gets the model's (its length limit among them)."""
+        return self.decode_words is not None
+
+    def values(self, topics: tuple[str, ...], data: str) -> tuple[str | bool, ...]:
+        """The parameters' values, topics' first, from the hex of a log with the right count
+        of topics."""
+        words = "".join([t[2:] for t in topics[1:]])
+        if self.decode_words is not None and len(words) == WORD * self.indexed_count:
+            try:
+                return self.decode_words(words + data[2:])
+            except ValueError:
+                pass  # read apart below, so that the error names the part at fault
+        return self.decode_topics(words) + self.decode_data(data[2:])
 
 
 def _topic0(item: dict[str, Any]) -> str:
@@ -145,8 +162,7 @@ class EventDecoder:
                 f"the log has {len(log.topics) - 1}"
             )
         try:
-            decoded = spec.decode_topics("".join([t[2:] for t in log.topics[1:]]))
-            decoded += spec.decode_data(log.data[2:])
+            decoded = spec.values(log.topics, log.data)
         except (DecodingError, ValueError) as exc:
             raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
         args = {name: decoded[at] for name, at in spec.positions}
