@@ -76,7 +76,6 @@ class ChainListener:
                     "events_exclude": self.settings.chain_events_exclude,
                 },
             )
-            await self.registry.publish_all()
             await self._publish_in_order(follower, stop)
         finally:
             await self.publisher.stop()
@@ -108,6 +107,9 @@ class ChainListener:
             )
             helpers.append(asyncio.create_task(subscription.run(), name="head-subscription"))
         try:
+            # The registry goes out first; meanwhile the follower already fetches and verifies
+            # the first ranges from the node, which a start from scratch would otherwise wait on.
+            await self.registry.publish_all()
             while not stop.is_set():
                 heartbeat.beat(next_block=follower.next_block, heads=self.heads.mode)
                 work = await self._next(queue, helpers)
