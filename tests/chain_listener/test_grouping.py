@@ -11,7 +11,9 @@ from chain_listener.listener import with_queued_ranges
 
 
 def range_work(head: int) -> RangeWork:
-    return RangeWork(verified=cast(Any, None), checkpoint=cast(Any, head), head=head)
+    return RangeWork(
+        verified=cast(Any, None), decoded=cast(Any, None), checkpoint=cast(Any, head), head=head
+    )
 
 
 def reorg_work(depth: int) -> ReorgWork:

@@ -4,17 +4,21 @@ health service); what does not decode becomes a dead letter with the reason."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from reservesync.dead_letters import dead_letter
 from reservesync.event_decoding import EventDecoder as _Decoder
 from reservesync.event_decoding import UnknownLog
-from reservesync.messages import DeadLetter
+from reservesync.messages import ChainEvent, DeadLetter
 
+from chain_listener import metrics
+from chain_listener.completeness import VerifiedRange
 from chain_listener.node import Log
+from chain_listener.selection import EventSelection
 
 SERVICE = "chain-listener"
-__all__ = ["SERVICE", "ChainLogSource", "EventDecoder", "UnknownLog"]
+__all__ = ["SERVICE", "ChainLogSource", "DecodedRange", "EventDecoder", "UnknownLog"]
 
 
 @dataclass
@@ -29,7 +33,48 @@ class ChainLogSource:
     value: bytes | None
 
 
+@dataclass(frozen=True)
+class DecodedRange:
+    """What the logs of one verified range become: the selected events, and a dead letter
+    for each log that does not decode."""
+
+    events: list[ChainEvent] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    refusals: Counter[str] = field(default_factory=Counter)
+    """Dead letters by the error's name."""
+    not_selected: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(contract, event) of the events CHAIN_EVENTS_INCLUDE/EXCLUDE left out."""
+
+    def count_published(self) -> None:
+        """The range's share of the metrics, once its transaction has committed."""
+        published = Counter((e.contract, e.event) for e in self.events)
+        for (contract, name), count in published.items():
+            metrics.EVENTS.labels(contract, name).inc(count)
+        for (left_out, event), count in self.not_selected.items():
+            metrics.EVENTS_NOT_SELECTED.labels(left_out, event).inc(count)
+        for reason, count in self.refusals.items():
+            metrics.DEAD_LETTERS.labels(reason).inc(count)
+
+
 class EventDecoder(_Decoder):
+    def decode_range(self, verified: VerifiedRange, selection: EventSelection) -> DecodedRange:
+        decoded = DecodedRange()
+        timestamps = {h.number: h.timestamp for h in verified.headers}
+        everything = selection.everything
+        for entry in verified.logs:
+            try:
+                event = self.decode(entry, timestamps[entry.block_number])
+            except ValueError as error:
+                decoded.refusals[type(error).__name__] += 1
+                decoded.dead_letters.append(self.dead_letter(entry, error))
+                continue
+            # The contract is a StrEnum: its member is its name, without the enum's lookup.
+            if everything or selection.wants(event.contract, event.event):
+                decoded.events.append(event)
+            else:
+                decoded.not_selected[(event.contract, event.event)] += 1
+        return decoded
+
     def dead_letter(self, log: Log, error: Exception) -> DeadLetter:
         source = ChainLogSource(
             topic=f"chain:{self.chain_id}",

@@ -1,7 +1,7 @@
 """Following the chain: which blocks are ready to publish, in order, and when published blocks
 stopped being canonical.
 
-The follower runs ahead of the publisher (a few verified ranges queued), so it owns the
+The follower runs ahead of the publisher (a few verified, decoded ranges queued), so it owns the
 position: every piece of work it hands on carries the checkpoint that becomes true once that
 work is committed, and the publisher only writes it.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chain_listener import metrics
 from chain_listener.checkpoint import Checkpoint
 from chain_listener.completeness import VerifiedRange
 from chain_listener.config import Settings
+from chain_listener.decoder import DecodedRange
 from chain_listener.fetcher import ParentMismatch, RangeFetcher
 from chain_listener.head_signal import HeadSignal
 from chain_listener.node import Node
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RangeWork:
     verified: VerifiedRange
+    decoded: asyncio.Future[DecodedRange]
     checkpoint: Checkpoint
     head: int
 
@@ -48,11 +51,14 @@ class ChainFollower:
         fetcher: RangeFetcher,
         saved: Checkpoint | None,
         heads: HeadSignal,
+        *,
+        decode: Callable[[VerifiedRange], DecodedRange],
     ) -> None:
         self.settings = settings
         self.node = node
         self.fetcher = fetcher
         self.heads = heads
+        self.decode = decode
         self.ready_through = -1
         """The last block the latest step found ready to publish."""
         self.next_block = saved.next_block if saved else settings.chain_start_block
@@ -108,7 +114,10 @@ class ChainFollower:
             return await self._reorganise(head_before)
         self.recent.extend(verified.headers)
         self.next_block = verified.blocks.last + 1
-        return RangeWork(verified, self._checkpoint(), head)
+        # Decoded in a thread while this loop already asks the node for the next range and the
+        # publisher commits the one before: the node, the broker and the decoding overlap.
+        decoded = asyncio.ensure_future(asyncio.to_thread(self.decode, verified))
+        return RangeWork(verified, decoded, self._checkpoint(), head)
 
     async def _reorganise(self, old_head: int) -> ReorgWork:
         reorg = await find_reorg(self.node, self.recent, old_head)

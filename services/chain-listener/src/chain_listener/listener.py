@@ -1,18 +1,18 @@
 """The listener: backfill from the start block (or the checkpoint), then follow the head, as one
-loop. A follower task fetches and verifies ranges ahead; this loop decodes and publishes them
-in order, each with its checkpoint in one Kafka transaction."""
+loop. A follower task fetches, verifies and decodes ranges ahead; this loop publishes them in
+order, each with its checkpoint in one Kafka transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections import Counter
 
 from reservesync import collector
 from reservesync.heartbeat import heartbeat
 from reservesync.log_ranges import RangeSizer
-from reservesync.messages import Alert, ChainEvent, DeadLetter
+from reservesync.messages import Alert
 
 from chain_listener import checkpoint, metrics
 from chain_listener.completeness import CompletenessCheck
@@ -93,7 +93,12 @@ class ChainListener:
             self.node, self.decoder.addresses, every_block=settings.chain_receipts_every_block
         )
         return ChainFollower(
-            settings, self.node, RangeFetcher(self.node, check, sizer), saved, self.heads
+            settings,
+            self.node,
+            RangeFetcher(self.node, check, sizer),
+            saved,
+            self.heads,
+            decode=functools.partial(self.decoder.decode_range, selection=self.selection),
         )
 
     async def _publish_in_order(self, follower: ChainFollower, stop: asyncio.Event) -> None:
@@ -151,13 +156,12 @@ class ChainListener:
 
     async def _publish(self, ranges: list[RangeWork]) -> None:
         """Consecutive ranges in one transaction, closed by the last one's checkpoint."""
-        events: list[ChainEvent] = []
-        dead_letters: list[DeadLetter] = []
-        for work in ranges:
-            self._decode(work, events, dead_letters)
-        await self.publisher.publish(Outgoing(ranges[-1].checkpoint, events, dead_letters))
-        for (contract, name), count in Counter((e.contract.value, e.event) for e in events).items():
-            metrics.EVENTS.labels(contract, name).inc(count)
+        decoded = [await work.decoded for work in ranges]
+        events = [event for part in decoded for event in part.events]
+        letters = [letter for part in decoded for letter in part.dead_letters]
+        await self.publisher.publish(Outgoing(ranges[-1].checkpoint, events, letters))
+        for part in decoded:
+            part.count_published()
         self.progress.published(
             blocks=sum(work.verified.blocks.size for work in ranges),
             events=len(events),
@@ -181,22 +185,6 @@ class ChainListener:
         )
         # Orphaned blocks may have held a deployment: check the code again at once.
         await self.registry.check_now()
-
-    def _decode(
-        self, work: RangeWork, events: list[ChainEvent], dead_letters: list[DeadLetter]
-    ) -> None:
-        timestamps = {h.number: h.timestamp for h in work.verified.headers}
-        for entry in work.verified.logs:
-            try:
-                event = self.decoder.decode(entry, timestamps[entry.block_number])
-            except ValueError as error:
-                metrics.DEAD_LETTERS.labels(type(error).__name__).inc()
-                dead_letters.append(self.decoder.dead_letter(entry, error))
-                continue
-            if self.selection.wants(event.contract.value, event.event):
-                events.append(event)
-            else:
-                metrics.EVENTS_NOT_SELECTED.labels(event.contract.value, event.event).inc()
 
 
 def with_queued_ranges(
