@@ -77,11 +77,15 @@ def validated(log: NodeLog) -> ChainEvent | ValidationError:
         return error
 
 
-@pytest.mark.parametrize(
+each_word_event = pytest.mark.parametrize(
     ("contract", "topic0", "spec"),
     [item for item in WORD_EVENTS if item[2].words_only],
     ids=lambda value: getattr(value, "name", str(value))[:20],
 )
+"""Every event whose parameters are all one word, as (contract, topic0, spec)."""
+
+
+@each_word_event
 @given(data=st.data())
 def test_an_event_built_unvalidated_is_the_validated_event(
     contract: SystemContract, topic0: str, spec: Any, data: st.DataObject
@@ -167,11 +171,7 @@ def _outcome(read: Any) -> Any:
         return f"refused: {error}"
 
 
-@pytest.mark.parametrize(
-    ("contract", "topic0", "spec"),
-    [item for item in WORD_EVENTS if item[2].words_only],
-    ids=lambda value: getattr(value, "name", str(value))[:20],
-)
+@each_word_event
 @given(data=st.data())
 def test_topics_and_data_read_together_read_as_apart(
     contract: SystemContract, topic0: str, spec: Any, data: st.DataObject
