@@ -10,8 +10,10 @@ carries them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,17 +36,15 @@ def topic_type(kind: str) -> str:
 
 def is_one_word(kind: str) -> bool:
     """Whether `kind` is read straight from its word, not through eth_abi."""
-    return _word_reader(kind) is not None
+    return _word_kind(kind) is not None
 
 
 def hex_decoder(types: Sequence[str]) -> HexDecode:
     """The values of `types` from hex words: read word by word where every type is one word,
     else through eth_abi (a string's offset and length need its tuple decoder)."""
-    readers = [_word_reader(kind) for kind in types]
-    if all(reader is not None for reader in readers):
-        word_by_word = partial(_read_words, [r for r in readers if r is not None])
-        pattern, converters = words_pattern(types)
-        return partial(_read_matched, pattern, converters, word_by_word)
+    kinds = [_word_kind(kind) for kind in types]
+    if all(kind is not None for kind in kinds):
+        return partial(_read_words, _Words([kind for kind in kinds if kind is not None]))
     whole: Callable[[Any], Any] = abi_registry.get_tuple_decoder(*types, strict=True)
     return lambda words: tuple(
         as_carried(kind, raw)
@@ -52,68 +52,102 @@ def hex_decoder(types: Sequence[str]) -> HexDecode:
     )
 
 
-def _read_words(readers: list[Callable[[str], str | bool]], words: str) -> tuple[str | bool, ...]:
-    if len(words) < WORD * len(readers):
-        raise ValueError(f"{len(words) // 2} bytes of data, {len(readers)} words needed")
+def words_pattern(types: Sequence[str]) -> tuple[re.Pattern[str], list[Convert]]:
+    """The pattern `hex_decoder` matches the words of `types` against, each value a group,
+    and how each group becomes the value as carried."""
+    kinds = [_word_kind(kind) for kind in types]
+    words = _Words([kind for kind in kinds if kind is not None])
+    return words.pattern, [kind.convert for kind in words.kinds]
+
+
+Convert = Callable[[str], str | bool]
+
+
+@dataclass(frozen=True)
+class _WordKind:
+    """One one-word type: the word as eth_abi's strict decoder takes it (the value a group),
+    how the group becomes the value as carried, and why any other word is refused."""
+
+    pattern: str
+    convert: Convert
+    refusal: str
+
+    @functools.cached_property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+
+class _Words:
+    """The words of one event's parameters, all of one-word types."""
+
+    def __init__(self, kinds: list[_WordKind]) -> None:
+        self.kinds = kinds
+        # Trailing whole bytes are allowed, as eth_abi allows them.
+        whole = "".join(kind.pattern for kind in kinds) + f"(?:{_HEX_DIGIT}{{2}})*"
+        self.pattern = re.compile(whole)
+
+
+def _read_words(words: _Words, text: str) -> tuple[str | bool, ...]:
+    # One match checks every word's padding and range at once (a backfill's logs are all well
+    # formed); reading word by word below says what is wrong with the rest.
+    match = words.pattern.fullmatch(text)
+    if match is not None:
+        return tuple(
+            [kind.convert(value) for kind, value in zip(words.kinds, match.groups(), strict=True)]
+        )
+    if len(text) < WORD * len(words.kinds):
+        raise ValueError(f"{len(text) // 2} bytes of data, {len(words.kinds)} words needed")
     # int() would also take "+", "_" and spaces; the words are hex digits only, as
     # bytes.fromhex demands of the eth_abi path.
-    if len(words) % 2 or not _HEX.fullmatch(words):
+    if len(text) % 2 or not _HEX.fullmatch(text):
         raise ValueError("not hex bytes")
-    return tuple(
-        [
-            read(words[i : i + WORD])
-            for i, read in zip(range(0, WORD * len(readers), WORD), readers, strict=True)
-        ]
-    )
+    values = []
+    for i, kind in enumerate(words.kinds):
+        word = kind.compiled.fullmatch(text, WORD * i, WORD * (i + 1))
+        if word is None:
+            raise ValueError(kind.refusal)
+        values.append(kind.convert(word[1]))
+    return tuple(values)
 
 
-def _read_matched(
-    pattern: re.Pattern[str],
-    converters: list[Callable[[str], str | bool]],
-    word_by_word: HexDecode,
-    words: str,
-) -> tuple[str | bool, ...]:
-    """One match checks every word's padding and range at once (a backfill's logs are all
-    well formed); the word-by-word reading says what is wrong with the rest."""
-    match = pattern.fullmatch(words)
-    if match is None:
-        return word_by_word(words)
-    return tuple(
-        [convert(value) for convert, value in zip(converters, match.groups(), strict=True)]
-    )
-
-
-def words_pattern(
-    types: Sequence[str],
-) -> tuple[re.Pattern[str], list[Callable[[str], str | bool]]]:
-    """A pattern of the words `types` take when every check passes, each value a group, and
-    how each group becomes the value as carried. Trailing whole bytes are allowed, as the
-    word-by-word reading allows them."""
-    parts = [_word_pattern(kind) for kind in types]
-    pattern = "".join(part for part, _ in parts) + f"(?:{_HEX_DIGIT}{{2}})*"
-    return re.compile(pattern), [convert for _, convert in parts]
-
-
+_HEX = re.compile(r"[0-9a-fA-F]*")
 _HEX_DIGIT = "[0-9a-fA-F]"
+_INTEGER = re.compile(r"(u?)int(\d*)")
+_FIXED_BYTES = re.compile(r"bytes(\d+)")
 
 
-def _word_pattern(kind: str) -> tuple[str, Callable[[str], str | bool]]:
+def _word_kind(kind: str) -> _WordKind | None:
     if kind == "address":
-        return f"0{{24}}({_HEX_DIGIT}{{40}})", _hex_value
+        return _WordKind(
+            f"0{{24}}({_HEX_DIGIT}{{40}})", _hex_value, "padding bytes of an address are not zero"
+        )
     if kind == "bool":
-        return "0{63}([01])", _is_one
+        return _WordKind("0{63}([01])", _is_one, "a bool word holds neither 0 nor 1")
     if match := _INTEGER.fullmatch(kind):
-        digits = int(match[2] or 256) // 4
+        bits = int(match[2] or 256)
+        digits = bits // 4
         if match[1]:
-            return f"0{{{64 - digits}}}({_HEX_DIGIT}{{{digits}}})", _unsigned_value
+            return _WordKind(
+                f"0{{{64 - digits}}}({_HEX_DIGIT}{{{digits}}})",
+                _unsigned_value,
+                f"padding bytes of a uint{bits} are not zero",
+            )
         # The whole word, its padding the sign's extension: 0s before a digit below 8, fs
         # before one of 8 or more.
         sign = f"(?:0{{{64 - digits}}}[0-7]|[fF]{{{64 - digits}}}[89a-fA-F])"
-        return f"({sign}{_HEX_DIGIT}{{{digits - 1}}})", _signed_value
+        return _WordKind(
+            f"({sign}{_HEX_DIGIT}{{{digits - 1}}})",
+            _signed_value,
+            f"padding bytes of an int{bits} do not extend its sign",
+        )
     if match := _FIXED_BYTES.fullmatch(kind):
-        digits = 2 * int(match[1])
-        return f"({_HEX_DIGIT}{{{digits}}})0{{{64 - digits}}}", _hex_value
-    raise ValueError(f"{kind} is not read from one word")
+        size = int(match[1])
+        return _WordKind(
+            f"({_HEX_DIGIT}{{{2 * size}}})0{{{64 - 2 * size}}}",
+            _hex_value,
+            f"padding bytes of a bytes{size} are not zero",
+        )
+    return None
 
 
 def _hex_value(digits: str) -> str:
@@ -131,59 +165,6 @@ def _unsigned_value(digits: str) -> str:
 def _signed_value(word: str) -> str:
     value = int(word, 16)
     return str(value - (1 << 256) if value >> 255 else value)
-
-
-_HEX = re.compile(r"[0-9a-fA-F]*")
-_INTEGER = re.compile(r"(u?)int(\d*)")
-_FIXED_BYTES = re.compile(r"bytes(\d+)")
-
-
-def _word_reader(kind: str) -> Callable[[str], str | bool] | None:
-    if kind == "address":
-        return _address
-    if kind == "bool":
-        return _bool
-    if match := _INTEGER.fullmatch(kind):
-        bits = int(match[2] or 256)
-        return partial(_unsigned, bits) if match[1] else partial(_signed, bits)
-    if match := _FIXED_BYTES.fullmatch(kind):
-        return partial(_fixed_bytes, int(match[1]))
-    return None
-
-
-def _unsigned(bits: int, word: str) -> str:
-    value = int(word, 16)
-    if value >> bits:
-        raise ValueError(f"padding bytes of a uint{bits} are not zero")
-    return str(value)
-
-
-def _signed(bits: int, word: str) -> str:
-    value = int(word, 16)
-    if value >> 255:
-        value -= 1 << 256
-    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
-        raise ValueError(f"padding bytes of an int{bits} do not extend its sign")
-    return str(value)
-
-
-def _address(word: str) -> str:
-    if int(word, 16) >> 160:
-        raise ValueError("padding bytes of an address are not zero")
-    return "0x" + word[24:].lower()
-
-
-def _bool(word: str) -> bool:
-    value = int(word, 16)
-    if value > 1:
-        raise ValueError(f"a bool word holds {value}")
-    return value == 1
-
-
-def _fixed_bytes(size: int, word: str) -> str:
-    if int(word, 16) & ((1 << (256 - 8 * size)) - 1):
-        raise ValueError(f"padding bytes of a bytes{size} are not zero")
-    return "0x" + word[: 2 * size].lower()
 
 
 def as_carried(kind: str, raw: Any) -> str | bool:
