@@ -90,12 +90,9 @@ async def _until_stored_all(
 
 async def _stored_all(connection: asyncpg.Connection, endpoints: Endpoints) -> bool:
     """The database holds every record of every source topic published so far."""
-    stored = {
-        (r["topic"], r["partition"]): int(r["next_offset"])
-        for r in await connection.fetch("SELECT topic, partition, next_offset FROM sink_offsets")
-    }
+    stored = await _stored_offsets(connection)
     every = {
-        (t.name, p): stored.get((t.name, p), 0)
+        (t.name, p): stored.get(TopicPartition(t.name, p), 0)
         for t in SOURCE_TOPICS.values()
         for p in range(t.partitions)
     }
