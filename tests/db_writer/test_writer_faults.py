@@ -17,6 +17,7 @@ from aiokafka import ConsumerRecord, TopicPartition
 from db_writer.checksum import combined, database_checksum
 from db_writer.config import SOURCE_TOPICS, Settings
 from db_writer.consumer import BatchWriter, DbWriter, Settled
+from db_writer.metrics import WRITE_STEP_SECONDS
 from devstack import postgres, services
 from devstack.protocol import Protocol
 from prometheus_client import REGISTRY
@@ -172,7 +173,8 @@ async def test_a_starting_writer_settles_each_record_once(
         return original(self, batch)
 
     monkeypatch.setattr(BatchWriter, "settle_all", counting)
-    stages_before = _stage_counts()
+    stages_before, steps_before = _stage_counts(), _step_seconds()
+    write_seconds_before = _write_seconds()
     settings = Settings.model_validate(
         {
             "kafka_bootstrap_servers": endpoints.kafka_bootstrap_servers,
@@ -199,6 +201,28 @@ async def test_a_starting_writer_settles_each_record_once(
     settles, writes = (n - stages_before[i] for i, n in enumerate(_stage_counts()))
     assert settles >= 10
     assert writes == settles
+    # And each transaction step by step, the steps inside the writes' time: what tells the
+    # rows' own cost (COPY's too) from the claims and the bookkeeping around them.
+    steps = {step: n - steps_before.get(step, 0.0) for step, n in _step_seconds().items()}
+    charged = {step for step, seconds in steps.items() if seconds > 0}
+    assert {"lock", "claims", "transactions", "bookkeeping", "commit"} <= charged, steps
+    assert sum(steps.values()) <= _write_seconds() - write_seconds_before
+
+
+def _step_seconds() -> dict[str, float]:
+    """Seconds the batch transactions of this process spent per step."""
+    return {
+        sample.labels["step"]: sample.value
+        for metric in WRITE_STEP_SECONDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+
+
+def _write_seconds() -> float:
+    """Seconds this process's batches spent in the write stage (transaction and Kafka commit)."""
+    value = REGISTRY.get_sample_value("db_writer_batch_stage_seconds_sum", {"stage": "write"})
+    return value or 0.0
 
 
 def _stage_counts() -> tuple[float, float]:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import asyncpg
 from reservesync.messages import DeadLetter
 
-from db_writer import duplicates
+from db_writer import duplicates, metrics
 from db_writer.duplicates import Claim, ConflictLetter
 from db_writer.known_users import KnownUsers
 from db_writer.mapping import Row, Rows
@@ -107,8 +107,10 @@ class SinkStore:
         before writes nothing; if its content differs, `conflict` makes its dead letter. All of
         it commits or none of it does. `firsts`, each partition's first offset in the batch,
         lets a batch that starts where the database stands skip the per-row fence check."""
+        clock = metrics.StepClock()
         async with self.pool.acquire() as connection, connection.transaction():
             applied = await self._lock_offsets(connection, offsets)
+            clock.done("lock")
             verdict = await duplicates.settle_claims(
                 connection, [c for c in claims if _is_new_record(c.coordinate, applied)]
             )
@@ -120,6 +122,7 @@ class SinkStore:
                     raise TypeError("claims need a way to dead-letter their conflicts")
                 fresh_letters += [conflict(claim, why) for claim, why in verdict.conflicts]
             await _queue_letters(connection, fresh_letters)
+            clock.done("claims")
             unwritten = _Unwritten(applied, verdict.skipped, _replayed(applied, firsts))
             tally: Tally = Counter()
             for spec in SPECS:
@@ -127,6 +130,7 @@ class SinkStore:
                 if not table_rows:
                     continue
                 tally.update(await _insert(connection, spec, table_rows))
+                clock.done(spec.name)
             written_users: list[Row] = []
             for merged in MERGED:
                 evidence = unwritten(rows.tables.get(merged.evidence.name, []))
@@ -136,6 +140,7 @@ class SinkStore:
                 tally.update(await merged.recompute(connection, changed))
             if rows.yield_users:
                 await _recompute_participants(connection, rows.yield_users)
+            clock.done("derived")
             inserted = sum(tally.values())
             tally.update(
                 (duplicates.COUNTER, c.record.topic, c.record.partition)
@@ -143,6 +148,8 @@ class SinkStore:
             )
             await _count(connection, tally)
             await self._store_offsets(connection, offsets)
+            clock.done("bookkeeping")
+        clock.done("commit")
         self.known_users.committed(written_users)
         return Written(inserted, len(verdict.conflicts))
 
