@@ -74,6 +74,9 @@ CHUNK = 5000
 POLL_S = 0.1
 STAGES = ("settle", "write", "stalled")
 """The writer's batch stages, as its `db_writer_batch_stage_seconds` names them."""
+OWN_STEPS = ("lock", "claims", "derived", "bookkeeping", "commit")
+"""The steps of the writer's transactions that a COPY of the rows does not have
+(`db_writer_write_step_seconds`); its other steps are named for the tables they fill."""
 
 AGGREGATOR = SystemContract.ORACLE_AGGREGATOR
 VAULT = SystemContract.FEE_VAULT
@@ -278,6 +281,8 @@ class WriterRun:
     """What the stack's Postgres and Kafka spent meanwhile (`StackCpu`)."""
     stages: Mapping[str, float] = field(default_factory=dict)
     """Seconds the writers' batches spent per stage (`db_writer_batch_stage_seconds`)."""
+    steps: Mapping[str, float] = field(default_factory=dict)
+    """Seconds their transactions spent per step (`db_writer_write_step_seconds`)."""
 
     @property
     def stack_cpu_s(self) -> float:
@@ -290,12 +295,14 @@ class WriterRun:
         return rest / seconds if rest > 0 and seconds > 0 else records / self.seconds
 
 
-def batch_stages(prefix: str) -> dict[str, float]:
-    """Seconds per batch stage from one running writer's own metrics."""
+def writer_seconds(prefix: str, series: str, label: str) -> dict[str, float]:
+    """Seconds by `label` of one of a running writer's series: its batches' stages
+    (`db_writer_batch_stage_seconds_sum`, by stage) or its transactions' steps
+    (`db_writer_write_step_seconds_total`, by step)."""
     return {
-        sample.labels["stage"]: sample.value
+        sample.labels[label]: sample.value
         for sample in service_metrics.samples("db-writer", prefix)
-        if sample.name == "db_writer_batch_stage_seconds_sum"
+        if sample.name == series
     }
 
 
@@ -393,8 +400,10 @@ def run_writer(
         spent = stack_cpu.stop()
         live = [pid for pid in pids if pid is not None]
         stages: Counter[str] = Counter()
+        steps: Counter[str] = Counter()
         for prefix in prefixes:
-            stages.update(batch_stages(prefix))
+            stages.update(writer_seconds(prefix, "db_writer_batch_stage_seconds_sum", "stage"))
+            steps.update(writer_seconds(prefix, "db_writer_write_step_seconds_total", "step"))
         return WriterRun(
             seconds,
             first - started,
@@ -405,6 +414,7 @@ def run_writer(
             spent.postgres_cpu_s,
             spent.kafka_cpu_s,
             stages,
+            steps,
         )
     finally:
         for prefix in prefixes:
@@ -446,19 +456,26 @@ def copy_records(
 
 
 async def copy_into(url: str, copy: CopyRecords) -> float:
-    """COPY every table's records, table by table; returns the seconds the COPYs took.
+    """COPY every table's records, table by table; returns the seconds the COPYs took."""
+    return sum((await copy_tables(url, copy)).values())
+
+
+async def copy_tables(url: str, copy: CopyRecords) -> dict[str, float]:
+    """COPY every table's records, table by table; returns the seconds each table's took.
 
     As the tables' owner: Postgres refuses COPY FROM under row-level security, which applies to
     the writer's role (its policy is `USING (true)`, so the two see the same tables)."""
     connection = await asyncpg.connect(url)
+    seconds: dict[str, float] = {}
     try:
-        started = time.perf_counter()
         for spec in COPIED:
             if copy.get(spec.name):
+                started = time.perf_counter()
                 await connection.copy_records_to_table(
                     spec.name, records=copy[spec.name], columns=[c for c, _ in spec.columns]
                 )
-        return time.perf_counter() - started
+                seconds[spec.name] = time.perf_counter() - started
+        return seconds
     finally:
         await connection.close()
 
@@ -541,7 +558,7 @@ def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dic
         raw_db = fresh_database(env, "raw")
         asyncio.run(checkpoint(env["POSTGRES_ADMIN_URL"]))
         stack_cpu, client_cpu = StackCpu(), time.process_time()
-        copy_s = asyncio.run(copy_into(raw_db.migrator_url, copy))
+        copied = asyncio.run(copy_tables(raw_db.migrator_url, copy))
         copy_cpu_s = time.process_time() - client_cpu + stack_cpu.stop().postgres_cpu_s
 
         expected = {table: len(rows) for table, rows in copy.items()}
@@ -566,10 +583,12 @@ def run(count: int = COUNT, writer_counts: Sequence[int] = WRITER_COUNTS) -> dic
                 ("postgres_cpu_s", run.postgres_cpu_s),
                 ("kafka_cpu_s", run.kafka_cpu_s),
                 *((f"{stage}_s", run.stages.get(stage, 0.0)) for stage in STAGES),
+                *((f"step_{step}_s", seconds) for step, seconds in run.steps.items()),
             )
         },
         "writer_batch_max": _writer_batch_max(),
-        "copy_s": copy_s,
+        "copy_s": sum(copied.values()),
+        **{f"copy_{table}_s": seconds for table, seconds in copied.items()},
         "copy_cpu_s": copy_cpu_s,
         "cores": os.cpu_count() or 1,
         "total_s": time.perf_counter() - started,
@@ -618,9 +637,29 @@ def cpu_account(figures: Mapping[str, float], count: int) -> list[str]:
     return [
         f"    batches: settling {settle:.1f}s, writing {write:.1f}s, stalled {stalled:.1f}s "
         "(settled, waiting for the write before: the part Postgres bounds)",
+        *write_steps(figures, count),
         f"    CPU of the sink: writer {writer:.1f}s + Postgres {pg:.1f}s + Kafka {broker:.1f}s "
         f"= {whole:.1f}s, {whole / figures['copy_cpu_s']:.1f}x COPY's; on {cores:.0f} cores "
         f"writer/COPY can reach at most {figures['copy_s'] * cores / whole:.2f}",
+    ]
+
+
+def write_steps(figures: Mapping[str, float], count: int) -> list[str]:
+    """The writers' transactions step by step: each table's rows beside the COPY of the same
+    rows, then the steps COPY does not have (the evidence COPY fills stands for `derived`)."""
+    prefix = f"writers{count}_step_"
+    tables = [
+        f"{spec.name} {figures[f'{prefix}{spec.name}_s']:.1f}s "
+        f"({figures.get(f'copy_{spec.name}_s', 0.0):.1f}s)"
+        for spec in SPECS
+        if f"{prefix}{spec.name}_s" in figures
+    ]
+    own = [f"{step} {figures.get(f'{prefix}{step}_s', 0.0):.1f}s" for step in OWN_STEPS]
+    evidence = sum(figures.get(f"copy_{merged.evidence.name}_s", 0.0) for merged in MERGED)
+    return [
+        f"    write steps, tables (COPY of the same rows): {', '.join(tables)}",
+        f"    write steps, the writer's own: {', '.join(own)} (COPY of the evidence "
+        f"behind `derived`: {evidence:.1f}s)",
     ]
 
 
