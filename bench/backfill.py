@@ -48,6 +48,14 @@ from bench.private_chain import (
 from bench.process_cpu import started_tree_cpu_seconds
 
 COUNT = int(os.environ.get("BENCH_BACKFILL_EVENTS", "100000"))
+INITIAL_RANGE = int(
+    os.environ.get(
+        "BENCH_BACKFILL_INITIAL_RANGE",
+        str(Settings.model_fields["chain_initial_block_range"].default),
+    )
+)
+"""The listener's first eth_getLogs range in blocks (its CHAIN_INITIAL_BLOCK_RANGE): the
+benchmark's chain holds 800 logs a block, so the default's first range is 16,000 logs."""
 NODE = "bench-hardhat"
 T = TypeVar("T")
 
@@ -121,7 +129,8 @@ def main() -> None:
         f"  ratio chain-listener / raw loop = {ours / raw:.2f} ({steady / raw:.2f} after its "
         f"start-up), / web3 loop = {ours / web3:.2f}\n"
         f"{cpu_lines(raw_s, raw_cpu, ours_cpu)}\n"
-        f"  command: BENCH_BACKFILL_EVENTS={COUNT} {shlex.join(['make', 'bench'])}"
+        f"  command: BENCH_BACKFILL_EVENTS={COUNT} BENCH_BACKFILL_INITIAL_RANGE={INITIAL_RANGE} "
+        f"{shlex.join(['make', 'bench'])}"
     )
 
 
@@ -205,6 +214,7 @@ async def listener_backfill(
                 n.value: c.model_dump() for n, c in node.deployment.contracts.items()
             },
             "chain_start_block": first,
+            "chain_initial_block_range": INITIAL_RANGE,
             "chain_confirmations": 0,
             "chain_poll_interval_s": 0.05,
             "chain_transactional_id": f"bench-backfill-{time.time_ns()}",
