@@ -1,7 +1,7 @@
 """The db-writer beside Kafka Connect + the Debezium JDBC sink, on the same events, the same
 broker, the same Postgres and the same tables, in one run; COPY of the same rows as the limit.
 
-- db-writer: the mixed `chain.event/v1` stream of `bench/sink.py` in our format, from the
+- db-writer: the mixed `chain.event/v1` stream of `bench/mixed_stream.py` in our format, from the
   process's start until its stored offsets reach the end (decode, validate, map, write).
 - Debezium: the rows the writer makes of those events (its own mapping, deduplicated per key as
   COPY gets them), handed over already mapped, one topic per table, JSON with schemas; Connect
@@ -38,7 +38,7 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 
-from bench import connect_worker, process_cpu, sink
+from bench import connect_worker, mixed_stream, process_cpu, sink
 from bench.connect_records import ConnectEncoding
 
 COUNT = int(os.environ.get("BENCH_CONNECT_EVENTS", "100000"))
@@ -157,7 +157,7 @@ def run() -> dict[str, float]:
             (stack_dir() / "deployment.json").read_text()
         )
         connect_worker.ensure_jars()  # resolved before any clock starts
-        records = sink.serialised(deployment, COUNT)
+        records = mixed_stream.serialised(deployment, COUNT)
         published = asyncio.run(sink.publish(bootstrap, records))
 
         writer_db = sink.fresh_database(env, "writer")

@@ -10,7 +10,7 @@ have written with them. The health service runs as its own process over it; then
 - the database side of one evaluation (`DatabaseReader.read`, the part that could grow with
   the tables), and whole evaluation cycles as the service logs them;
 - for comparison, one `count(*)` over the transactions table, which the score never runs;
-- the restart: BENCH_HEALTH_EVENTS mixed chain events (default 300,000; `bench.sink`'s stream)
+- the restart: BENCH_HEALTH_EVENTS mixed chain events (default 300,000; `bench.mixed_stream`)
   are on the chain topic before the service starts; it does not read them (its world is the
   chain and the oracle, checkpointed in Postgres, and the database's digests), so the seconds
   from its start to its first ready report, and its peak memory, should not depend on them.
@@ -39,7 +39,7 @@ from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir
 from health_monitor.database import DatabaseReader
 
-from bench import sink
+from bench import mixed_stream, sink
 
 ROWS = int(os.environ.get("BENCH_HEALTH_ROWS", "2000000"))
 EVENTS = int(os.environ.get("BENCH_HEALTH_EVENTS", "300000"))
@@ -237,7 +237,7 @@ def run() -> Figures:
         db = sink.fresh_database(env, "health")
         health_db = env["HEALTH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{db.name}"
         fill_s = asyncio.run(fill(db.migrator_url, deployment))
-        records = sink.serialised(deployment, EVENTS)
+        records = mixed_stream.serialised(deployment, EVENTS)
         asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
         try:
             starting = time.perf_counter()

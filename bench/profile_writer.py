@@ -1,5 +1,5 @@
 """Where one db-writer spends its CPU: cProfile of the writer in this process over the mixed
-stream of `bench/sink.py`, split by thread.
+stream of `bench/mixed_stream.py`, split by thread.
 
 The writer decodes, validates and maps a batch in a worker thread (`settle_all`) while the
 event loop writes the batch before it (COPY/INSERT encoding in asyncpg, the transaction). The
@@ -28,7 +28,7 @@ from db_writer.consumer import BatchWriter, DbWriter
 from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
 
-from bench import sink
+from bench import mixed_stream, sink
 
 COUNT = int(os.environ.get("BENCH_PROFILE_EVENTS", "100000"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "18"))
@@ -74,7 +74,7 @@ def run() -> str:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
-        records = sink.serialised(deployment, COUNT)
+        records = mixed_stream.serialised(deployment, COUNT)
         published = asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
         del records
         db = sink.fresh_database(env, "profile")

@@ -28,7 +28,7 @@ import secrets
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -36,10 +36,9 @@ from db_writer.mapping import Source
 from db_writer.mapping.chain import chain_event_rows
 from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
-from reservesync.messages import ChainEvent
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import sink
+from bench import mixed_stream, sink
 
 INSTANCE_EVENTS = int(os.environ.get("BENCH_SCALING_EVENTS", "200000"))
 INSTANCES = [int(n) for n in os.environ.get("BENCH_SCALING_WRITERS", "1,2,4").split(",") if n]
@@ -98,7 +97,7 @@ def _insert_sql(table: str) -> str:
 def shares(deployment: DeploymentRecord, sample: int = 20_000) -> dict[str, float]:
     """How the stream's rows split over the prefilled tables."""
     counts: Counter[str] = Counter()
-    events = itertools.islice(sink.MixedStream(deployment).events(sample), sample)
+    events = itertools.islice(mixed_stream.MixedStream(deployment).events(sample), sample)
     for offset, event in enumerate(events):
         for table, rows in chain_event_rows(
             event, Source(CHAIN_EVENTS.name, 0, offset)
@@ -171,7 +170,7 @@ def table_sizes() -> list[Step]:
         db = sink.fresh_database(env, "sizes")
         split = shares(deployment)
         filled = Filled(Counter())
-        stream: Iterator[ChainEvent] = sink.MixedStream(deployment).events(BATCH * len(SIZES))
+        stream = mixed_stream.MixedStream(deployment).events(BATCH * len(SIZES))
         group = f"rbtc-db-writer-sizes-{secrets.token_hex(3)}"
         ends: dict[int, int] = {}
         for size in SIZES:
