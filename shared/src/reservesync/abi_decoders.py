@@ -34,17 +34,19 @@ def topic_type(kind: str) -> str:
     return kind if word and kind != "bytes" and "[" not in kind else "bytes32"
 
 
-def is_one_word(kind: str) -> bool:
-    """Whether `kind` is read straight from its word, not through eth_abi."""
-    return _word_kind(kind) is not None
+def words_decoder(types: Sequence[str]) -> HexDecode | None:
+    """The values of `types` read straight from their words, each checked as eth_abi's strict
+    decoder checks it; None unless every type is one word."""
+    words = _words(types)
+    return None if words is None else partial(_read_words, words)
 
 
 def hex_decoder(types: Sequence[str]) -> HexDecode:
     """The values of `types` from hex words: read word by word where every type is one word,
     else through eth_abi (a string's offset and length need its tuple decoder)."""
-    kinds = [_word_kind(kind) for kind in types]
-    if all(kind is not None for kind in kinds):
-        return partial(_read_words, _Words([kind for kind in kinds if kind is not None]))
+    by_words = words_decoder(types)
+    if by_words is not None:
+        return by_words
     whole: Callable[[Any], Any] = abi_registry.get_tuple_decoder(*types, strict=True)
     return lambda words: tuple(
         as_carried(kind, raw)
@@ -53,11 +55,18 @@ def hex_decoder(types: Sequence[str]) -> HexDecode:
 
 
 def words_pattern(types: Sequence[str]) -> tuple[re.Pattern[str], list[Convert]]:
-    """The pattern `hex_decoder` matches the words of `types` against, each value a group,
+    """The pattern `words_decoder` matches the words of `types` against, each value a group,
     and how each group becomes the value as carried."""
-    kinds = [_word_kind(kind) for kind in types]
-    words = _Words([kind for kind in kinds if kind is not None])
+    words = _words(types)
+    if words is None:
+        raise ValueError(f"not all of {list(types)} are one-word types")
     return words.pattern, [kind.convert for kind in words.kinds]
+
+
+def _words(types: Sequence[str]) -> _Words | None:
+    kinds = [_word_kind(kind) for kind in types]
+    one_word = [kind for kind in kinds if kind is not None]
+    return _Words(one_word) if len(one_word) == len(kinds) else None
 
 
 Convert = Callable[[str], str | bool]

@@ -12,7 +12,7 @@ from typing import Any
 from eth_abi.exceptions import DecodingError
 from eth_utils.crypto import keccak
 
-from reservesync.abi_decoders import WORD, HexDecode, hex_decoder, is_one_word, topic_type
+from reservesync.abi_decoders import WORD, HexDecode, hex_decoder, topic_type, words_decoder
 from reservesync.contracts import Deployment, SystemContract, events
 from reservesync.messages import ChainEvent, make_event_id
 from reservesync.types import HASH32_PATTERN, INT32_MAX, INT64_MAX
@@ -95,7 +95,6 @@ class EventSpec:
         inputs = tuple((i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"])
         topic_types = [topic_type(kind) for _, kind, indexed in inputs if indexed]
         data_types = [kind for _, kind, indexed in inputs if not indexed]
-        words = [*topic_types, *data_types]
         # Input indexes in the order their values are decoded: the indexed ones first.
         decoded_order = sorted(range(len(inputs)), key=lambda i: not inputs[i][2])
         return cls(
@@ -104,7 +103,7 @@ class EventSpec:
             inputs,
             hex_decoder(topic_types),
             hex_decoder(data_types),
-            hex_decoder(words) if all(map(is_one_word, words)) else None,
+            words_decoder([*topic_types, *data_types]),
             tuple((name, decoded_order.index(i)) for i, (name, _, _) in enumerate(inputs)),
             len(topic_types),
         )
