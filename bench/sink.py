@@ -60,9 +60,6 @@ CHUNK = 5000
 POLL_S = 0.1
 STAGES = ("settle", "write", "stalled")
 """The writer's batch stages, as its `db_writer_batch_stage_seconds` names them."""
-OWN_STEPS = ("lock", "claims", "derived", "bookkeeping", "commit")
-"""The steps of the writer's transactions that a COPY of the rows does not have
-(`db_writer_write_step_seconds`); its other steps are named for the tables they fill."""
 
 
 @dataclass(frozen=True)
@@ -155,15 +152,18 @@ class WriterRun:
         return rest / seconds if rest > 0 and seconds > 0 else records / self.seconds
 
 
-def writer_seconds(prefix: str, series: str, label: str) -> dict[str, float]:
-    """Seconds by `label` of one of a running writer's series: its batches' stages
-    (`db_writer_batch_stage_seconds_sum`, by stage) or its transactions' steps
-    (`db_writer_write_step_seconds_total`, by step)."""
-    return {
-        sample.labels[label]: sample.value
-        for sample in service_metrics.samples("db-writer", prefix)
-        if sample.name == series
-    }
+def writer_seconds(prefix: str) -> tuple[dict[str, float], dict[str, float]]:
+    """One running writer's seconds, from one read of its metrics: per batch stage
+    (`db_writer_batch_stage_seconds`) and per step of its transactions
+    (`db_writer_write_step_seconds`)."""
+    stages: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    for sample in service_metrics.samples("db-writer", prefix):
+        if sample.name == "db_writer_batch_stage_seconds_sum":
+            stages[sample.labels["stage"]] = sample.value
+        elif sample.name == "db_writer_write_step_seconds_total":
+            steps[sample.labels["step"]] = sample.value
+    return stages, steps
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -262,8 +262,9 @@ def run_writer(
         stages: Counter[str] = Counter()
         steps: Counter[str] = Counter()
         for prefix in prefixes:
-            stages.update(writer_seconds(prefix, "db_writer_batch_stage_seconds_sum", "stage"))
-            steps.update(writer_seconds(prefix, "db_writer_write_step_seconds_total", "step"))
+            writer_stages, writer_steps = writer_seconds(prefix)
+            stages.update(writer_stages)
+            steps.update(writer_steps)
         return WriterRun(
             seconds,
             first - started,
@@ -508,13 +509,17 @@ def write_steps(figures: Mapping[str, float], count: int) -> list[str]:
     """The writers' transactions step by step: each table's rows beside the COPY of the same
     rows, then the steps COPY does not have (the evidence COPY fills stands for `derived`)."""
     prefix = f"writers{count}_step_"
+    steps = {
+        name.removeprefix(prefix).removesuffix("_s"): seconds
+        for name, seconds in figures.items()
+        if name.startswith(prefix)
+    }
+    table_names = [spec.name for spec in SPECS if spec.name in steps]
     tables = [
-        f"{spec.name} {figures[f'{prefix}{spec.name}_s']:.1f}s "
-        f"({figures.get(f'copy_{spec.name}_s', 0.0):.1f}s)"
-        for spec in SPECS
-        if f"{prefix}{spec.name}_s" in figures
+        f"{name} {steps[name]:.1f}s ({figures.get(f'copy_{name}_s', 0.0):.1f}s)"
+        for name in table_names
     ]
-    own = [f"{step} {figures.get(f'{prefix}{step}_s', 0.0):.1f}s" for step in OWN_STEPS]
+    own = [f"{step} {seconds:.1f}s" for step, seconds in steps.items() if step not in table_names]
     evidence = sum(figures.get(f"copy_{merged.evidence.name}_s", 0.0) for merged in MERGED)
     return [
         f"    write steps, tables (COPY of the same rows): {', '.join(tables)}",
