@@ -14,6 +14,7 @@ from eth_utils.crypto import keccak
 
 from reservesync.abi_decoders import WORD, HexDecode, hex_decoder, topic_type, words_decoder
 from reservesync.contracts import Deployment, SystemContract, events
+from reservesync.event_encoding import EncodedEvent, EventTemplate
 from reservesync.messages import ChainEvent, make_event_id
 from reservesync.types import HASH32_PATTERN, INT32_MAX, INT64_MAX
 
@@ -115,6 +116,13 @@ class EventSpec:
         read by eth_abi, still gets the model's (its length limit among them)."""
         return self.decode_words is not None
 
+    @property
+    def args(self) -> list[tuple[str, str, int]]:
+        """(name, abi type, where its value is among those `values` returns), in the ABI's
+        order."""
+        pairs = zip(self.inputs, self.positions, strict=True)
+        return [(name, kind, at) for (name, kind, _), (_, at) in pairs]
+
     def values(self, topics: tuple[str, ...], data: str) -> tuple[str | bool, ...]:
         """The parameters' values, topics' first, from the hex of a log with the right count
         of topics."""
@@ -141,6 +149,11 @@ class EventDecoder:
         for contract in deployment:
             for item in events(contract):
                 self.specs[(contract, _topic0(item))] = EventSpec.of(contract, item)
+        self.templates = {
+            key: (spec, EventTemplate(chain_id, spec.contract, spec.name, spec.args))
+            for key, spec in self.specs.items()
+            if spec.words_only
+        }
 
     @property
     def addresses(self) -> list[str]:
@@ -186,3 +199,21 @@ class EventDecoder:
         if spec.words_only and self._chain_id_fits and log.fits_the_model:
             return ChainEvent.trusted(values)
         return ChainEvent.model_validate(values)
+
+    def encode(self, log: NodeLog, block_timestamp: int, time_json: str | None) -> EncodedEvent:
+        """The event's Kafka record, as `EncodedEvent.of(self.decode(log, block_timestamp))`
+        gives it, or the same error; where the model would take the log as it is, written
+        without building the model. `time_json`: `timestamp_json(block_timestamp)`, None
+        where that fails (the model's path then says why)."""
+        contract = self.contract_at.get(log.address)
+        found = self.templates.get((contract, log.topics[0])) if contract and log.topics else None
+        if found and time_json and self._chain_id_fits and log.fits_the_model:
+            spec, template = found
+            if len(log.topics) - 1 == spec.indexed_count:
+                try:
+                    decoded = spec.values(log.topics, log.data)
+                except (DecodingError, ValueError):
+                    pass  # the model's path below raises the error that names the fault
+                else:
+                    return template.encode(log, time_json, decoded)
+        return EncodedEvent.of(self.decode(log, block_timestamp))

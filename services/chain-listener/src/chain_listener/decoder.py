@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from reservesync.dead_letters import dead_letter
 from reservesync.event_decoding import EventDecoder as _Decoder
 from reservesync.event_decoding import UnknownLog
-from reservesync.messages import ChainEvent, DeadLetter
+from reservesync.event_encoding import EncodedEvent, timestamp_json
+from reservesync.messages import DeadLetter
 
 from chain_listener import metrics
 from chain_listener.completeness import VerifiedRange
@@ -35,10 +36,10 @@ class ChainLogSource:
 
 @dataclass(frozen=True)
 class DecodedRange:
-    """What the logs of one verified range become: the selected events, and a dead letter
-    for each log that does not decode."""
+    """What the logs of one verified range become: the selected events as Kafka records, and
+    a dead letter for each log that does not decode."""
 
-    events: list[ChainEvent] = field(default_factory=list)
+    events: list[EncodedEvent] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     refusals: Counter[str] = field(default_factory=Counter)
     """Dead letters by the error's name."""
@@ -59,11 +60,11 @@ class DecodedRange:
 class EventDecoder(_Decoder):
     def decode_range(self, verified: VerifiedRange, selection: EventSelection) -> DecodedRange:
         decoded = DecodedRange()
-        timestamps = {h.number: h.timestamp for h in verified.headers}
+        times = {h.number: (h.timestamp, _time_json(h.timestamp)) for h in verified.headers}
         everything = selection.everything
         for entry in verified.logs:
             try:
-                event = self.decode(entry, timestamps[entry.block_number])
+                event = self.encode(entry, *times[entry.block_number])
             except ValueError as error:
                 decoded.refusals[type(error).__name__] += 1
                 decoded.dead_letters.append(self.dead_letter(entry, error))
@@ -84,3 +85,12 @@ class EventDecoder(_Decoder):
             value=json.dumps(log.raw, separators=(",", ":")).encode(),
         )
         return dead_letter(source, error, SERVICE)
+
+
+def _time_json(timestamp: int) -> str | None:
+    """The block's time as its events carry it; None for a time the model refuses (a hostile
+    node's), whose events then go through the model to be refused with its reason."""
+    try:
+        return timestamp_json(timestamp)
+    except (ValueError, OverflowError, OSError):
+        return None

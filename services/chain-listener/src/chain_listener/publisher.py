@@ -11,7 +11,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 from reservesync import kafka
-from reservesync.messages import Alert, ChainEvent, ChainReorg, DeadLetter, RegisteredContract
+from reservesync.event_encoding import EncodedEvent
+from reservesync.messages import Alert, ChainReorg, DeadLetter, RegisteredContract
 from reservesync.topics import ALERTS, CHAIN_CHECKPOINTS, CHAIN_EVENTS, DLQ, REGISTRY
 
 from chain_listener.checkpoint import Checkpoint
@@ -36,7 +37,7 @@ def key_hash(key: bytes) -> int:
 @dataclass(frozen=True)
 class Outgoing:
     checkpoint: Checkpoint
-    events: Sequence[ChainEvent] = ()
+    events: Sequence[EncodedEvent] = ()
     dead_letters: Sequence[DeadLetter] = ()
     reorg: ChainReorg | None = None
     alerts: Sequence[Alert] = ()
@@ -96,11 +97,10 @@ class RangePublisher:
                     headers=self.headers,
                 )
 
-    def _event_record(self, event: ChainEvent) -> Record:
-        key = event.partition_key.encode()
+    def _event_record(self, event: EncodedEvent) -> Record:
         # The partition the default partitioner would choose for the key.
-        partition = self.event_partitions[key_hash(key) % len(self.event_partitions)]
-        return key, event.to_json(), partition
+        partition = self.event_partitions[key_hash(event.key) % len(self.event_partitions)]
+        return event.key, event.value, partition
 
     async def _send(self, topic: str, records: Iterable[Record]) -> None:
         """Records appended to one batch per partition, each handed over when full: a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,7 +12,16 @@ from reservesync.messages.abi_values import ArgValue, event_shape
 from reservesync.messages.base import Message
 from reservesync.types import Address, Count, Hash32, PositiveCount, SmallIndex, UtcDatetime
 
-__all__ = ["ZERO_ADDRESS", "ArgValue", "BlockRef", "ChainEvent", "ChainReorg", "make_event_id"]
+__all__ = [
+    "USER_FIELDS",
+    "ZERO_ADDRESS",
+    "ArgValue",
+    "BlockRef",
+    "ChainEvent",
+    "ChainReorg",
+    "make_event_id",
+    "partition_key_of",
+]
 
 
 def make_event_id(chain_id: int, tx_hash: str, log_index: int) -> str:
@@ -56,11 +66,20 @@ class ChainEvent(Message):
     @property
     def partition_key(self) -> str:
         """Per-user ordering: the event's user if it has one, else the contract address."""
-        for field in ("user", "to", "from", "owner"):
-            value = self.args.get(field)
-            if isinstance(value, str) and value != ZERO_ADDRESS:
-                return value
-        return self.address
+        return partition_key_of([self.args.get(field) for field in USER_FIELDS], self.address)
+
+
+USER_FIELDS = ("user", "to", "from", "owner")
+"""The arguments that name an event's user, the first one set the one it is keyed by."""
+
+
+def partition_key_of(users: Sequence[object], address: str) -> str:
+    """The first of the values of `USER_FIELDS` an event has that is an address other than
+    zero; else the emitting contract's address."""
+    for value in users:
+        if isinstance(value, str) and value != ZERO_ADDRESS:
+            return value
+    return address
 
 
 ZERO_ADDRESS = "0x" + "0" * 40
