@@ -37,18 +37,12 @@ class LogFields(Protocol):
     """What a template takes from a log besides its decoded arguments (the fields of
     `reservesync.event_decoding.NodeLog`, already checked to fit the model)."""
 
-    @property
-    def address(self) -> str: ...
-    @property
-    def block_number(self) -> int: ...
-    @property
-    def block_hash(self) -> str: ...
-    @property
-    def tx_hash(self) -> str: ...
-    @property
-    def tx_index(self) -> int: ...
-    @property
-    def log_index(self) -> int: ...
+    address: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    tx_index: int
+    log_index: int
 
 
 @dataclass(frozen=True, slots=True)
