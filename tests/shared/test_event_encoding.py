@@ -4,6 +4,7 @@ event and serialising it, and whatever the model refuses is refused with the sam
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -104,5 +105,34 @@ def test_a_template_refuses_a_model_that_no_longer_writes_its_markers(
         return written(self).replace(b"@tx_hash@", b"@TX_HASH@")
 
     monkeypatch.setattr(ChainEvent, "to_json", uppercase_hashes)
-    with pytest.raises(ValueError, match="no longer writes"):
+    with pytest.raises(ValueError, match="no longer writes tx_hash"):
         EventTemplate(1, SystemContract.FEE_VAULT, "Deposited", [("user", "address", 0)])
+
+
+def test_booleans_and_fixed_bytes_are_written_as_the_model_writes_them() -> None:
+    """No event of today's ABIs has them; an event that does is written the same way."""
+    args = [("user", "address", 0), ("paused", "bool", 2), ("tag", "bytes32", 1)]
+    template = EventTemplate(1, SystemContract.FEE_VAULT, "Flagged", args)
+    log = node_log(SystemContract.FEE_VAULT, ["0x" + "00" * 32], "0x")
+    decoded = ("0x" + "ef" * 20, "0x" + "ab" * 32, True)
+    time_json = timestamp_json(1_700_000_000)
+    written = template.encode(log, time_json, decoded)
+    event = ChainEvent.trusted(
+        {
+            "schema_": ChainEvent.SCHEMA,
+            "event_id": f"1:{log.tx_hash}:{log.log_index}",
+            "chain_id": 1,
+            "block_number": log.block_number,
+            "block_hash": log.block_hash,
+            "block_timestamp": datetime.fromtimestamp(1_700_000_000, UTC),
+            "tx_hash": log.tx_hash,
+            "tx_index": log.tx_index,
+            "log_index": log.log_index,
+            "contract": SystemContract.FEE_VAULT,
+            "address": log.address,
+            "event": "Flagged",
+            "args": {"user": decoded[0], "paused": True, "tag": decoded[1]},
+        }
+    )
+    assert written == EncodedEvent.of(event)
+    assert b'"paused":true' in written.value

@@ -152,14 +152,17 @@ def _template(chain_id: int, contract: SystemContract, event: str, args: Sequenc
         "args": {name: _TEXT.format(f"arg{i}") for i, (name, _, _) in enumerate(args)},
     }
     text = ChainEvent.trusted(marked).to_json().decode().replace("%", "%%")
-    slots = [(marker, slot) for _, marker, slot in _LOG_SLOTS]
+    slots = [*_LOG_SLOTS]
     slots += [
-        (f'"@arg{i}@"', "%s" if kind == "bool" else '"%s"') for i, (_, kind, _) in enumerate(args)
+        (name, f'"@arg{i}@"', "%s" if kind == "bool" else '"%s"')
+        for i, (name, kind, _) in enumerate(args)
     ]
     start = 0
-    for marker, slot in slots:
+    for field, marker, slot in slots:
         if text.count(marker) != 1 or text.index(marker) < start:
-            raise ValueError(f"chain.event/v1 no longer writes {marker} once, in order: {text}")
+            raise ValueError(
+                f"chain.event/v1 no longer writes {field} as a template expects: {text}"
+            )
         start = text.index(marker)
         text = text.replace(marker, slot)
     return text
