@@ -55,7 +55,7 @@ INITIAL_RANGE = int(
     )
 )
 """The listener's first eth_getLogs range in blocks (its CHAIN_INITIAL_BLOCK_RANGE): the
-benchmark's chain holds 800 logs a block, so the default's first range is 16,000 logs."""
+benchmark's chain holds 800 logs a block, so each block of it is 800 logs to wait for."""
 NODE = "bench-hardhat"
 T = TypeVar("T")
 

@@ -59,7 +59,11 @@ class Settings(KafkaSettings, ChainSettings):
         "often, so a lost notification delays a block by at most this much",
     )
     chain_initial_block_range: int = Field(
-        20, ge=1, description="the first eth_getLogs range; it grows while answers are light"
+        5,
+        ge=1,
+        description="the first eth_getLogs range, small because nothing overlaps its answer "
+        "(fetched, checked, decoded and published before any other work); it grows by half "
+        "while answers are light",
     )
     chain_max_block_range: int = Field(2000, ge=1)
     chain_range_target_s: float = Field(

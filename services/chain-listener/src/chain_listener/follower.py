@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +26,11 @@ from chain_listener.node import Node
 from chain_listener.reorgs import RecentBlocks, Reorg, find_reorg, tip_replaced
 
 log = logging.getLogger(__name__)
+
+HEAD_REFRESH_S = 1.0
+"""While blocks the node last called ready remain to be fetched, the head is asked again at
+most this often: a backfill needs no fresh head to know where to go on, and asking it before
+every range was a tenth of a local backfill's time."""
 
 
 @dataclass(frozen=True)
@@ -65,20 +72,25 @@ class ChainFollower:
         published = saved.recent_blocks if saved else []
         self.recent = RecentBlocks(settings.chain_reorg_window, published)
         self.head_seen = saved.head_seen if saved else 0
+        self._head = self.head_seen
+        self._head_asked = -math.inf
         if saved and saved.range_size:
             fetcher.sizer.size = min(saved.range_size, fetcher.sizer.maximum)
 
     async def run(self, out: asyncio.Queue[Work], stop: asyncio.Event) -> None:
-        while not stop.is_set() and not self.finished:
-            self.heads.taken()
-            work = await self.step()
-            if work is not None:
-                await out.put(work)
-                if not self.caught_up:
-                    continue
-            # Caught up with the head it last saw: asking again before a block is announced
-            # (or the interval passes) would cost calls and find nothing.
-            await self.heads.wait(stop)
+        try:
+            while not stop.is_set() and not self.finished:
+                self.heads.taken()
+                work = await self.step()
+                if work is not None:
+                    await out.put(work)
+                    if not self.caught_up:
+                        continue
+                # Caught up with the head it last saw: asking again before a block is
+                # announced (or the interval passes) would cost calls and find nothing.
+                await self.heads.wait(stop)
+        finally:
+            self.fetcher.close()
 
     @property
     def caught_up(self) -> bool:
@@ -92,8 +104,7 @@ class ChainFollower:
 
     async def step(self) -> Work | None:
         """The next work, or None when nothing is ready yet."""
-        head = await self.node.head()
-        metrics.HEAD.set(head)
+        head = await self._current_head()
         # How deep a reorg found now reaches is measured from the old chain's head.
         head_before, self.head_seen = self.head_seen, max(self.head_seen, head)
         instant = self.settings.chain_delivery == "instant"
@@ -119,10 +130,22 @@ class ChainFollower:
         decoded = asyncio.ensure_future(asyncio.to_thread(self.decode, verified))
         return RangeWork(verified, decoded, self._checkpoint(), head)
 
+    async def _current_head(self) -> int:
+        """The head the node last said, asked again unless blocks it made ready remain to be
+        fetched and it was asked within `HEAD_REFRESH_S`."""
+        now = time.monotonic()
+        if self.next_block > self.ready_through or now - self._head_asked >= HEAD_REFRESH_S:
+            self._head = await self.node.head()
+            self._head_asked = now
+            metrics.HEAD.set(self._head)
+        return self._head
+
     async def _reorganise(self, old_head: int) -> ReorgWork:
         reorg = await find_reorg(self.node, self.recent, old_head)
         self.next_block = reorg.fork_block
         self.head_seen = reorg.new_head.number
+        # The chain may be shorter now: where to stop is asked again.
+        self._head_asked = -math.inf
         log.warning(
             "chain reorganised",
             extra={
