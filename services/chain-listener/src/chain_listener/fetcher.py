@@ -76,6 +76,7 @@ class RangeFetcher:
             self._ask_ahead(blocks.last + 1, last)
             parent = headers[0].parent_hash if headers[0] is not None else None
             if None not in (parent_hash, parent) and parent != parent_hash:
+                self.close()  # the next range continues a chain that is gone
                 raise ParentMismatch(f"block {first}'s parent is {parent}, not {parent_hash}")
             try:
                 verified = await self.check.verify(blocks, headers, logs)
