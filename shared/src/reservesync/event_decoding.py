@@ -150,7 +150,7 @@ class EventDecoder:
             for item in events(contract):
                 self.specs[(contract, _topic0(item))] = EventSpec.of(contract, item)
         self.templates = {
-            key: (spec, EventTemplate(chain_id, spec.contract, spec.name, spec.args))
+            key: EventTemplate(chain_id, spec.contract, spec.name, spec.args)
             for key, spec in self.specs.items()
             if spec.words_only
         }
@@ -161,6 +161,25 @@ class EventDecoder:
 
     def decode(self, log: NodeLog, block_timestamp: int) -> ChainEvent:
         """The event, or `UnknownLog`/`ValueError` saying why the log is not one."""
+        return self._built(log, *self._read(log), block_timestamp)
+
+    def encode(self, log: NodeLog, block_timestamp: int, time_json: str | None) -> EncodedEvent:
+        """The event's Kafka record, as `EncodedEvent.of(self.decode(log, block_timestamp))`
+        gives it, or the same error; where the model would take the log as it is, written
+        without building the model. `time_json`: `timestamp_json(block_timestamp)`."""
+        spec, decoded = self._read(log)
+        if time_json and self._vouched_for(spec, log):
+            template = self.templates[(spec.contract, log.topics[0])]
+            return template.encode(log, time_json, decoded)
+        return EncodedEvent.of(self._built(log, spec, decoded, block_timestamp))
+
+    def _vouched_for(self, spec: EventSpec, log: NodeLog) -> bool:
+        """Whether the model would take the event as it is: every parameter read word by word,
+        and the chain id and the log's own fields within the model's bounds."""
+        return spec.words_only and self._chain_id_fits and log.fits_the_model
+
+    def _read(self, log: NodeLog) -> tuple[EventSpec, tuple[str | bool, ...]]:
+        """The log's event and its parameters' values (topics' first), or `UnknownLog`."""
         contract = self.contract_at.get(log.address)
         if contract is None:
             raise UnknownLog(f"log from unwatched address {log.address}")
@@ -174,9 +193,17 @@ class EventDecoder:
                 f"the log has {len(log.topics) - 1}"
             )
         try:
-            decoded = spec.values(log.topics, log.data)
+            return spec, spec.values(log.topics, log.data)
         except (DecodingError, ValueError) as exc:
             raise UnknownLog(f"{contract}.{spec.name} does not decode: {exc}") from exc
+
+    def _built(
+        self,
+        log: NodeLog,
+        spec: EventSpec,
+        decoded: tuple[str | bool, ...],
+        block_timestamp: int,
+    ) -> ChainEvent:
         args = {name: decoded[at] for name, at in spec.positions}
         values = {
             "schema_": ChainEvent.SCHEMA,
@@ -189,31 +216,13 @@ class EventDecoder:
             "tx_index": log.tx_index,
             "log_index": log.log_index,
             # The watched address, as the deployment's validated model holds it.
-            "contract": contract,
+            "contract": spec.contract,
             "address": log.address,
             "event": spec.name,
             "args": args,
         }
         # The id is made of the same fields, the contract and event come from the ABI the
         # model checks against, and the rest was checked above: nothing is left to validate.
-        if spec.words_only and self._chain_id_fits and log.fits_the_model:
+        if self._vouched_for(spec, log):
             return ChainEvent.trusted(values)
         return ChainEvent.model_validate(values)
-
-    def encode(self, log: NodeLog, block_timestamp: int, time_json: str | None) -> EncodedEvent:
-        """The event's Kafka record, as `EncodedEvent.of(self.decode(log, block_timestamp))`
-        gives it, or the same error; where the model would take the log as it is, written
-        without building the model. `time_json`: `timestamp_json(block_timestamp)`, None
-        where that fails (the model's path then says why)."""
-        contract = self.contract_at.get(log.address)
-        found = self.templates.get((contract, log.topics[0])) if contract and log.topics else None
-        if found and time_json and self._chain_id_fits and log.fits_the_model:
-            spec, template = found
-            if len(log.topics) - 1 == spec.indexed_count:
-                try:
-                    decoded = spec.values(log.topics, log.data)
-                except (DecodingError, ValueError):
-                    pass  # the model's path below raises the error that names the fault
-                else:
-                    return template.encode(log, time_json, decoded)
-        return EncodedEvent.of(self.decode(log, block_timestamp))

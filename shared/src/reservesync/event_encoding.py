@@ -27,10 +27,14 @@ from reservesync.types import UtcDatetime
 _TIME = TypeAdapter(UtcDatetime)
 
 
-def timestamp_json(timestamp: int) -> str:
+def timestamp_json(timestamp: int) -> str | None:
     """A block's timestamp as an event's value carries it, quotes included: computed once per
-    block, not once per event."""
-    return _TIME.dump_json(datetime.fromtimestamp(timestamp, UTC)).decode()
+    block, not once per event. None for a time no calendar holds (a hostile node's), whose
+    events then go through the model to be refused with its reason."""
+    try:
+        return _TIME.dump_json(datetime.fromtimestamp(timestamp, UTC)).decode()
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 class LogFields(Protocol):

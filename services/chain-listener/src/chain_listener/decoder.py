@@ -60,7 +60,7 @@ class DecodedRange:
 class EventDecoder(_Decoder):
     def decode_range(self, verified: VerifiedRange, selection: EventSelection) -> DecodedRange:
         decoded = DecodedRange()
-        times = {h.number: (h.timestamp, _time_json(h.timestamp)) for h in verified.headers}
+        times = {h.number: (h.timestamp, timestamp_json(h.timestamp)) for h in verified.headers}
         everything = selection.everything
         for entry in verified.logs:
             try:
@@ -85,12 +85,3 @@ class EventDecoder(_Decoder):
             value=json.dumps(log.raw, separators=(",", ":")).encode(),
         )
         return dead_letter(source, error, SERVICE)
-
-
-def _time_json(timestamp: int) -> str | None:
-    """The block's time as its events carry it; None for a time the model refuses (a hostile
-    node's), whose events then go through the model to be refused with its reason."""
-    try:
-        return timestamp_json(timestamp)
-    except (ValueError, OverflowError, OSError):
-        return None

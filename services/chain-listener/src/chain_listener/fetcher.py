@@ -105,15 +105,18 @@ class RangeFetcher:
             if blocks.first == first and blocks.last <= last:
                 return blocks, answering
             _discard(answering)
-        blocks = BlockRange(first, min(last, first + self.sizer.size - 1))
-        return blocks, asyncio.ensure_future(self._answer(blocks))
+        return self._ask(first, last)
 
     def _ask_ahead(self, first: int, last: int) -> None:
         """Asks for the range after one just answered, while that one is checked; nothing at
         the head (`first` past `last`), where no block is ready yet."""
         if first <= last:
-            blocks = BlockRange(first, min(last, first + self.sizer.size - 1))
-            self._ahead = (blocks, asyncio.ensure_future(self._answer(blocks)))
+            self._ahead = self._ask(first, last)
+
+    def _ask(self, first: int, last: int) -> tuple[BlockRange, asyncio.Task[Answer]]:
+        """The range of the sizer's size from `first` (ending by `last`), and its answer."""
+        blocks = BlockRange(first, min(last, first + self.sizer.size - 1))
+        return blocks, asyncio.ensure_future(self._answer(blocks))
 
     async def _answer(self, blocks: BlockRange) -> Answer:
         started = time.monotonic()
