@@ -35,3 +35,17 @@ def test_sizer_remembers_a_refused_size_as_a_ceiling() -> None:
     assert sizer.size == 3
     sizer.too_slow(1)
     assert sizer.size == 1
+
+
+def test_sizer_grows_while_half_again_as_big_fits_the_targets() -> None:
+    """A chain dense with logs: each range is checked at its last block with logs, so ranges
+    grow up to the target rather than stopping at half of it."""
+    sizer = RangeSizer(initial=10, maximum=1000, target_s=2.0, target_logs=1000)
+    sizer.succeeded(10, 0.1, 600)  # 1.5 x 600 = 900 logs: still within the target
+    assert sizer.size == 15
+    sizer.succeeded(15, 0.1, 700)  # 1.5 x 700 would pass it
+    assert sizer.size == 15
+    sizer.succeeded(15, 1.4, 10)  # 1.5 x 1.4 s would pass the time target
+    assert sizer.size == 15
+    sizer.succeeded(15, 1.3, 660)  # both within
+    assert sizer.size == 22

@@ -10,13 +10,18 @@ class RangeSizer:
     """The block count of the next eth_getLogs.
 
     Soft limits keep each range a modest Kafka transaction that overlaps with the next fetch:
-    above twice the target time or log count the size is cut to fit, and below half of both
-    it grows by half. Hard limits come from the provider: a refusal jumps to the size it
+    above twice the target time or log count the size is cut to fit, and it grows by half
+    while a range half again as big is still expected within both targets. Each range pays
+    for a check of its last block with logs (the chain-listener's completeness check), so on
+    a chain dense with logs a range that stopped growing at half the target paid that check
+    twice as often. Hard limits come from the provider: a refusal jumps to the size it
     suggests (else halves), a truncated answer to what came back complete, and the refused
     size becomes a ceiling that is only crept past after a run of successes, so a dense
     stretch of chain does not make every other range fail once.
     """
 
+    GROWTH = 1.5
+    """How much a light range grows at a time."""
     GROWTH_RUN = 8
     """Successes at the ceiling before it is raised again by a quarter."""
 
@@ -33,8 +38,9 @@ class RangeSizer:
         if load > 2:
             self.size = max(1, int(blocks / load))
             return
-        if load >= 0.5 or blocks < self.size:
-            # Not clearly light, or a short range at the head: no evidence for a bigger size.
+        if load * self.GROWTH > 1 or blocks < self.size:
+            # Half again as big may pass a target, or a short range at the head: no evidence
+            # for a bigger size.
             return
         if self.size >= self.ceiling:
             self._run += 1
@@ -42,7 +48,7 @@ class RangeSizer:
                 return
             self.ceiling = min(self.maximum, self.ceiling + max(1, self.ceiling // 4))
             self._run = 0
-        self.size = min(self.ceiling, self.size + max(1, self.size // 2))
+        self.size = min(self.ceiling, max(self.size + 1, int(self.size * self.GROWTH)))
 
     def refused(self, blocks: int, suggested: int | None) -> None:
         self._limit(suggested if suggested is not None and suggested < blocks else blocks // 2)

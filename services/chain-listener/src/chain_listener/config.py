@@ -70,7 +70,10 @@ class Settings(KafkaSettings, ChainSettings):
         2.0, gt=0, description="eth_getLogs ranges grow while a call takes well under this"
     )
     chain_target_logs_per_range: int = Field(
-        5000, ge=1, description="ranges shrink when an answer holds far more logs than this"
+        10_000,
+        ge=1,
+        description="ranges grow while half again as many logs would fit in this, and shrink "
+        "when an answer holds far more; 10,000 is what many providers cap an answer at",
     )
     chain_receipts_every_block: bool = Field(
         False,
