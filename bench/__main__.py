@@ -55,7 +55,7 @@ def _api() -> None:
 BENCHMARKS: dict[str, tuple[Callable[[], object], str]] = {
     "codec": (_codec, "BENCH_CODEC_EVENTS"),
     "sink": (_sink, "BENCH_SINK_EVENTS, BENCH_SINK_WRITERS"),
-    "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS"),
+    "backfill": (backfill.main, "BENCH_BACKFILL_EVENTS, BENCH_BACKFILL_ROUNDS"),
     "connect": (connect_sink.main, "BENCH_CONNECT_EVENTS, BENCH_CONNECT_TASKS/BATCH/POLL"),
     "latency": (
         latency.main,

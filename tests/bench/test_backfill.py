@@ -1,8 +1,8 @@
-"""The backfill benchmark's CPU account: the bound it prints is the one its figures imply."""
+"""The backfill benchmark's account: each side's fastest run, the CPU bound its figures imply."""
 
 from __future__ import annotations
 
-from bench.backfill import Backfilled, Cpu, cpu_lines
+from bench.backfill import Backfilled, Cpu, best_run, cpu_lines
 
 
 def test_the_bound_is_the_tighter_of_the_cores_and_the_listeners_thread() -> None:
@@ -26,3 +26,10 @@ def test_the_steady_rate_leaves_out_what_came_before_the_first_events() -> None:
     assert run.steady_per_s(100_000) == 45_000.0
     # a run that published everything at once has no steady part: its whole rate stands
     assert Backfilled(2.0, 2.0, 100_000).steady_per_s(100_000) == 50_000.0
+
+
+def test_each_side_is_its_fastest_run() -> None:
+    cpu = Cpu(0.0, 0.0, 0.0)
+    assert best_run([(1, 2.5, cpu), (2, 1.1, cpu), (3, 1.6, cpu)])[0] == 2
+    timed = [(Backfilled(s, 0.1, 10), 0.0, cpu) for s in (2.0, 1.8, 2.4)]
+    assert best_run(timed, seconds=lambda run: run[0].seconds)[0].seconds == 1.8
