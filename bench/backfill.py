@@ -104,8 +104,8 @@ def main() -> None:
         contracts = compile_with_test_contracts(Path(build))
         with private_chain(contracts, NODE, BACKFILL_CHAIN_ID) as node:
             first, last, events = load_deposits(node, contracts, COUNT)
-            _raw_logs(node.rpc_url, first, last, node.addresses())  # the node warms up
             addresses = node.addresses()
+            _raw_logs(node.rpc_url, first, last, addresses)  # the node warms up
             web3_events, web3_s, _ = measured(lambda: _web3_logs(node, first, last))
             # The first listener run also pays for a cold broker (JIT, topic leaders, producer
             # id): it is not one of the rounds.
