@@ -3,7 +3,6 @@ health service); what does not decode becomes a dead letter with the reason."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -11,6 +10,7 @@ from reservesync.dead_letters import dead_letter
 from reservesync.event_decoding import EventDecoder as _Decoder
 from reservesync.event_decoding import UnknownLog
 from reservesync.event_encoding import EncodedEvent, timestamp_json
+from reservesync.log_answers import raw_json
 from reservesync.messages import DeadLetter
 
 from chain_listener import metrics
@@ -82,6 +82,6 @@ class EventDecoder(_Decoder):
             partition=0,
             offset=log.block_number,
             key=log.address.encode(),
-            value=json.dumps(log.raw, separators=(",", ":")).encode(),
+            value=raw_json(log),
         )
         return dead_letter(source, error, SERVICE)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reservesync.event_decoding import NodeLog
+from reservesync.log_answers import decode_logs_answer, node_logs
 
 from chain_listener.rpc import JsonRpcClient, RpcError
 
@@ -74,8 +75,9 @@ class Node:
             "eth_getLogs",
             [{"fromBlock": hex(first), "toBlock": hex(last), "address": self.addresses}],
             attempts=attempts,
+            answer=decode_logs_answer,
         )
-        return [Log.parse(entry) for entry in answer]
+        return node_logs(answer)
 
     async def logs_from_receipts(self, headers: Sequence[BlockHeader]) -> list[list[Log] | None]:
         """Each block's logs of our addresses, read from its receipts: a second source, kept

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,8 @@ from reservesync.jsonrpc.failover import Endpoint, EndpointPool, parse_retry_aft
 log = logging.getLogger(__name__)
 
 Call = tuple[str, list[Any]]
+AnswerDecoder = Callable[[bytes], Any]
+"""An answer's body → its JSON, raising ValueError for one that is not JSON."""
 RATE_LIMIT_WORDS = ("rate limit", "too many requests", "exceeded the quota", "capacity exceeded")
 
 
@@ -100,10 +102,18 @@ class JsonRpcClient:
             self._session = aiohttp.ClientSession(timeout=self.timeout, auth=self.auth)
         return self._session
 
-    async def call(self, method: str, params: list[Any], *, attempts: int | None = None) -> Any:
-        """The call's result; `attempts=None` retries transient failures until one succeeds."""
+    async def call(
+        self,
+        method: str,
+        params: list[Any],
+        *,
+        attempts: int | None = None,
+        answer: AnswerDecoder = json.loads,
+    ) -> Any:
+        """The call's result; `attempts=None` retries transient failures until one succeeds.
+        `answer`: how the body is decoded, for a method whose results have a known shape."""
         request = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
-        body = await self._exchange(request, attempts)
+        body = await self._exchange(request, attempts, answer)
         if not isinstance(body, dict):
             raise RpcError(method, {"code": 0, "message": f"not a JSON-RPC response: {body!r}"})
         if body.get("error") is not None:
@@ -122,7 +132,7 @@ class JsonRpcClient:
             {"jsonrpc": "2.0", "id": i, "method": method, "params": params}
             for i, (method, params) in zip(ids, calls, strict=True)
         ]
-        body = await self._exchange(requests, None)
+        body = await self._exchange(requests, None, json.loads)
         if not isinstance(body, list):
             error = body.get("error") if isinstance(body, dict) else None
             raise RpcError("batch", error or {"message": f"not a batch response: {body!r}"})
@@ -137,13 +147,13 @@ class JsonRpcClient:
             results.append(item.get("result"))
         return results
 
-    async def _exchange(self, payload: object, attempts: int | None) -> Any:
+    async def _exchange(self, payload: object, attempts: int | None, answer: AnswerDecoder) -> Any:
         for attempt in itertools.count(1):
             endpoint, wait_s = self.pool.choose()
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             try:
-                body = await self._post(endpoint, payload)
+                body = await self._post(endpoint, payload, answer)
             except _Transient as failure:
                 self.errors.labels(failure.kind).inc()
                 heartbeat.waiting_for(self.dependency)
@@ -165,7 +175,7 @@ class JsonRpcClient:
             return body
         raise AssertionError("unreachable: the loop only ends by returning or raising")
 
-    async def _post(self, endpoint: Endpoint, payload: object) -> Any:
+    async def _post(self, endpoint: Endpoint, payload: object, answer: AnswerDecoder) -> Any:
         data = json.dumps(payload, separators=(",", ":"))
         try:
             try:
@@ -181,7 +191,7 @@ class JsonRpcClient:
         if status == 429:
             raise _Transient("rate_limited", "HTTP 429", parse_retry_after(retry_after))
         try:
-            body = json.loads(raw)
+            body = answer(raw)
         except ValueError as exc:
             raise _Transient("invalid_response", f"HTTP {status}: {raw[:200]!r}") from exc
         if isinstance(body, dict) and _is_rate_limit(body.get("error")):
