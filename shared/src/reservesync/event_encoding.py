@@ -73,8 +73,11 @@ _TEXT = "@{}@"
 _NUMBER = 10**30
 """Beyond any integer field's range, so no chain id can be mistaken for a marker."""
 _SAMPLE_TIME = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+_ID_LOG_INDEX = _NUMBER + 4
 _LOG_SLOTS = (
-    ("event_id", '"@event_id@"', '"%s"'),
+    # The event id's own parts: the id is written by `make_event_id` around them.
+    ("event_id's tx_hash", "@id_tx_hash@", "%s"),
+    ("event_id's log_index", str(_ID_LOG_INDEX), "%d"),
     ("block_number", str(_NUMBER + 1), "%d"),
     ("block_hash", '"@block_hash@"', '"%s"'),
     ("block_timestamp", _TIME.dump_json(_SAMPLE_TIME).decode(), "%s"),
@@ -114,9 +117,9 @@ class EventTemplate:
                 ("true" if value else "false") if i in self._booleans else value
                 for i, value in enumerate(args)
             )
-        event_id = make_event_id(self.chain_id, log.tx_hash, log.log_index)
         value = self._text % (
-            event_id,
+            log.tx_hash,
+            log.log_index,
             log.block_number,
             log.block_hash,
             time_json,
@@ -144,7 +147,7 @@ def _template(chain_id: int, contract: SystemContract, event: str, args: Sequenc
     Raises if the model's JSON no longer holds each marker once, in the order filled."""
     marked: dict[str, Any] = {
         "schema_": ChainEvent.SCHEMA,
-        "event_id": _TEXT.format("event_id"),
+        "event_id": make_event_id(chain_id, "@id_tx_hash@", _ID_LOG_INDEX),
         "chain_id": chain_id,
         "block_number": _NUMBER + 1,
         "block_hash": _TEXT.format("block_hash"),
