@@ -4,11 +4,7 @@ the listener costs per block is measured, not guessed)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Any
-
-from reservesync.jsonrpc.client import AnswerDecoder, Call, RpcError, RpcUnavailable
+from reservesync.jsonrpc.client import Call, RpcError, RpcUnavailable
 from reservesync.jsonrpc.client import JsonRpcClient as SharedClient
 
 from chain_listener import metrics
@@ -19,21 +15,9 @@ __all__ = ["Call", "JsonRpcClient", "RpcError", "RpcUnavailable"]
 class JsonRpcClient(SharedClient):
     def __init__(self, urls: list[str], *, timeout_s: float, batch_size: int) -> None:
         super().__init__(
-            urls, timeout_s=timeout_s, batch_size=batch_size, errors=metrics.RPC_ERRORS
+            urls,
+            timeout_s=timeout_s,
+            batch_size=batch_size,
+            errors=metrics.RPC_ERRORS,
+            calls=metrics.RPC_CALLS,
         )
-
-    async def call(
-        self,
-        method: str,
-        params: list[Any],
-        *,
-        attempts: int | None = None,
-        answer: AnswerDecoder = json.loads,
-    ) -> Any:
-        metrics.RPC_CALLS.labels(method).inc()
-        return await super().call(method, params, attempts=attempts, answer=answer)
-
-    async def batch(self, calls: Sequence[Call]) -> list[Any]:
-        for method, _ in calls:
-            metrics.RPC_CALLS.labels(method).inc()
-        return await super().batch(calls)

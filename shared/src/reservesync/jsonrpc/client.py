@@ -77,15 +77,18 @@ class JsonRpcClient:
         timeout_s: float,
         batch_size: int,
         errors: Counter,
+        calls: Counter | None = None,
         auth: aiohttp.BasicAuth | None = None,
         dependency: str = "rpc",
     ) -> None:
-        """`errors`: the caller's counter of failed calls, labelled by kind; `dependency`: the
-        name the heartbeat waits for while no URL answers."""
+        """`errors`: the caller's counter of failed calls, labelled by kind; `calls`: its
+        counter of calls asked for, labelled by method (metered providers bill per call);
+        `dependency`: the name the heartbeat waits for while no URL answers."""
         self.pool = EndpointPool(urls)
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.batch_size = batch_size
         self.errors = errors
+        self.calls = calls
         self.auth = auth
         self.dependency = dependency
         self.ids = itertools.count(1)
@@ -112,6 +115,7 @@ class JsonRpcClient:
     ) -> Any:
         """The call's result; `attempts=None` retries transient failures until one succeeds.
         `answer`: how the body is decoded, for a method whose results have a known shape."""
+        self._count(method)
         request = {"jsonrpc": "2.0", "id": next(self.ids), "method": method, "params": params}
         body = await self._exchange(request, attempts, answer)
         if not isinstance(body, dict):
@@ -122,9 +126,15 @@ class JsonRpcClient:
 
     async def batch(self, calls: Sequence[Call]) -> list[Any]:
         """Results in the order of `calls`, sent in batches of `batch_size` at once."""
+        for method, _ in calls:
+            self._count(method)
         chunks = [calls[i : i + self.batch_size] for i in range(0, len(calls), self.batch_size)]
         answers = await asyncio.gather(*(self._batch_once(chunk) for chunk in chunks))
         return [result for chunk in answers for result in chunk]
+
+    def _count(self, method: str) -> None:
+        if self.calls is not None:
+            self.calls.labels(method).inc()
 
     async def _batch_once(self, calls: Sequence[Call]) -> list[Any]:
         ids = [next(self.ids) for _ in calls]
