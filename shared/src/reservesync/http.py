@@ -49,6 +49,14 @@ def add_body_deadline(app: FastAPI, timeout_s: float) -> None:
     app.add_middleware(BodyDeadline, timeout_s=timeout_s)
 
 
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
+"""The longest request line and headers a service reads before refusing the request (400).
+uvicorn's h11 applies its limit (16 KiB by default) only while a head is incomplete: a 50 KB
+URL that arrived in one read reached the route and got its error, and the same URL arriving
+in several reads was refused and the connection reset. Up to this size every head is read
+however it arrives, so a long hostile value gets the service's own error every time."""
+
+
 def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
     """`log_config=None`: uvicorn installs no plain-text handlers of its own, so its lines go
     through the JSON formatter `reservesync.logging.configure` set on the root logger."""
@@ -59,6 +67,7 @@ def serve(app: FastAPI, host: str, port: int, log_level: str) -> None:
         log_level=log_level.lower(),
         access_log=False,
         log_config=None,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
 
 
