@@ -44,18 +44,47 @@ class NodeLog:
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> NodeLog:
-        # Positional: keywords cost a third of a microsecond per log of a backfill.
-        return cls(
-            str(raw["address"]).lower(),
-            # A list, not a generator: one log of a backfill costs a microsecond less.
-            tuple([str(t).lower() for t in raw["topics"]]),
+        """A log from the node's JSON as a dict, whatever types its values came as."""
+        return cls.of_strings(
+            str(raw["address"]),
+            [str(t) for t in raw["topics"]],
             str(raw["data"]),
-            int(raw["blockNumber"], 16),
-            str(raw["blockHash"]).lower(),
-            str(raw["transactionHash"]).lower(),
-            int(raw["transactionIndex"], 16),
-            int(raw["logIndex"], 16),
+            raw["blockNumber"],
+            str(raw["blockHash"]),
+            str(raw["transactionHash"]),
+            raw["transactionIndex"],
+            raw["logIndex"],
             bool(raw.get("removed", False)),
+            raw,
+        )
+
+    @classmethod
+    def of_strings(  # noqa: PLR0917 - positional on purpose, see below
+        cls,
+        address: str,
+        topics: list[str],
+        data: str,
+        block_number: str,
+        block_hash: str,
+        tx_hash: str,
+        tx_index: str,
+        log_index: str,
+        removed: bool,
+        raw: object,
+    ) -> NodeLog:
+        """A log from the node's strings: hex quantities read, addresses and hashes lowercase.
+        Positional below: keywords cost a third of a microsecond per log of a backfill."""
+        return cls(
+            address.lower(),
+            # A list, not a generator: one log of a backfill costs a microsecond less.
+            tuple([t.lower() for t in topics]),
+            data,
+            int(block_number, 16),
+            block_hash.lower(),
+            tx_hash.lower(),
+            int(tx_index, 16),
+            int(log_index, 16),
+            removed,
             raw,
         )
 

@@ -100,7 +100,6 @@ class EventTemplate:
     ) -> None:
         self.contract = contract
         self.event = event
-        self.chain_id = chain_id
         self._args: Callable[[Sequence[Any]], tuple[Any, ...]] = _picker([at for *_, at in args])
         self._booleans = tuple(i for i, (_, kind, _) in enumerate(args) if kind == "bool")
         names = [name for name, _, _ in args]

@@ -4,7 +4,8 @@ backfill.
 Parsing an answer into dicts (`json.loads`) and then each dict into a `NodeLog` took a quarter
 of the chain-listener's CPU in a backfill. An answer whose logs all have the standard fields as
 JSON strings (and `removed` a boolean) is decoded by msgspec into typed structs in one pass,
-and each struct becomes a `NodeLog` by the same conversions `NodeLog.parse` makes. Any other
+and each struct becomes a `NodeLog` through `NodeLog.of_strings`, as each dict does in
+`NodeLog.parse`. Any other
 answer (a field missing, a number where a string belongs, not JSON at all) falls back to
 `json.loads` and `NodeLog.parse`, so a hostile node's answer meets exactly the checks it met
 before.
@@ -72,16 +73,15 @@ def raw_json(log: NodeLog) -> bytes:
 
 
 def _node_log(wire: WireLog) -> NodeLog:
-    # The conversions of NodeLog.parse, from fields msgspec already typed.
-    return NodeLog(
-        wire.address.lower(),
-        tuple([t.lower() for t in wire.topics]),
+    return NodeLog.of_strings(
+        wire.address,
+        wire.topics,
         wire.data,
-        int(wire.block_number, 16),
-        wire.block_hash.lower(),
-        wire.transaction_hash.lower(),
-        int(wire.transaction_index, 16),
-        int(wire.log_index, 16),
+        wire.block_number,
+        wire.block_hash,
+        wire.transaction_hash,
+        wire.transaction_index,
+        wire.log_index,
         wire.removed,
         wire,
     )
