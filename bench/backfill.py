@@ -40,7 +40,7 @@ from chain_listener.metrics import EVENTS, PUBLISHED_BLOCK
 from devstack import kafka as kafka_stack
 from web3 import Web3
 
-from bench import sink
+from bench import own_stack
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -186,9 +186,9 @@ def cpu_lines(raw_s: float, raw: Cpu, ours: Cpu, cores: int | None = None) -> st
 
 @contextlib.contextmanager
 def kafka() -> Iterator[str]:
-    """Kafka of the benchmarks' own stack (`sink.bench_stack`, a new world in `.stack-bench/`),
+    """Kafka of the benchmarks' own stack (`own_stack.bench_stack`, a new world in `.stack-bench/`),
     so the events of a throwaway chain never reach the topics a demo or the tests read."""
-    with sink.bench_stack() as env:
+    with own_stack.bench_stack() as env:
         yield env["KAFKA_BOOTSTRAP_SERVERS"]
 
 

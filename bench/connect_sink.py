@@ -8,7 +8,7 @@ broker, the same Postgres and the same tables, in one run; COPY of the same rows
   standalone with the JDBC sink in upsert mode on each table's natural key ((chain_id, tx_hash,
   log_index) for the chain tables), from the JVM's start until the group's committed offsets
   reach the end of every topic. Mapping costs it nothing: a head start, stated with the figures.
-- COPY: the same rows into a fresh database as the tables' owner (`bench/sink.py`).
+- COPY: the same rows into a fresh database as the tables' owner (`bench/copy_limit.py`).
 
 Each sink writes into a fresh migrated database; all three must hold the same row counts.
 Sequential, not concurrent, so neither competes with the other for the two cores.
@@ -38,7 +38,7 @@ from reservesync import kafka
 from reservesync.crypto import FieldCipher
 from reservesync.settings import EncryptionSettings, KafkaSettings
 
-from bench import connect_worker, mixed_stream, process_cpu, sink
+from bench import connect_worker, copy_limit, mixed_stream, own_stack, process_cpu, writer_runs
 from bench.connect_records import ConnectEncoding
 
 COUNT = int(os.environ.get("BENCH_CONNECT_EVENTS", "100000"))
@@ -64,7 +64,7 @@ DEBEZIUM_VERSION = "3.4.0.Final"
 SEND_CHUNK = 20_000
 
 
-async def publish_rows(bootstrap: str, copy: sink.CopyRecords) -> dict[TopicPartition, int]:
+async def publish_rows(bootstrap: str, copy: copy_limit.CopyRecords) -> dict[TopicPartition, int]:
     """Every table's rows on a topic of its name; returns the end offset of each partition."""
     admin = kafka.admin(KafkaSettings(kafka_bootstrap_servers=bootstrap))
     await admin.start()
@@ -112,14 +112,14 @@ async def _connect_caught_up(
         return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
     try:
-        return await sink.until_caught_up(ends, committed, still_running)
+        return await writer_runs.until_caught_up(ends, committed, still_running)
     finally:
         await admin.close()
 
 
 def run_connect(
-    env: Mapping[str, str], db: sink.Database, ends: Mapping[TopicPartition, int]
-) -> sink.WriterRun:
+    env: Mapping[str, str], db: own_stack.Database, ends: Mapping[TopicPartition, int]
+) -> writer_runs.WriterRun:
     started = time.perf_counter()
     stack_cpu = process_cpu.StackCpu()
     pid = connect_worker.start(
@@ -135,12 +135,12 @@ def run_connect(
         )
         seconds = time.perf_counter() - started
         spent = stack_cpu.stop()
-        return sink.WriterRun(
+        return writer_runs.WriterRun(
             seconds,
             first - started,
             first_records,
             process_cpu.cpu_seconds(pid),
-            sink.peak_rss_mib(pid),
+            writer_runs.peak_rss_mib(pid),
             os.getloadavg()[0],
             spent.postgres_cpu_s,
             spent.kafka_cpu_s,
@@ -151,38 +151,38 @@ def run_connect(
 
 def run() -> dict[str, float]:
     started = time.perf_counter()
-    with sink.bench_stack() as env:
+    with own_stack.bench_stack() as env:
         bootstrap = env["KAFKA_BOOTSTRAP_SERVERS"]
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
         connect_worker.ensure_jars()  # resolved before any clock starts
         records = mixed_stream.serialised(deployment, COUNT)
-        published = asyncio.run(sink.publish(bootstrap, records))
+        published = asyncio.run(own_stack.publish(bootstrap, records))
 
-        writer_db = sink.fresh_database(env, "writer")
-        asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
-        ours = sink.run_writer(env, writer_db, published.ends(), WRITERS)
+        writer_db = own_stack.fresh_database(env, "writer")
+        asyncio.run(own_stack.checkpoint(env["POSTGRES_ADMIN_URL"]))
+        ours = writer_runs.run_writer(env, writer_db, published.ends(), WRITERS)
 
         cipher = FieldCipher.from_settings(
             EncryptionSettings(field_encryption_key=SecretStr(env["FIELD_ENCRYPTION_KEY"]))
         )
-        copy = sink.copy_records(records, published.positions, cipher)
+        copy = copy_limit.copy_records(records, published.positions, cipher)
         del records
-        raw_db = sink.fresh_database(env, "raw")
-        asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
-        copy_s = asyncio.run(sink.copy_into(raw_db.migrator_url, copy))
+        raw_db = own_stack.fresh_database(env, "raw")
+        asyncio.run(own_stack.checkpoint(env["POSTGRES_ADMIN_URL"]))
+        copy_s = asyncio.run(copy_limit.copy_into(raw_db.migrator_url, copy))
 
         t0 = time.perf_counter()
         ends = asyncio.run(publish_rows(bootstrap, copy))
         rows_publish_s = time.perf_counter() - t0
-        debezium_db = sink.fresh_database(env, "debezium")
-        asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
+        debezium_db = own_stack.fresh_database(env, "debezium")
+        asyncio.run(own_stack.checkpoint(env["POSTGRES_ADMIN_URL"]))
         theirs = run_connect(env, debezium_db, ends)
 
         expected = {table: len(rows) for table, rows in copy.items()}
         for db in (writer_db, raw_db, debezium_db):
-            asyncio.run(sink.check_rows(db, expected))
+            asyncio.run(copy_limit.check_rows(db, expected))
     rows = sum(expected.values())
     return {
         "events": COUNT,
@@ -198,7 +198,7 @@ def run() -> dict[str, float]:
 
 
 def _figures(
-    name: str, run: sink.WriterRun, records: int, events_per_record: float
+    name: str, run: writer_runs.WriterRun, records: int, events_per_record: float
 ) -> dict[str, float]:
     return {
         f"{name}_s": run.seconds,

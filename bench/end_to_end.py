@@ -45,7 +45,7 @@ from reservesync.db.migrate import upgrade
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import rss, service_metrics, sink
+from bench import own_stack, rss, service_metrics
 from bench.private_chain import (
     PrivateChain,
     compile_with_test_contracts,
@@ -167,7 +167,7 @@ def leaders() -> dict[str, int]:
     found = {name: procs.running_pid(services.SERVICES[name].process(PREFIX)) for name in PIPELINE}
     missing = [name for name, pid in found.items() if pid is None]
     if missing:
-        tails = "\n".join(sink.log_tail(services.SERVICES[n].process(PREFIX)) for n in missing)
+        tails = "\n".join(own_stack.log_tail(services.SERVICES[n].process(PREFIX)) for n in missing)
         raise procs.StackError(f"{', '.join(missing)} exited; last log lines:\n{tails}")
     node = procs.running_pid(NODE)
     return {**{n: p for n, p in found.items() if p is not None}, **({"node": node} if node else {})}
@@ -347,7 +347,7 @@ def high_water() -> dict[str, float]:
 
 
 def run() -> Run:
-    with tempfile.TemporaryDirectory() as build, sink.bench_stack() as env:
+    with tempfile.TemporaryDirectory() as build, own_stack.bench_stack() as env:
         contracts = compile_with_test_contracts(Path(build))
         with private_chain(contracts, NODE, CHAIN_ID) as node:
             loaded = load(node, contracts)

@@ -1,6 +1,6 @@
 """How fast the health score answers with millions of rows in the tables.
 
-A fresh database on the benchmark's own stack (`.stack-bench/`, see `bench.sink`) is filled by
+A fresh database on the benchmark's own stack (`.stack-bench/`, see `bench.own_stack`) is filled by
 `generate_series` SQL as the migrator role: BENCH_HEALTH_ROWS transactions (default 2,000,000),
 half as many oracle operations, 200,000 users, 20,000 emergency burns, YieldScales
 participants, the six system contracts, and the `sink_counters` rows that the db-writer would
@@ -39,7 +39,7 @@ from devstack.deploy import DeploymentRecord
 from devstack.paths import log_dir, stack_dir
 from health_monitor.database import DatabaseReader
 
-from bench import mixed_stream, sink
+from bench import mixed_stream, own_stack, writer_runs
 
 ROWS = int(os.environ.get("BENCH_HEALTH_ROWS", "2000000"))
 EVENTS = int(os.environ.get("BENCH_HEALTH_EVENTS", "300000"))
@@ -230,15 +230,15 @@ class Figures:
 
 def run() -> Figures:
     started = time.perf_counter()
-    with sink.bench_stack() as env:
+    with own_stack.bench_stack() as env:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
-        db = sink.fresh_database(env, "health")
+        db = own_stack.fresh_database(env, "health")
         health_db = env["HEALTH_DATABASE_URL"].rsplit("/", 1)[0] + f"/{db.name}"
         fill_s = asyncio.run(fill(db.migrator_url, deployment))
         records = mixed_stream.serialised(deployment, EVENTS)
-        asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
+        asyncio.run(own_stack.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
         try:
             starting = time.perf_counter()
             urls = services.start(
@@ -251,7 +251,9 @@ def run() -> Figures:
             wait_ready(url, within_s=120 + EVENTS / 5_000)
             pid = procs.running_pid(f"{PREFIX}-health")
             assert pid is not None, "the health service exited"
-            warm_up = WarmUp(len(records), time.perf_counter() - starting, sink.peak_rss_mib(pid))
+            warm_up = WarmUp(
+                len(records), time.perf_counter() - starting, writer_runs.peak_rss_mib(pid)
+            )
             sequential = latencies(url, REQUESTS)
             concurrent = concurrent_latencies(url, CLIENTS, REQUESTS // CLIENTS)
             reads = asyncio.run(database_side(health_db, deployment.chain_id))

@@ -49,7 +49,7 @@ from chain_listener.config import INSTANT_POLL_INTERVAL_S
 from devstack import chain, services
 from web3.contract import Contract
 
-from bench import listener_calls, sink
+from bench import listener_calls, own_stack
 from bench.latency_clocks import (
     appended_at,
     commit_timestamps_on,
@@ -169,7 +169,7 @@ def measure(
     env: Mapping[str, str],
     node: PrivateChain,
     depositor: Contract,
-    db: sink.Database,
+    db: own_stack.Database,
     *,
     rate: int,
     mode: str,
@@ -217,7 +217,7 @@ def idle(mode: str) -> Idle:
     return Idle(mode, IDLE_S, _calls_in(mode).since(before))
 
 
-def _start_writer(env: Mapping[str, str], db: sink.Database) -> None:
+def _start_writer(env: Mapping[str, str], db: own_stack.Database) -> None:
     services.start(
         ["db-writer"],
         {
@@ -255,7 +255,7 @@ def _start_listener(env: Mapping[str, str], node: PrivateChain, mode: str) -> No
 
 
 def run() -> tuple[list[Figures], list[Idle]]:
-    with tempfile.TemporaryDirectory() as build, sink.bench_stack() as env:
+    with tempfile.TemporaryDirectory() as build, own_stack.bench_stack() as env:
         asyncio.run(commit_timestamps_on(env["POSTGRES_ADMIN_URL"]))
         asyncio.run(log_append_time(env["KAFKA_BOOTSTRAP_SERVERS"]))
         contracts = compile_with_test_contracts(Path(build))
@@ -263,7 +263,7 @@ def run() -> tuple[list[Figures], list[Idle]]:
             depositor = deploy_test_contract(node.w3, contracts, "BatchDepositor")
             # The users exist before the clock starts (a first deposit costs more gas).
             deposit_for_many(node.protocol, depositor, SEED, max(_shape(r)[1] for r in RATES))
-            db = sink.fresh_database(env, "latency")
+            db = own_stack.fresh_database(env, "latency")
             _start_writer(env, db)
             figures: list[Figures] = []
             idles: list[Idle] = []

@@ -16,7 +16,7 @@ from reservesync import kafka
 from reservesync.settings import KafkaSettings
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import sink
+from bench import own_stack
 
 
 async def commit_timestamps_on(admin_url: str) -> None:
@@ -42,7 +42,9 @@ async def log_append_time(bootstrap: str) -> None:
         await admin.close()
 
 
-async def rows_committed(db: sink.Database, hashes: list[str], expected: int) -> dict[Any, float]:
+async def rows_committed(
+    db: own_stack.Database, hashes: list[str], expected: int
+) -> dict[Any, float]:
     """(tx_hash, log_index) -> commit time, once all `expected` rows are there."""
     connection = await asyncpg.connect(db.migrator_url)
     try:

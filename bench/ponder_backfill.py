@@ -37,7 +37,7 @@ from devstack import postgres, procs
 from devstack.paths import stack_dir_at
 from reservesync.contracts import SystemContract
 
-from bench import machine, process_cpu, sink, stack_claimed
+from bench import machine, own_stack, process_cpu, stack_claimed, writer_runs
 from bench.private_chain import (
     BACKFILL_CHAIN_ID,
     PrivateChain,
@@ -140,7 +140,7 @@ def _run(admin_url: str, chain: dict[str, str], events: int, database: str) -> R
         cpu_s = process_cpu.cpu_seconds(pid)
         node_cpu_s = process_cpu.cpu_seconds(node_pid) - node_cpu_before
         rows = asyncio.run(_rows(url))
-        peak = sink.peak_rss_mib(pid)  # VmHWM: the kernel keeps the peak, one read suffices
+        peak = writer_runs.peak_rss_mib(pid)  # VmHWM: the kernel keeps the peak, one read suffices
     finally:
         procs.stop(PROCESS)
     if rows != events:
@@ -161,9 +161,11 @@ def _until(done: Callable[[], bool], started: float, pid: int) -> float:
     """Seconds since `started` when `done()` first held; fails if Ponder exits or stalls."""
     while not done():
         if _exited(pid):
-            raise RuntimeError(f"Ponder exited:\n{sink.log_tail(PROCESS, 30)}")
+            raise RuntimeError(f"Ponder exited:\n{own_stack.log_tail(PROCESS, 30)}")
         if time.perf_counter() - started > WITHIN_S:
-            raise RuntimeError(f"Ponder not ready in {WITHIN_S:.0f}s:\n{sink.log_tail(PROCESS)}")
+            raise RuntimeError(
+                f"Ponder not ready in {WITHIN_S:.0f}s:\n{own_stack.log_tail(PROCESS)}"
+            )
         time.sleep(POLL_S)
     return time.perf_counter() - started
 

@@ -28,7 +28,7 @@ from db_writer.consumer import BatchWriter, DbWriter
 from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
 
-from bench import mixed_stream, sink
+from bench import mixed_stream, own_stack, writer_runs
 
 COUNT = int(os.environ.get("BENCH_PROFILE_EVENTS", "100000"))
 TOP = int(os.environ.get("BENCH_PROFILE_TOP", "18"))
@@ -45,11 +45,13 @@ def _profiled(profile: cProfile.Profile, call: Callable[..., Any]) -> Callable[.
     return wrapper
 
 
-async def _until_caught_up(settings: Settings, db: sink.Database, ends: Mapping[int, int]) -> float:
+async def _until_caught_up(
+    settings: Settings, db: own_stack.Database, ends: Mapping[int, int]
+) -> float:
     stop = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(DbWriter(settings).run(stop))
-    watcher = asyncio.create_task(sink.caught_up(db, settings.writer_group_id, ends, []))
+    watcher = asyncio.create_task(writer_runs.caught_up(db, settings.writer_group_id, ends, []))
     done, _ = await asyncio.wait({running, watcher}, return_when=asyncio.FIRST_COMPLETED)
     if running in done:
         running.result()
@@ -70,15 +72,15 @@ def _table(profile: cProfile.Profile, title: str) -> str:
 
 
 def run() -> str:
-    with sink.bench_stack() as env:
+    with own_stack.bench_stack() as env:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
         records = mixed_stream.serialised(deployment, COUNT)
-        published = asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
+        published = asyncio.run(own_stack.publish(env["KAFKA_BOOTSTRAP_SERVERS"], records))
         del records
-        db = sink.fresh_database(env, "profile")
-        asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
+        db = own_stack.fresh_database(env, "profile")
+        asyncio.run(own_stack.checkpoint(env["POSTGRES_ADMIN_URL"]))
         settings = Settings.model_validate(
             {
                 "kafka_bootstrap_servers": env["KAFKA_BOOTSTRAP_SERVERS"],

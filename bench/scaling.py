@@ -38,7 +38,7 @@ from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
 from reservesync.topics import CHAIN_EVENTS
 
-from bench import mixed_stream, sink
+from bench import mixed_stream, own_stack, sink, writer_runs
 
 INSTANCE_EVENTS = int(os.environ.get("BENCH_SCALING_EVENTS", "200000"))
 INSTANCES = [int(n) for n in os.environ.get("BENCH_SCALING_WRITERS", "1,2,4").split(",") if n]
@@ -117,7 +117,7 @@ class Filled:
 
 
 async def grow(
-    db: sink.Database, chain_id: int, split: Mapping[str, float], size: int, filled: Filled
+    db: own_stack.Database, chain_id: int, split: Mapping[str, float], size: int, filled: Filled
 ) -> None:
     started = time.perf_counter()
     connection = await asyncpg.connect(db.migrator_url)
@@ -138,7 +138,7 @@ async def grow(
     filled.seconds += time.perf_counter() - started
 
 
-async def _sizes(db: sink.Database) -> tuple[float, float]:
+async def _sizes(db: own_stack.Database) -> tuple[float, float]:
     """(database MiB, MiB of the prefilled tables' indexes)."""
     connection = await asyncpg.connect(db.migrator_url)
     try:
@@ -155,7 +155,7 @@ async def _sizes(db: sink.Database) -> tuple[float, float]:
 class Step:
     size: int
     fill_s: float
-    run: sink.WriterRun
+    run: writer_runs.WriterRun
     steady_eps: float
     database_mib: float
     index_mib: float
@@ -163,11 +163,11 @@ class Step:
 
 def table_sizes() -> list[Step]:
     steps: list[Step] = []
-    with sink.bench_stack() as env:
+    with own_stack.bench_stack() as env:
         deployment = DeploymentRecord.model_validate_json(
             (stack_dir() / "deployment.json").read_text()
         )
-        db = sink.fresh_database(env, "sizes")
+        db = own_stack.fresh_database(env, "sizes")
         split = shares(deployment)
         filled = Filled(Counter())
         stream = mixed_stream.MixedStream(deployment).events(BATCH * len(SIZES))
@@ -179,11 +179,11 @@ def table_sizes() -> list[Step]:
             batch = [
                 (e.partition_key.encode(), e.to_json()) for e in itertools.islice(stream, BATCH)
             ]
-            published = asyncio.run(sink.publish(env["KAFKA_BOOTSTRAP_SERVERS"], batch))
+            published = asyncio.run(own_stack.publish(env["KAFKA_BOOTSTRAP_SERVERS"], batch))
             for partition, end in published.ends().items():
                 ends[partition] = max(ends.get(partition, 0), end)
-            asyncio.run(sink.checkpoint(env["POSTGRES_ADMIN_URL"]))
-            run = sink.run_writer(env, db, ends, 1, group=group)
+            asyncio.run(own_stack.checkpoint(env["POSTGRES_ADMIN_URL"]))
+            run = writer_runs.run_writer(env, db, ends, 1, group=group)
             database_mib, index_mib = asyncio.run(_sizes(db))
             steps.append(
                 Step(
