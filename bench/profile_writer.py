@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from db_writer.batch_writer import BatchWriter
 from db_writer.config import Settings
-from db_writer.consumer import BatchWriter, DbWriter
+from db_writer.consumer import DbWriter
 from devstack.deploy import DeploymentRecord
 from devstack.paths import stack_dir
 

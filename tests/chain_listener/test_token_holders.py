@@ -18,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from db_writer.batch_writer import BatchWriter
 from db_writer.checksum import combined, database_checksum
-from db_writer.consumer import BatchWriter
 from db_writer.storage import SinkStore
 from devstack import services
 from pydantic import SecretStr

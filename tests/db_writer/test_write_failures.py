@@ -13,7 +13,8 @@ from collections.abc import Awaitable
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
-from db_writer.consumer import BatchWriter, settle
+from db_writer.batch_writer import BatchWriter
+from db_writer.settling import settle
 from db_writer.storage import SinkStore
 from devstack import services
 from devstack.protocol import Protocol

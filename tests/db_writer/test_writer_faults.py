@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Mapping, Sequence
 import asyncpg
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from db_writer.batch_writer import BatchWriter
 from db_writer.checksum import combined, database_checksum
 from db_writer.config import SOURCE_TOPICS, Settings
-from db_writer.consumer import BatchWriter, DbWriter, Settled
+from db_writer.consumer import DbWriter
 from db_writer.metrics import WRITE_STEP_SECONDS
+from db_writer.settling import Settled
 from devstack import postgres, services
 from devstack.protocol import Protocol
 from prometheus_client import REGISTRY

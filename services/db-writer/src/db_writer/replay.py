@@ -19,8 +19,8 @@ from reservesync.crypto import FieldCipher
 from reservesync.progress import Progress
 
 from db_writer import retention
+from db_writer.batch_writer import BatchWriter
 from db_writer.config import SOURCE_TOPICS, Settings
-from db_writer.consumer import BatchWriter
 from db_writer.storage import SinkStore
 
 REPLAY_GROUP = "rbtc-db-writer-replay"
