@@ -18,9 +18,10 @@ from reservesync.messages import DeadLetter
 from db_writer import metrics
 from db_writer.duplicates import Claim
 from db_writer.mapping import Rows
+from db_writer.offset_fence import Offsets
 from db_writer.retrying import retrying
 from db_writer.settling import SERVICE, Settled, settle
-from db_writer.storage import Offsets, SinkStore, Written
+from db_writer.storage import SinkStore, Written
 
 log = logging.getLogger(__name__)
 OUTBOX_BATCH = 1000

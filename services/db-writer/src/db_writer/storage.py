@@ -5,21 +5,28 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import asyncpg
 from reservesync.messages import DeadLetter
 
-from db_writer import duplicates, metrics
+from db_writer import duplicates, metrics, participants
 from db_writer.duplicates import Claim, ConflictLetter
 from db_writer.known_users import KnownUsers
 from db_writer.mapping import Row, Rows
 from db_writer.merged import MERGED, USERS
+from db_writer.offset_fence import (
+    Offsets,
+    Unwritten,
+    already_applied,
+    fetch_offsets,
+    is_new_record,
+    lock_offsets,
+    replayed,
+    store_offsets,
+)
 from db_writer.tables import CHAIN_TABLES, SPECS, TableSpec
 
-Offsets = dict[tuple[str, int], int]
-"""(topic, partition) -> the next offset to consume."""
 LetterSender = Callable[[Sequence[DeadLetter]], Awaitable[None]]
 Tally = Counter[tuple[str, str, int]]
 """(table, source topic, source partition) -> rows added (or, negative, removed)."""
@@ -30,44 +37,6 @@ class Written(NamedTuple):
     """Rows newly inserted."""
     conflicts: int
     """Records dead-lettered as conflicting duplicates."""
-
-
-RECOMPUTE_PARTICIPANTS = """
-WITH membership AS (
-    SELECT DISTINCT ON (user_address) user_address, operation, block_number, log_index,
-           block_timestamp
-    FROM yield_operations_log
-    WHERE user_address = ANY($1::text[])
-      AND operation IN ('JOINED', 'LEFT', 'EMERGENCY_BURN_TRIGGERED')
-    ORDER BY user_address, block_number DESC, log_index DESC
-), joined AS (
-    SELECT DISTINCT ON (user_address) user_address, participant_type, amount, block_timestamp
-    FROM yield_operations_log
-    WHERE user_address = ANY($1::text[]) AND operation = 'JOINED'
-    ORDER BY user_address, block_number DESC, log_index DESC
-)
-INSERT INTO yield_scales_participants AS p (user_address, participant_type, amount, active,
-    joined_at, left_at, last_block, last_log_index)
-SELECT m.user_address, j.participant_type, j.amount, m.operation = 'JOINED', j.block_timestamp,
-       CASE WHEN m.operation = 'JOINED' THEN NULL ELSE m.block_timestamp END,
-       m.block_number, m.log_index
-FROM membership m JOIN joined j USING (user_address)
-ON CONFLICT (user_address) DO UPDATE SET participant_type = excluded.participant_type,
-    amount = excluded.amount, active = excluded.active, joined_at = excluded.joined_at,
-    left_at = excluded.left_at, last_block = excluded.last_block,
-    last_log_index = excluded.last_log_index, updated_at = now()
-"""
-OFFSETS_QUERY = (
-    "SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1 "
-    "AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[])) "
-    "ORDER BY topic, partition"
-)
-FORGET_ABSENT_PARTICIPANTS = """
-DELETE FROM yield_scales_participants p
-WHERE p.user_address = ANY($1::text[]) AND NOT EXISTS (
-    SELECT 1 FROM yield_operations_log l
-    WHERE l.user_address = p.user_address AND l.operation = 'JOINED')
-"""
 
 
 class SinkStore:
@@ -86,7 +55,7 @@ class SinkStore:
 
     async def stored_offsets(self, partitions: Iterable[tuple[str, int]]) -> Offsets:
         async with self.pool.acquire() as connection:
-            return await _fetch_offsets(connection, self.group, list(partitions), lock=False)
+            return await fetch_offsets(connection, self.group, list(partitions), lock=False)
 
     async def write(self, rows: Rows, offsets: Offsets, letters: Sequence[DeadLetter] = ()) -> int:
         """`write_batch` for rows that claim no idempotency key; returns the rows inserted."""
@@ -109,10 +78,10 @@ class SinkStore:
         lets a batch that starts where the database stands skip the per-row fence check."""
         clock = metrics.StepClock()
         async with self.pool.acquire() as connection, connection.transaction():
-            applied = await self._lock_offsets(connection, offsets)
+            applied = await lock_offsets(connection, self.group, offsets)
             clock.done("lock")
             verdict = await duplicates.settle_claims(
-                connection, [c for c in claims if _is_new_record(c.coordinate, applied)]
+                connection, [c for c in claims if is_new_record(c.coordinate, applied)]
             )
             fresh_letters = [
                 d for d in letters if d.offset >= applied.get((d.source_topic, d.partition), 0)
@@ -123,7 +92,7 @@ class SinkStore:
                 fresh_letters += [conflict(claim, why) for claim, why in verdict.conflicts]
             await _queue_letters(connection, fresh_letters)
             clock.done("claims")
-            unwritten = _Unwritten(applied, verdict.skipped, _replayed(applied, firsts))
+            unwritten = Unwritten(applied, verdict.skipped, replayed(applied, firsts))
             tally: Tally = Counter()
             for spec in SPECS:
                 table_rows = spec.deduplicated(unwritten(rows.tables.get(spec.name, [])))
@@ -139,7 +108,7 @@ class SinkStore:
                 changed = await merged.add(connection, evidence)
                 tally.update(await merged.recompute(connection, changed))
             if rows.yield_users:
-                await _recompute_participants(connection, rows.yield_users)
+                await participants.recompute(connection, rows.yield_users)
             clock.done("derived")
             inserted = sum(tally.values())
             tally.update(
@@ -147,7 +116,7 @@ class SinkStore:
                 for c, _ in verdict.conflicts
             )
             await _count(connection, tally)
-            await self._store_offsets(connection, offsets)
+            await store_offsets(connection, self.group, offsets)
             clock.done("bookkeeping")
         clock.done("commit")
         self.known_users.committed(written_users)
@@ -160,7 +129,7 @@ class SinkStore:
         table they reached, merged facts lose the chain's evidence from those blocks (and go
         when no evidence is left), derived state is recomputed, counters follow."""
         async with self.pool.acquire() as connection, connection.transaction():
-            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+            if already_applied(await lock_offsets(connection, self.group, offsets), offsets):
                 return 0
             tally: Tally = Counter()
             touched_yield_users: set[str] = set()
@@ -188,15 +157,15 @@ class SinkStore:
                 list(block_hashes),
             )
             if touched_yield_users:
-                await _recompute_participants(connection, touched_yield_users)
+                await participants.recompute(connection, touched_yield_users)
             await _count(connection, tally)
-            await self._store_offsets(connection, offsets)
+            await store_offsets(connection, self.group, offsets)
             return -sum(n for n in tally.values() if n < 0)
 
     async def forget_oracle_user(self, user: str, offsets: Offsets) -> None:
         """A tombstone on the compacted state topic: the oracle no longer tracks this user."""
         async with self.pool.acquire() as connection, connection.transaction():
-            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+            if already_applied(await lock_offsets(connection, self.group, offsets), offsets):
                 return
             deleted = await connection.fetch(
                 "DELETE FROM oracle_user_states WHERE user_address = $1 "
@@ -207,12 +176,12 @@ class SinkStore:
                 {("oracle_user_states", r["src_topic"], r["src_partition"]): -1 for r in deleted}
             )
             await _count(connection, tally)
-            await self._store_offsets(connection, offsets)
+            await store_offsets(connection, self.group, offsets)
 
     async def forget_bitcoin_address(self, lookup: bytes, offsets: Offsets) -> None:
         """A tombstone on the Bitcoin balances topic: the address is no longer watched."""
         async with self.pool.acquire() as connection, connection.transaction():
-            if _already_applied(await self._lock_offsets(connection, offsets), offsets):
+            if already_applied(await lock_offsets(connection, self.group, offsets), offsets):
                 return
             deleted = await connection.fetch(
                 "DELETE FROM bitcoin_address_balances WHERE address_lookup = $1 "
@@ -226,7 +195,7 @@ class SinkStore:
                 }
             )
             await _count(connection, tally)
-            await self._store_offsets(connection, offsets)
+            await store_offsets(connection, self.group, offsets)
 
     async def publish_letters(self, send: LetterSender, limit: int = 1000) -> int:
         """Publish queued dead letters and drop them from the outbox once Kafka has them.
@@ -252,33 +221,6 @@ class SinkStore:
             )
             return len(queued)
 
-    async def _lock_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> Offsets:
-        """Lock the batch's partitions and return, per partition, the offset already applied
-        up to. Locking makes a second writer that still believes it owns a partition (after a
-        rebalance) wait, and then skip what the first one wrote."""
-        await connection.execute(
-            "INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset) "
-            "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) "
-            "ON CONFLICT DO NOTHING",
-            self.group,
-            [t for t, _ in offsets],
-            [p for _, p in offsets],
-            [0] * len(offsets),
-        )
-        return await _fetch_offsets(connection, self.group, list(offsets), lock=True)
-
-    async def _store_offsets(self, connection: asyncpg.Connection, offsets: Offsets) -> None:
-        await connection.execute(
-            "UPDATE sink_offsets AS s SET next_offset = GREATEST(s.next_offset, u.next_offset), "
-            "updated_at = now() FROM unnest($2::text[], $3::int[], $4::bigint[]) "
-            "AS u(topic, partition, next_offset) "
-            "WHERE s.consumer_group = $1 AND s.topic = u.topic AND s.partition = u.partition",
-            self.group,
-            [t for t, _ in offsets],
-            [p for _, p in offsets],
-            list(offsets.values()),
-        )
-
 
 async def _insert(connection: asyncpg.Connection, spec: TableSpec, rows: list[Row]) -> Tally:
     """Insert one table's rows; returns how many were new per source partition.
@@ -302,20 +244,6 @@ async def _insert(connection: asyncpg.Connection, spec: TableSpec, rows: list[Ro
     return tally
 
 
-async def _fetch_offsets(
-    connection: asyncpg.Connection, group: str, partitions: list[tuple[str, int]], *, lock: bool
-) -> Offsets:
-    # A fixed lock order, so two writers locking overlapping partitions cannot deadlock.
-    query = OFFSETS_QUERY + (" FOR UPDATE" if lock else "")
-    records = await connection.fetch(
-        query,
-        group,
-        [t for t, _ in partitions],
-        [p for _, p in partitions],
-    )
-    return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
-
-
 async def _queue_letters(connection: asyncpg.Connection, letters: Sequence[DeadLetter]) -> None:
     if not letters:
         return
@@ -328,54 +256,6 @@ async def _queue_letters(connection: asyncpg.Connection, letters: Sequence[DeadL
         [d.offset for d in letters],
         [d.to_json().decode() for d in letters],
     )
-
-
-def _replayed(applied: Offsets, firsts: Offsets | None) -> bool:
-    """Whether rows of the batch may stand below the offsets already applied (a partition
-    moved between writers, or the batch is written again after a failure)."""
-    if firsts is None:
-        return True
-    return any(applied.get(key, 0) > first for key, first in firsts.items())
-
-
-@dataclass(frozen=True)
-class _Unwritten:
-    """Picks the rows of a batch that its transaction still has to write: not yet applied
-    by an earlier transaction, and not of a record whose claim was made before."""
-
-    applied: Offsets
-    skipped: set[tuple[str, int, int]]
-    replayed: bool
-
-    def __call__(self, rows: list[Row]) -> list[Row]:
-        if self.replayed:
-            rows = [r for r in rows if _is_new(r, self.applied)]
-        if self.skipped:
-            rows = [r for r in rows if _coordinate(r) not in self.skipped]
-        return rows
-
-
-def _already_applied(applied: Offsets, offsets: Offsets) -> bool:
-    return all(applied.get(key, 0) >= next_offset for key, next_offset in offsets.items())
-
-
-def _is_new(row: Row, applied: Offsets) -> bool:
-    src_offset: int = row["src_offset"]
-    return src_offset >= applied.get((row["src_topic"], row["src_partition"]), 0)
-
-
-def _is_new_record(coordinate: tuple[str, int, int], applied: Offsets) -> bool:
-    topic, partition, offset = coordinate
-    return offset >= applied.get((topic, partition), 0)
-
-
-def _coordinate(row: Row) -> tuple[str, int, int]:
-    return (row["src_topic"], row["src_partition"], row["src_offset"])
-
-
-async def _recompute_participants(connection: asyncpg.Connection, users: set[str]) -> None:
-    await connection.execute(RECOMPUTE_PARTICIPANTS, sorted(users))
-    await connection.execute(FORGET_ABSENT_PARTICIPANTS, sorted(users))
 
 
 async def _count(connection: asyncpg.Connection, tally: Tally) -> None:
