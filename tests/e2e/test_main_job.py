@@ -98,4 +98,5 @@ def test_fault_drills_lose_and_duplicate_nothing(own_stack: dict[str, str]) -> N
     assert "each logged once" in verified
     assert "same checksum" in verified
     assert "health score 100.0%" in verified
+    assert "consumer lag rbtc-db-writer OK" in verified
     assert "db-writer /readyz 200: db-writer ok" in verified

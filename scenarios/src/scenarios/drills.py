@@ -191,6 +191,11 @@ async def verify(env: Mapping[str, str], oracle: RunningOracle, start_block: int
     say(report.markdown)
     assert report.score == 100, f"health score {report.score_text}"
     checked.append("health score 100.0%")
+    # A broker restart is no rewind: the writers' committed offsets only went forward.
+    lag = {group.group: group.status.value for group in report.report.lag}
+    assert lag, "health reported no consumer group"
+    assert set(lag.values()) == {"OK"}, f"consumer lag after the faults: {lag}"
+    checked.append("consumer lag " + ", ".join(f"{g} {s}" for g, s in lag.items()))
     return checked
 
 

@@ -156,7 +156,13 @@ class Monitor:
             log.warning("lag not sampled, showing the last", extra={"error": str(exc)})
             return self._groups
         groups = []
+        last = {group.group: group for group in self._groups}
         for sample in samples:
+            if not sample.read:
+                # Kafka could not say this cycle (a broker restarting): the last reading stands.
+                if sample.group in last:
+                    groups.append(last[sample.group])
+                continue
             behind = {
                 tp: (committed, sample.ends[tp])
                 for tp, committed in sample.committed.items()

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 LIVE_STATES = {"Stable", "PreparingRebalance", "CompletingRebalance"}
 PARTITIONS_REFRESH_S = 60.0
 COUNT_LIMIT = 2000
+UNREAD_TRUSTED_AFTER_S = 120.0
+"""How long a group that had committed offsets may read as having none (or fail to read) before
+that reading is taken as the truth: a broker restarting or its coordinator loading answers so
+for seconds, while offsets deleted by hand or expired stay gone."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,10 @@ class GroupSample:
     """Every partition of the topics the group consumes: its committed offset, or where an
     `earliest` consumer would start when it has committed none."""
     ends: dict[TopicPartition, int] = field(default_factory=dict)
+    read: bool = True
+    """False when Kafka could not say this cycle what a group that had committed offsets has
+    committed, or whether it has members: that is no sample of the group, and taken as one it
+    would say the group went back to the start of its topics."""
 
 
 class OffsetSampler:
@@ -44,6 +52,9 @@ class OffsetSampler:
         self.records: AIOKafkaConsumer = kafka.consumer(settings, group_id=None)
         self._partition_counts: dict[str, int] = {}
         self._partitions_checked = 0.0
+        self._committing: set[str] = set()
+        """Groups seen with committed offsets."""
+        self._unread_since: dict[str, float] = {}
 
     async def start(self) -> None:
         await self.admin.start()
@@ -56,20 +67,15 @@ class OffsetSampler:
         await self.admin.close()
 
     async def sample(self, groups: list[str]) -> list[GroupSample]:
-        alive, assigned = await self._members(groups)
+        alive, assigned, undescribed = await self._members(groups)
         samples = []
         for group in groups:
-            try:
-                committed = {
-                    tp: meta.offset
-                    for tp, meta in (await self.admin.list_consumer_group_offsets(group)).items()
-                    if meta.offset >= 0
-                }
-            except KafkaError as exc:
-                log.warning("no offsets for group", extra={"group": group, "error": str(exc)})
-                committed = {}
+            committed = await self._committed(group)
+            if not self._readable(group, committed, described=group not in undescribed):
+                samples.append(GroupSample(group, alive=False, read=False))
+                continue
             topics = (
-                {tp.topic for tp in committed}
+                {tp.topic for tp in committed or {}}
                 | assigned.get(group, set())
                 | set(self.expected.get(group, ()))
             )
@@ -78,28 +84,64 @@ class OffsetSampler:
                 samples.append(GroupSample(group, alive.get(group, False)))
                 continue
             ends = await self.logs.end_offsets(partitions)
-            missing = [tp for tp in partitions if tp not in committed]
+            found = committed or {}
+            missing = [tp for tp in partitions if tp not in found]
             starts = await self.logs.beginning_offsets(missing) if missing else {}
             samples.append(
                 GroupSample(
                     group,
                     alive.get(group, False),
-                    {tp: committed.get(tp, starts.get(tp, 0)) for tp in partitions},
+                    {tp: found.get(tp, starts.get(tp, 0)) for tp in partitions},
                     dict(ends),
                 )
             )
         return samples
 
-    async def _members(self, groups: list[str]) -> tuple[dict[str, bool], dict[str, set[str]]]:
-        """Per group: whether it has live members, and the topics assigned to them."""
+    async def _committed(self, group: str) -> dict[TopicPartition, int] | None:
+        """The group's committed offsets; None when Kafka does not answer for them."""
+        try:
+            offsets = await self.admin.list_consumer_group_offsets(group)
+        except KafkaError as exc:
+            log.info("no offsets for group", extra={"group": group, "error": str(exc)})
+            return None
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    def _readable(
+        self, group: str, committed: dict[TopicPartition, int] | None, *, described: bool
+    ) -> bool:
+        """Whether this cycle's reading of `group` is a sample. A group that has committed
+        before and now has no offsets, or whose offsets or members Kafka did not give, is
+        between readings (a broker restarting, its coordinator loading) until that has lasted
+        `UNREAD_TRUSTED_AFTER_S`."""
+        if committed:
+            self._committing.add(group)
+        if group not in self._committing or (committed and described):
+            self._unread_since.pop(group, None)
+            return True
+        since = self._unread_since.setdefault(group, time.monotonic())
+        if time.monotonic() - since < UNREAD_TRUSTED_AFTER_S:
+            log.info("group not read this cycle", extra={"group": group, "described": described})
+            return False
+        # Gone for good (deleted by hand, expired): the group starts over as one never read.
+        self._committing.discard(group)
+        self._unread_since.pop(group, None)
+        return True
+
+    async def _members(
+        self, groups: list[str]
+    ) -> tuple[dict[str, bool], dict[str, set[str]], set[str]]:
+        """Per group: whether it has live members, and the topics assigned to them; and the
+        groups Kafka did not describe."""
         alive: dict[str, bool] = {}
         topics: dict[str, set[str]] = {}
+        undescribed: set[str] = set()
         for group in groups:
             try:
                 responses = await self.admin.describe_consumer_groups([group])
             except KafkaError as exc:
                 # A cluster where no group ever committed has no coordinator yet.
                 log.info("group not described", extra={"group": group, "error": str(exc)})
+                undescribed.add(group)
                 continue
             for response in responses:
                 for _error, name, state, _kind, _protocol, members, *_ in response.groups:
@@ -111,7 +153,7 @@ class OffsetSampler:
                             topics.setdefault(name, set()).update(
                                 topic for topic, _ in decoded.assignment
                             )
-        return alive, topics
+        return alive, topics, undescribed
 
     async def _partitions(self, topics: set[str]) -> list[TopicPartition]:
         unknown = sorted(t for t in topics if t not in self._partition_counts)
