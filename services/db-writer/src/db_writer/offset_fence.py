@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -19,17 +20,18 @@ OFFSETS_QUERY = (
 )
 
 
+def _columns(partitions: Iterable[tuple[str, int]]) -> tuple[list[str], list[int]]:
+    """Topics and partition numbers as the two arrays the queries unnest side by side."""
+    pairs = list(partitions)
+    return [topic for topic, _ in pairs], [partition for _, partition in pairs]
+
+
 async def fetch_offsets(
     connection: asyncpg.Connection, group: str, partitions: list[tuple[str, int]], *, lock: bool
 ) -> Offsets:
     # A fixed lock order, so two writers locking overlapping partitions cannot deadlock.
     query = OFFSETS_QUERY + (" FOR UPDATE" if lock else "")
-    records = await connection.fetch(
-        query,
-        group,
-        [t for t, _ in partitions],
-        [p for _, p in partitions],
-    )
+    records = await connection.fetch(query, group, *_columns(partitions))
     return {(r["topic"], r["partition"]): r["next_offset"] for r in records}
 
 
@@ -42,8 +44,7 @@ async def lock_offsets(connection: asyncpg.Connection, group: str, offsets: Offs
         "SELECT $1, * FROM unnest($2::text[], $3::int[], $4::bigint[]) "
         "ON CONFLICT DO NOTHING",
         group,
-        [t for t, _ in offsets],
-        [p for _, p in offsets],
+        *_columns(offsets),
         [0] * len(offsets),
     )
     return await fetch_offsets(connection, group, list(offsets), lock=True)
@@ -56,8 +57,7 @@ async def store_offsets(connection: asyncpg.Connection, group: str, offsets: Off
         "AS u(topic, partition, next_offset) "
         "WHERE s.consumer_group = $1 AND s.topic = u.topic AND s.partition = u.partition",
         group,
-        [t for t, _ in offsets],
-        [p for _, p in offsets],
+        *_columns(offsets),
         list(offsets.values()),
     )
 
