@@ -1,8 +1,8 @@
 """The benchmarks' own local stack in `.stack-bench/`: a new world for each run, fresh migrated
 databases on its Postgres, a stream published into its Kafka, and a service's last log lines.
 
-A developer's `.stack/` is never touched, and the benchmark's writer processes (named
-`PREFIX0`..) are stopped at every start and end, whatever a killed run left behind."""
+A developer's `.stack/` is never touched, and the benchmark's writer processes (`bench0` ..
+`bench7`) are stopped at every start and end, whatever a killed run left behind."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ class Broker:
 
 
 @pytest.fixture
-async def broker() -> Broker:
+def broker() -> Broker:
     return Broker()
 
 

@@ -5,10 +5,9 @@ Parsing an answer into dicts (`json.loads`) and then each dict into a `NodeLog` 
 of the chain-listener's CPU in a backfill. An answer whose logs all have the standard fields as
 JSON strings (and `removed` a boolean) is decoded by msgspec into typed structs in one pass,
 and each struct becomes a `NodeLog` through `NodeLog.of_strings`, as each dict does in
-`NodeLog.parse`. Any other
-answer (a field missing, a number where a string belongs, not JSON at all) falls back to
-`json.loads` and `NodeLog.parse`, so a hostile node's answer meets exactly the checks it met
-before.
+`NodeLog.parse`. Any other answer (a field missing, a number where a string belongs, not JSON
+at all) falls back to `json.loads` and `NodeLog.parse`, so a hostile node's answer meets
+exactly the checks it met before.
 """
 
 from __future__ import annotations

@@ -70,12 +70,13 @@ class OffsetSampler:
         alive, assigned, undescribed = await self._members(groups)
         samples = []
         for group in groups:
-            committed = await self._committed(group)
-            if not self._readable(group, committed, described=group not in undescribed):
+            answered = await self._committed(group)
+            if not self._readable(group, answered, described=group not in undescribed):
                 samples.append(GroupSample(group, alive=False, read=False))
                 continue
+            committed = answered or {}
             topics = (
-                {tp.topic for tp in committed or {}}
+                {tp.topic for tp in committed}
                 | assigned.get(group, set())
                 | set(self.expected.get(group, ()))
             )
@@ -84,14 +85,13 @@ class OffsetSampler:
                 samples.append(GroupSample(group, alive.get(group, False)))
                 continue
             ends = await self.logs.end_offsets(partitions)
-            found = committed or {}
-            missing = [tp for tp in partitions if tp not in found]
+            missing = [tp for tp in partitions if tp not in committed]
             starts = await self.logs.beginning_offsets(missing) if missing else {}
             samples.append(
                 GroupSample(
                     group,
                     alive.get(group, False),
-                    {tp: found.get(tp, starts.get(tp, 0)) for tp in partitions},
+                    {tp: committed.get(tp, starts.get(tp, 0)) for tp in partitions},
                     dict(ends),
                 )
             )
